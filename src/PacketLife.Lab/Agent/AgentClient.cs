@@ -43,6 +43,9 @@ public sealed class AgentClient : IDisposable
     public void Listen(IpProtocol proto, int port) =>
         Call(new AgentRequest("listen", Proto: proto == IpProtocol.Udp ? "udp" : "tcp", Port: port));
 
+    /// <summary>Closes every listening socket opened with <see cref="Listen"/>.</summary>
+    public void Unlisten() => Call(new AgentRequest("unlisten"));
+
     /// <summary>Sends a request without waiting for its answer (so several agents can collect at the same time);
     /// pair each with <see cref="Receive"/>.</summary>
     public void Post(AgentRequest request)

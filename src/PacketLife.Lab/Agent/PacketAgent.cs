@@ -66,8 +66,12 @@ public sealed class PacketAgent : IDisposable
             case "listen":
                 Listen(req.Proto ?? "tcp", req.Port);
                 return new AgentResponse(true);
+            case "unlisten":
+                foreach (var l in _listeners) l.Dispose();
+                _listeners.Clear();
+                return new AgentResponse(true);
             default:
-                throw new FormatException($"unknown op \"{req.Op}\" (ping, send, capture, collect, listen, quit)");
+                throw new FormatException($"unknown op \"{req.Op}\" (ping, send, capture, collect, listen, unlisten, quit)");
         }
     }
 
@@ -77,7 +81,11 @@ public sealed class PacketAgent : IDisposable
         {
             var u = new UdpClient(new IPEndPoint(IPAddress.Any, port));
             _listeners.Add(u);
-            _ = Task.Run(async () => { while (!_cts.IsCancellationRequested) await u.ReceiveAsync(_cts.Token); });
+            _ = Task.Run(async () =>
+            {
+                try { while (!_cts.IsCancellationRequested) await u.ReceiveAsync(_cts.Token); }
+                catch (Exception e) when (e is ObjectDisposedException or SocketException or OperationCanceledException) { }
+            });
             return;
         }
         var l = new TcpListener(IPAddress.Any, port);
@@ -85,10 +93,14 @@ public sealed class PacketAgent : IDisposable
         _listeners.Add(new ListenerHandle(l));
         _ = Task.Run(async () =>
         {
-            while (!_cts.IsCancellationRequested)
+            try
             {
-                using var c = await l.AcceptTcpClientAsync(_cts.Token);
+                while (!_cts.IsCancellationRequested)
+                {
+                    using var c = await l.AcceptTcpClientAsync(_cts.Token);
+                }
             }
+            catch (Exception e) when (e is ObjectDisposedException or SocketException or OperationCanceledException or InvalidOperationException) { }
         });
     }
 

@@ -13,7 +13,7 @@ namespace PacketLife.Lab.Agent;
 /// protocol, after the INPUT hook). P/Invoke because .NET has no AF_PACKET endpoint type.</summary>
 public sealed unsafe partial class PacketCapture : IDisposable
 {
-    private const int AF_PACKET = 17, SOCK_DGRAM = 2, ETH_P_IP = 0x0800, SOL_SOCKET = 1, SO_RCVTIMEO = 20;
+    private const int AF_PACKET = 17, SOCK_DGRAM = 2, ETH_P_ALL = 0x0003, ETH_P_IP = 0x0800, SOL_SOCKET = 1, SO_RCVTIMEO = 20;
     private const byte PACKET_OUTGOING = 4;
 
     [StructLayout(LayoutKind.Sequential)]
@@ -49,7 +49,8 @@ public sealed unsafe partial class PacketCapture : IDisposable
     /// <summary>Opens the sockets; from then on every packet is recorded until <see cref="Dispose"/>.</summary>
     public void Start(bool local)
     {
-        _fd = socket(AF_PACKET, SOCK_DGRAM, BinaryPrimitives.ReverseEndianness((ushort)ETH_P_IP));
+        // ETH_P_ALL, not ETH_P_IP: only ptype_all taps see outgoing packets (dev_queue_xmit_nit); IPv4 is picked below.
+        _fd = socket(AF_PACKET, SOCK_DGRAM, BinaryPrimitives.ReverseEndianness((ushort)ETH_P_ALL));
         if (_fd < 0) throw new IOException($"AF_PACKET socket failed (errno {Marshal.GetLastPInvokeError()}); the agent needs root");
         var tv = new TimeVal { Sec = 0, Usec = 50_000 };
         setsockopt(_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, (uint)sizeof(TimeVal));
@@ -101,6 +102,7 @@ public sealed unsafe partial class PacketCapture : IDisposable
             nint n;
             fixed (byte* p = buf) n = recvfrom(_fd, p, (nuint)buf.Length, 0, &from, &fromLen);
             if (n <= 0) continue; // timeout (EAGAIN) lets the loop see _stop
+            if (from.Protocol != BinaryPrimitives.ReverseEndianness((ushort)ETH_P_IP)) continue; // ARP and others
             if (!RawPacket.TryParse(buf.AsSpan(0, (int)n), out var packet, out var quoted)) continue;
             var dir = from.PktType == PACKET_OUTGOING ? PacketDirection.Out : PacketDirection.In;
             Add(new SeenPacket(Name(from.IfIndex), dir, packet, quoted));

@@ -99,7 +99,9 @@ public static class RawPacket
         var l4 = b[ihl..];
         ushort sport = 0, dport = 0;
         TcpFlags flags = TcpFlags.None;
-        byte icmpType = 0, icmpCode = 0;
+        // Non-ICMP packets keep Packet's defaults for the ICMP fields (type 8, code 0), so a parsed packet equals the
+        // Packet it was built from.
+        byte icmpType = 8, icmpCode = 0;
         if (frag == 0)
         {
             if (IpProtocols.HasPorts(proto) && l4.Length >= 4)

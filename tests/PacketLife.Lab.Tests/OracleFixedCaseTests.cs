@@ -1,0 +1,198 @@
+using System.Text.RegularExpressions;
+using PacketLife.Core.Net;
+using PacketLife.Lab.Agent;
+using PacketLife.Lab.Kernel;
+
+namespace PacketLife.Lab.Tests;
+
+/// <summary>Fixed cases with known kernel results (netfilter-conntrack.md), through the oracle.</summary>
+[Collection("kernel")]
+public class OracleFixedCaseTests(OracleFixture fixture)
+{
+    private static readonly Ip4 Cli = KernelTopology.ClientAddress, RtrA = KernelTopology.RouterClientSide,
+        RtrB = KernelTopology.RouterServerSide, Srv = KernelTopology.ServerAddress;
+
+    private static Packet Tcp(Ip4 src, ushort sport, Ip4 dst, ushort dport, TcpFlags f = TcpFlags.Syn) =>
+        new(IpProtocol.Tcp, src, sport, dst, dport, f, Length: 40);
+
+    private static Packet Udp(ushort sport, ushort dport) =>
+        new(IpProtocol.Udp, Cli, sport, Srv, dport, TcpFlags.None, Length: 30);
+
+    private KernelObservation Run(string rules, params PacketSpec[] packets) =>
+        fixture.Oracle.Run(new KernelCase(rules, RouterSetup.Default, packets));
+
+    /// <summary>§5.7: DNAT in PREROUTING plus MASQUERADE on the way out; the server sees the router's address and the
+    /// client's port kept (it was free); conntrack holds both tuples.</summary>
+    [KernelFact]
+    public void Dnat_plus_masquerade_rewrites_both_ends_and_records_both_tuples()
+    {
+        var o = Run("""
+            *nat
+            :PREROUTING ACCEPT [0:0]
+            :INPUT ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            :POSTROUTING ACCEPT [0:0]
+            -A PREROUTING -d 198.51.100.1/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 203.0.113.2:8080
+            -A POSTROUTING -o eth1 -j MASQUERADE
+            COMMIT
+
+            """, new PacketSpec(Tcp(Cli, 50672, RtrA, 80)));
+
+        Assert.True(o.Loaded, o.LoadError);
+        var at = Assert.Single(o.AtServer);
+        Assert.Equal(Tcp(RtrB, 50672, Srv, 8080) with { Ttl = 63 }, at.Packet);
+        Assert.Equal(1, o.Rule("nat", "PREROUTING", 1)!.Packets);
+        Assert.Equal(40, o.Rule("nat", "PREROUTING", 1)!.Bytes);
+        Assert.Equal(1, o.Rule("nat", "POSTROUTING", 1)!.Packets);
+        var ct = Assert.Single(o.Conntrack);
+        Assert.Matches(new Regex(@"^tcp      6 1[12]\d SYN_SENT src=198\.51\.100\.2 dst=198\.51\.100\.1 sport=50672 dport=80 \[UNREPLIED\] " +
+                                 @"src=203\.0\.113\.2 dst=203\.0\.113\.1 sport=8080 dport=50672 mark=0 use=1$"), ct);
+        Assert.Empty(o.BackAtClient);
+        Assert.Empty(o.DeliveredLocally);
+    }
+
+    public static TheoryData<string, string, ushort, string> Rejects => new()
+    {
+        // case                     --reject-with              dport  what the client gets back
+        { "default port-unreach",   "icmp-port-unreachable",   7101,  "icmp 3/3 from 198.51.100.1" },
+        { "host-prohibited",        "icmp-host-prohibited",    7102,  "icmp 3/10 from 198.51.100.1" },
+        { "tcp-reset",              "tcp-reset",               7109,  "tcp RST+ACK from 203.0.113.2:7109" },
+    };
+
+    /// <summary>§2.4: REJECT in FORWARD; the ICMP error comes from the router's address on the way back and quotes the
+    /// packet with its TTL already decremented; a tcp-reset comes from the rejected destination.</summary>
+    [KernelTheory]
+    [MemberData(nameof(Rejects))]
+    public void Reject_answers_the_client_and_nothing_reaches_the_server(string @case, string with, ushort dport, string expected)
+    {
+        var o = Run($"""
+            *filter
+            :INPUT ACCEPT [0:0]
+            :FORWARD ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            -A FORWARD -p tcp -m tcp --dport {dport} -j REJECT --reject-with {with}
+            COMMIT
+
+            """, new PacketSpec(Tcp(Cli, 55534, Srv, dport)));
+
+        Assert.True(o.Loaded, o.LoadError);
+        Assert.Empty(o.AtServer);
+        Assert.Equal(1, o.Rule("filter", "FORWARD", 1)!.Packets);
+        var back = Assert.Single(o.BackAtClient).Packet;
+        var got = back.Protocol == IpProtocol.Icmp
+            ? $"icmp {back.IcmpType}/{back.IcmpCode} from {back.Src}"
+            : $"tcp {(back.Flags == (TcpFlags.Rst | TcpFlags.Ack) ? "RST+ACK" : back.Flags.ToString())} from {back.Src}:{back.SrcPort}";
+        Assert.Equal(expected, got);
+        if (back.Protocol == IpProtocol.Icmp)
+        {
+            var quoted = Assert.Single(o.BackAtClient).Quoted!;
+            Assert.Equal(Tcp(Cli, 55534, Srv, dport) with { Ttl = 63 }, quoted);
+        }
+        _ = @case;
+    }
+
+    /// <summary>§2.2: DROP ends everything; the policy counter is untouched and no conntrack entry is made (there is
+    /// no conntrack-dependent rule, §1.3).</summary>
+    [KernelFact]
+    public void Drop_in_forward_stops_the_packet_silently()
+    {
+        var o = Run("""
+            *filter
+            :INPUT ACCEPT [0:0]
+            :FORWARD ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            -A FORWARD -p udp -m udp --dport 7401 -j DROP
+            COMMIT
+
+            """, new PacketSpec(Udp(46001, 7401)), new PacketSpec(Udp(46002, 7402)));
+
+        Assert.True(o.Loaded, o.LoadError);
+        Assert.Equal(7402, Assert.Single(o.AtServer).Packet.DstPort);
+        Assert.Equal(1, o.Rule("filter", "FORWARD", 1)!.Packets);
+        Assert.Equal(1, o.Policy("filter", "FORWARD")!.Packets);
+        Assert.Empty(o.BackAtClient);
+        Assert.Empty(o.Conntrack);
+    }
+
+    /// <summary>§3.2: `--every 3 --packet 0` matches packets 0, 3, 6, ... (0-based) of those that reach it.</summary>
+    [KernelFact]
+    public void Statistic_nth_drops_every_third_packet_starting_with_the_first()
+    {
+        var packets = Enumerable.Range(0, 7).Select(i => new PacketSpec(Udp((ushort)(47000 + i), 7500))).ToArray();
+        var o = Run("""
+            *filter
+            :INPUT ACCEPT [0:0]
+            :FORWARD ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            -A FORWARD -p udp -m statistic --mode nth --every 3 --packet 0 -j DROP
+            COMMIT
+
+            """, packets);
+
+        Assert.True(o.Loaded, o.LoadError);
+        Assert.Equal(3, o.Rule("filter", "FORWARD", 1)!.Packets);
+        Assert.Equal([47001, 47002, 47004, 47005], o.AtServer.Select(s => (int)s.Packet.SrcPort).Order());
+    }
+
+    /// <summary>The counters reset between cases: the same case twice gives the same observation.</summary>
+    [KernelFact]
+    public void Cases_do_not_leak_state_into_each_other()
+    {
+        const string rules = """
+            *filter
+            :INPUT ACCEPT [0:0]
+            :FORWARD ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            -A FORWARD -m statistic --mode nth --every 2 --packet 1 -j DROP
+            -A FORWARD -m conntrack --ctstate NEW -j ACCEPT
+            COMMIT
+
+            """;
+        var first = Run(rules, new PacketSpec(Udp(48000, 7600)));
+        var second = Run(rules, new PacketSpec(Udp(48000, 7600)));
+        Assert.Equal(first.Rules.Select(r => (r.Chain, r.Index, r.Packets)), second.Rules.Select(r => (r.Chain, r.Index, r.Packets)));
+        Assert.Single(first.AtServer);
+        Assert.Single(second.AtServer);
+        Assert.Single(first.Conntrack);
+        Assert.Single(second.Conntrack);
+    }
+
+    /// <summary>Locally generated packets walk nat OUTPUT (DNAT) and POSTROUTING; a packet to the router's own address
+    /// is delivered locally (after INPUT).</summary>
+    [KernelFact]
+    public void Output_path_dnat_and_local_delivery()
+    {
+        var o = Run("""
+            *nat
+            :PREROUTING ACCEPT [0:0]
+            :INPUT ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            :POSTROUTING ACCEPT [0:0]
+            -A OUTPUT -d 10.96.0.10/32 -p udp -m udp --dport 53 -j DNAT --to-destination 203.0.113.2:5353
+            COMMIT
+            *filter
+            :INPUT ACCEPT [0:0]
+            :FORWARD ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
+            COMMIT
+
+            """,
+            new PacketSpec(new Packet(IpProtocol.Udp, RtrB, 41000, Ip4.Parse("10.96.0.10"), 53, TcpFlags.None, Length: 30), PacketOrigin.Router),
+            new PacketSpec(Tcp(Cli, 41001, RtrB, 22)));
+
+        Assert.True(o.Loaded, o.LoadError);
+        Assert.Equal(new Packet(IpProtocol.Udp, RtrB, 41000, Srv, 5353, TcpFlags.None, Length: 30), Assert.Single(o.AtServer).Packet);
+        Assert.Equal(1, o.Rule("nat", "OUTPUT", 1)!.Packets);
+        Assert.Equal(1, o.Rule("filter", "INPUT", 1)!.Packets);
+        Assert.Contains(o.DeliveredLocally, s => s.Packet == Tcp(Cli, 41001, RtrB, 22));
+    }
+
+    [KernelFact]
+    public void A_ruleset_the_kernel_refuses_is_reported_not_thrown()
+    {
+        var o = Run("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j NO-SUCH-CHAIN\nCOMMIT\n", new PacketSpec(Udp(1, 2)));
+        Assert.False(o.Loaded);
+        Assert.StartsWith("lab: iptables-legacy-restore refused the ruleset:", o.LoadError);
+    }
+}
