@@ -196,3 +196,28 @@ public class OracleFixedCaseTests(OracleFixture fixture)
         Assert.StartsWith("lab: iptables-legacy-restore refused the ruleset:", o.LoadError);
     }
 }
+
+/// <summary>Rulesets the kernel itself refuses at commit time (not iptables' parser), reported as values: the
+/// generator's restrictions mirror these (netfilter-conntrack.md §2.5).</summary>
+[Collection("kernel")]
+public class OracleRefusalTests(OracleFixture fixture)
+{
+    public static TheoryData<string, string> KernelRefusals => new()
+    {
+        // case                                        ruleset
+        { "DNAT from POSTROUTING via a user chain",    "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:U - [0:0]\n-A POSTROUTING -j U\n-A U -j DNAT --to-destination 203.0.113.2\nCOMMIT\n" },
+        { "REJECT in mangle",                          "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A FORWARD -j REJECT --reject-with icmp-port-unreachable\nCOMMIT\n" },
+        { "tcp-reset for UDP",                         "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD -p udp -j REJECT --reject-with tcp-reset\nCOMMIT\n" },
+        { "a jump loop",                               "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A FORWARD -j A\n-A A -j B\n-A B -j A\nCOMMIT\n" },
+        { "--limit-iface-out in PREROUTING",           "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A PREROUTING -m addrtype --dst-type LOCAL --limit-iface-out\nCOMMIT\n" },
+    };
+
+    [KernelTheory]
+    [MemberData(nameof(KernelRefusals))]
+    public void The_kernel_refuses_and_the_oracle_reports_it(string @case, string ruleset)
+    {
+        var o = fixture.Oracle.Run(new KernelCase(ruleset, RouterSetup.Default, []));
+        Assert.False(o.Loaded, @case);
+        Assert.StartsWith("lab: iptables-legacy-restore refused the ruleset:", o.LoadError);
+    }
+}

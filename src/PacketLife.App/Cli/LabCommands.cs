@@ -19,6 +19,7 @@ public sealed class LabCommands : ICommandGroup
         lab.Subcommands.Add(Down());
         lab.Subcommands.Add(Agent());
         lab.Subcommands.Add(Scratch());
+        lab.Subcommands.Add(Generate());
         yield return lab;
     }
 
@@ -65,6 +66,22 @@ public sealed class LabCommands : ICommandGroup
         {
             using var agent = new PacketAgent();
             return agent.Run(Console.In, Console.Out);
+        });
+        return c;
+    }
+
+    private static Command Generate()
+    {
+        var seed = new Option<int>("--seed") { Description = "Seed of the case to print.", Required = true };
+        var c = new Command("generate", "Print the random differential case of a seed (packets, then the ruleset).") { seed };
+        c.SetAction(r =>
+        {
+            var gen = new PacketLife.Lab.Generation.RulesetGenerator().Generate(r.GetValue(seed));
+            var o = r.InvocationConfiguration.Output;
+            foreach (var p in gen.Packets)
+                o.WriteLine($"# packet from {p.From.ToString().ToLowerInvariant()}: {p.Packet} flags={TcpFlagText.Format(p.Packet.Flags)} ttl={p.Packet.Ttl} length={p.Packet.Length}");
+            o.Write(gen.RulesetText);
+            return 0;
         });
         return c;
     }
