@@ -7,7 +7,7 @@ public static class LabEnvironment
 {
     private static readonly Lazy<string?> Reason = new(() =>
     {
-        var problems = LabPrerequisites.Problems([.. LabTool.ForOracle, LabTool.Ipset]);
+        var problems = LabPrerequisites.Problems(LabTool.ForOracle);
         return problems.Count == 0 ? null : "needs the real kernel: " + string.Join("; ", problems);
     });
 
@@ -23,11 +23,20 @@ public static class LabEnvironment
 }
 
 /// <summary>A fact that needs root, Linux and the lab's tools; elsewhere it is skipped with the reason printed.</summary>
-public sealed class KernelFactAttribute : FactAttribute
+public class KernelFactAttribute : FactAttribute
 {
     public KernelFactAttribute()
     {
         if (LabEnvironment.SkipReason is { } r) Skip = r;
+    }
+}
+
+/// <summary>A kernel fact that also needs `ipset` (package ipset).</summary>
+public sealed class KernelIpsetFactAttribute : KernelFactAttribute
+{
+    public KernelIpsetFactAttribute()
+    {
+        if (Skip is null && LabPrerequisites.Problems([LabTool.Ipset]) is [var missing, ..]) Skip = "needs ipset: " + missing;
     }
 }
 

@@ -188,6 +188,58 @@ public class OracleFixedCaseTests(OracleFixture fixture)
         Assert.Contains(o.DeliveredLocally, s => s.Packet == Tcp(Cli, 41001, RtrB, 22));
     }
 
+    /// <summary>§4.7: REDIRECT sends the packet to the router's own address on the incoming interface; a real listener
+    /// answers, and the answer leaves un-NATed (from the original destination) with conntrack in SYN_RECV.</summary>
+    [KernelFact]
+    public void Redirect_to_a_local_listener_is_answered_from_the_original_destination()
+    {
+        var setup = new RouterSetup([], [new LocalListener(IpProtocol.Tcp, 8080)]);
+        var o = fixture.Oracle.Run(new KernelCase("""
+            *nat
+            :PREROUTING ACCEPT [0:0]
+            :INPUT ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            :POSTROUTING ACCEPT [0:0]
+            -A PREROUTING -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 8080
+            COMMIT
+
+            """, setup, [new PacketSpec(Tcp(Cli, 43210, Srv, 80))]));
+
+        Assert.True(o.Loaded, o.LoadError);
+        Assert.Empty(o.AtServer);
+        Assert.Contains(o.DeliveredLocally, s => s.Packet == Tcp(Cli, 43210, RtrA, 8080));
+        var synAck = Assert.Single(o.BackAtClient).Packet;
+        Assert.Equal((Srv, (ushort)80, Cli, (ushort)43210, TcpFlags.Syn | TcpFlags.Ack), (synAck.Src, synAck.SrcPort, synAck.Dst, synAck.DstPort, synAck.Flags));
+        Assert.Matches(@"^tcp      6 \d+ SYN_RECV src=198\.51\.100\.2 dst=203\.0\.113\.2 sport=43210 dport=80 src=198\.51\.100\.1 dst=198\.51\.100\.2 sport=8080 dport=43210 mark=0 use=1$",
+            Assert.Single(o.Conntrack));
+        // Back to the default setup: the listener is closed again.
+        var after = Run("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n", new PacketSpec(Tcp(Cli, 43211, RtrA, 8080)));
+        Assert.DoesNotContain(after.BackAtClient, s => s.Packet.Flags == (TcpFlags.Syn | TcpFlags.Ack));
+    }
+
+    /// <summary>§3.13: `-m set --match-set S dst` against a set loaded from an `ipset save` dump.</summary>
+    [KernelIpsetFact]
+    public void Ipset_match_drops_the_destinations_in_the_set()
+    {
+        var o = fixture.Oracle.Run(new KernelCase("""
+            *filter
+            :INPUT ACCEPT [0:0]
+            :FORWARD ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            -A FORWARD -m set --match-set BLOCKED dst -j DROP
+            COMMIT
+
+            """, RouterSetup.Default,
+            [new PacketSpec(Udp(49000, 7700)), new PacketSpec(new Packet(IpProtocol.Udp, Cli, 49001, Ip4.Parse("10.96.0.10"), 7700, TcpFlags.None, Length: 30))],
+            IpsetText: "create BLOCKED hash:ip family inet hashsize 1024 maxelem 65536\nadd BLOCKED 203.0.113.2\n"));
+
+        Assert.True(o.Loaded, o.LoadError);
+        Assert.Equal(1, o.Rule("filter", "FORWARD", 1)!.Packets);
+        Assert.Equal(Ip4.Parse("10.96.0.10"), Assert.Single(o.AtServer).Packet.Dst);
+        // The next case without sets must load although the old rules referenced BLOCKED.
+        Assert.True(Run("*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n").Loaded);
+    }
+
     [KernelFact]
     public void A_ruleset_the_kernel_refuses_is_reported_not_thrown()
     {
