@@ -240,6 +240,30 @@ public class OracleFixedCaseTests(OracleFixture fixture)
         Assert.True(Run("*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n").Loaded);
     }
 
+    /// <summary>A locally sent packet dropped in OUTPUT: sendto(2) fails with EPERM, which the oracle reports as an
+    /// outcome; the next send is not blamed for it.</summary>
+    [KernelFact]
+    public void A_drop_in_output_is_reported_as_the_send_error_the_kernel_gave()
+    {
+        var o = Run("""
+            *filter
+            :INPUT ACCEPT [0:0]
+            :FORWARD ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            -A OUTPUT -p udp -m udp --dport 9 -j DROP
+            COMMIT
+
+            """,
+            new PacketSpec(new Packet(IpProtocol.Udp, RtrB, 40000, Srv, 9, TcpFlags.None, Length: 30), PacketOrigin.Router),
+            new PacketSpec(new Packet(IpProtocol.Udp, RtrB, 40001, Srv, 10, TcpFlags.None, Length: 30), PacketOrigin.Router));
+
+        Assert.True(o.Loaded, o.LoadError);
+        var err = Assert.Single(o.SendErrors);
+        // The kernel returns EPERM for a netfilter drop; .NET maps EPERM and EACCES alike to AccessDenied.
+        Assert.Equal("packet 1: AccessDenied: Permission denied", err);
+        Assert.Equal(10, Assert.Single(o.AtServer).Packet.DstPort);
+    }
+
     [KernelFact]
     public void A_ruleset_the_kernel_refuses_is_reported_not_thrown()
     {

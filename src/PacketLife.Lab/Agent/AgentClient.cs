@@ -32,8 +32,9 @@ public sealed class AgentClient : IDisposable
         return c;
     }
 
-    public void Send(Packet packet, uint seq = 1000, uint ack = 0) =>
-        Call(new AgentRequest("send", WirePacket.From(packet, seq, ack)));
+    /// <summary>Sends a crafted packet; returns the error sendto(2) gave (the kernel refused it locally), or null.</summary>
+    public string? Send(Packet packet, uint seq = 1000, uint ack = 0) =>
+        Call(new AgentRequest("send", WirePacket.From(packet, seq, ack))).SendError;
 
     public void StartCapture(bool local) => Call(new AgentRequest("capture", Local: local));
 

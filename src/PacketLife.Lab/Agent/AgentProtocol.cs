@@ -77,8 +77,9 @@ public sealed record AgentRequest(
     string Op, WirePacket? Packet = null, bool Local = false, int QuietMs = 15, int MaxMs = 500,
     string? Proto = null, int Port = 0);
 
-/// <summary>One response line per request, in order.</summary>
-public sealed record AgentResponse(bool Ok, string? Error = null, IReadOnlyList<WireSeen>? Seen = null);
+/// <summary>One response line per request, in order. <see cref="SendError"/> is the error sendto(2) returned for a
+/// packet (the kernel refused it locally, e.g. EPERM for a DROP in OUTPUT): an outcome, so <see cref="Ok"/> stays true.</summary>
+public sealed record AgentResponse(bool Ok, string? Error = null, IReadOnlyList<WireSeen>? Seen = null, string? SendError = null);
 
 public static class AgentJson
 {

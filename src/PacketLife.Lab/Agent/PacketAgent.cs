@@ -53,7 +53,19 @@ public sealed class PacketAgent : IDisposable
                 var wire = req.Packet ?? throw new FormatException("send needs a packet");
                 var p = wire.ToPacket();
                 var bytes = RawPacket.Build(p, _ipId++, wire.Seq, wire.Ack);
-                _send.SendTo(bytes, new IPEndPoint(p.Dst.ToIPAddress(), 0));
+                // Reading SO_ERROR clears an error an earlier packet's ICMP answer left on the socket (raw(7): a
+                // "fatal" ICMP error such as host-prohibited is queued as sk_err), so it is not blamed on this one.
+                _send.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error);
+                try
+                {
+                    _send.SendTo(bytes, new IPEndPoint(p.Dst.ToIPAddress(), 0));
+                }
+                catch (SocketException e)
+                {
+                    // The kernel's verdict on a locally sent packet, not an agent failure: a DROP in OUTPUT gives EPERM,
+                    // no route gives ENETUNREACH.
+                    return new AgentResponse(true, SendError: $"{e.SocketErrorCode}: {e.Message}");
+                }
                 return new AgentResponse(true);
             case "capture":
                 _capture?.Dispose();

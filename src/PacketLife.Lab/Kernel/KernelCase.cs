@@ -50,6 +50,8 @@ public sealed record PolicyCounter(string Table, string Chain, string Policy, lo
 /// <param name="DeliveredLocally">Packets the router's local stack received (after INPUT).</param>
 /// <param name="BackAtClient">Packets that arrived back at the client (REJECT's ICMP or RST, replies).</param>
 /// <param name="RouterWire">Everything the router's interfaces saw, in and out, for diagnosis.</param>
+/// <param name="SendErrors">For packets sent from the router: the error sendto(2) returned, `packet N: ...` (.NET names EPERM and EACCES both `AccessDenied`; EPERM
+/// when OUTPUT or POSTROUTING dropped it, EACCES/EHOSTUNREACH when a REJECT answered the router itself).</param>
 public sealed record KernelObservation(
     bool Loaded,
     string? LoadError,
@@ -59,7 +61,8 @@ public sealed record KernelObservation(
     IReadOnlyList<SeenPacket> AtServer,
     IReadOnlyList<SeenPacket> DeliveredLocally,
     IReadOnlyList<SeenPacket> BackAtClient,
-    IReadOnlyList<SeenPacket> RouterWire)
+    IReadOnlyList<SeenPacket> RouterWire,
+    IReadOnlyList<string> SendErrors)
 {
     /// <summary>The counter of rule <paramref name="index"/> (1-based) of a chain, or null if there is no such rule.</summary>
     public RuleCounter? Rule(string table, string chain, int index) =>
@@ -79,6 +82,7 @@ public sealed record KernelObservation(
         foreach (var s in AtServer) w.AppendLine($"  server: {s}");
         foreach (var s in DeliveredLocally) w.AppendLine($"  router local: {s}");
         foreach (var s in BackAtClient) w.AppendLine($"  client: {s}");
+        foreach (var e in SendErrors) w.AppendLine($"  send error: {e}");
         return w.ToString();
     }
 }

@@ -162,14 +162,19 @@ public sealed class KernelOracle : IDisposable
         {
             var msg = load.CommandLine.Contains("ipset", StringComparison.Ordinal)
                 ? LabMessages.IpsetRejected(load.Stderr) : LabMessages.RulesetRejected(load.Stderr);
-            return new KernelObservation(false, msg, [], [], [], [], [], [], []);
+            return new KernelObservation(false, msg, [], [], [], [], [], [], [], []);
         }
         // conntrack -F prints "... flow entries have been deleted." on stderr; only the exit code matters.
         Runner.Exec(RouterNamespace, ["conntrack", "-F"]).EnsureSuccess();
         foreach (var a in _agents) a.Collect(0, 0); // forget anything seen before this case
 
-        foreach (var p in @case.Packets)
-            (p.From == PacketOrigin.Router ? _router : _client).Send(p.Packet, p.Seq, p.Ack);
+        var sendErrors = new List<string>();
+        for (int i = 0; i < @case.Packets.Length; i++)
+        {
+            var p = @case.Packets[i];
+            if ((p.From == PacketOrigin.Router ? _router : _client).Send(p.Packet, p.Seq, p.Ack) is { } err)
+                sendErrors.Add($"packet {i + 1}: {err}");
+        }
 
         var req = new AgentRequest("collect", QuietMs: _options.QuietMs, MaxMs: 1000);
         foreach (var a in _agents) a.Post(req);
@@ -187,7 +192,8 @@ public sealed class KernelOracle : IDisposable
             serverSeen.Where(s => s.Direction == PacketDirection.In && s.Interface == KernelTopology.ServerInterface).ToList(),
             routerSeen.Where(s => s.Direction == PacketDirection.Local).ToList(),
             clientSeen.Where(s => s.Direction == PacketDirection.In && s.Interface == KernelTopology.ClientInterface).ToList(),
-            routerSeen.Where(s => s.Direction != PacketDirection.Local).ToList());
+            routerSeen.Where(s => s.Direction != PacketDirection.Local).ToList(),
+            sendErrors);
     }
 
     private void ApplySetup(RouterSetup want)
