@@ -57,6 +57,17 @@ public sealed class LabRunner
         return ns;
     }
 
+    /// <summary>Creates a directory for the lab's own files under its state directory (journal first), e.g. per-pod
+    /// nginx configs and logs; teardown deletes it.</summary>
+    public string CreateDirectory(string relativePath)
+    {
+        var full = System.IO.Path.GetFullPath(System.IO.Path.Combine(Journal.Directory, relativePath));
+        Journal.RecordDirectory(full);
+        _log?.WriteLine($"+ mkdir -p {full}");
+        System.IO.Directory.CreateDirectory(full);
+        return full;
+    }
+
     /// <summary>`ip -n NS ARGS...`.</summary>
     public CommandResult Ip(string ns, params string[] args)
     {

@@ -4,9 +4,21 @@ using PacketLife.Lab;
 namespace PacketLife.Lab.Tests;
 
 /// <summary>The journal and teardown: what a lab records is exactly what it removes, also after a SIGKILL.</summary>
-public class JournalTests
+public sealed class JournalTests : IDisposable
 {
-    private static string TempRoot() => Path.Combine(LabEnvironment.StateRoot, "j-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly List<string> _roots = [];
+
+    private string TempRoot()
+    {
+        var r = Path.Combine(LabEnvironment.StateRoot, "j-" + Guid.NewGuid().ToString("N")[..8]);
+        _roots.Add(r);
+        return r;
+    }
+
+    public void Dispose()
+    {
+        foreach (var r in _roots.Where(Directory.Exists)) Directory.Delete(r, recursive: true);
+    }
 
     [Fact]
     public void Journal_round_trips_through_load()
@@ -124,6 +136,20 @@ public class JournalTests
         foreach (var n in names) Assert.DoesNotContain(n, listed);
         foreach (var p in procs) Assert.False(ProcessControl.IsAlive(p.Pid, p.StartTime), $"process {p.Pid} ({p.Command}) survived");
         Assert.False(Directory.Exists(dir));
+    }
+
+    [KernelFact]
+    public void Directories_the_lab_creates_are_journaled_and_removed_and_must_lie_in_its_state_directory()
+    {
+        var runner = new LabRunner(LabJournal.Create(LabId.New(), TempRoot()));
+        var d = runner.CreateDirectory("pods/nginx-1");
+        File.WriteAllText(Path.Combine(d, "nginx.conf"), "events {}");
+        Assert.Contains(new DirectoryResource(d), LabJournal.Load(runner.Journal.Directory).Resources);
+        Assert.Throws<LabSafetyException>(() => runner.CreateDirectory("../../escape"));
+
+        runner.Teardown();
+
+        Assert.False(Directory.Exists(d));
     }
 
     private static int CountNamespaces(string dir)

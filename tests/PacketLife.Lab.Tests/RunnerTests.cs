@@ -4,14 +4,22 @@ namespace PacketLife.Lab.Tests;
 
 /// <summary>The runner refuses, before running anything, whatever is not confined to a namespace its journal owns.
 /// These run anywhere: a refusal never reaches a process.</summary>
-public class RunnerTests
+public sealed class RunnerTests : IDisposable
 {
-    private static LabRunner NewRunner(out LabId id, out StringWriter log)
+    private readonly List<string> _roots = [];
+
+    private LabRunner NewRunner(out LabId id, out StringWriter log)
     {
         id = LabId.Parse("0badc0de");
         log = new StringWriter();
         var root = Path.Combine(LabEnvironment.StateRoot, "r-" + Guid.NewGuid().ToString("N")[..8]);
+        _roots.Add(root);
         return new LabRunner(LabJournal.Create(id, root), log);
+    }
+
+    public void Dispose()
+    {
+        foreach (var r in _roots.Where(Directory.Exists)) Directory.Delete(r, recursive: true);
     }
 
     public static TheoryData<string, Action<LabRunner>> Refusals => new()

@@ -46,8 +46,11 @@ public sealed class KernelOracle : IDisposable
 
     /// <summary>Builds the topology and starts the agents. On any failure everything built so far is torn down
     /// before the exception leaves.</summary>
+    /// <exception cref="LabException">Not Linux, not root, or a tool missing (one line naming the package); nothing
+    /// has been created then.</exception>
     public static KernelOracle Start(KernelOracleOptions options)
     {
+        if (LabPrerequisites.Problems(LabTool.ForOracle) is [var problem, ..]) throw new LabException(problem);
         var journal = LabJournal.Create(LabId.New(options.Random), options.StateRoot);
         var oracle = new KernelOracle(options, new LabRunner(journal, options.VerboseLog));
         try
