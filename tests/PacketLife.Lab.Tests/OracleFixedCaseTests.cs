@@ -264,6 +264,34 @@ public class OracleFixedCaseTests(OracleFixture fixture)
         Assert.Equal(10, Assert.Single(o.AtServer).Packet.DstPort);
     }
 
+    /// <summary>§1.7 and §1.3: a forwarded packet with TTL 1 expires after PREROUTING (counted there) and before
+    /// FORWARD; the router answers ICMP time exceeded (11/0) from its address towards the client, and no conntrack
+    /// entry is confirmed although conntrack is active.</summary>
+    [KernelFact]
+    public void Ttl_1_expires_before_forward_with_time_exceeded_and_no_conntrack_entry()
+    {
+        var o = Run("""
+            *mangle
+            :PREROUTING ACCEPT [0:0]
+            :INPUT ACCEPT [0:0]
+            :FORWARD ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            :POSTROUTING ACCEPT [0:0]
+            -A PREROUTING -m conntrack --ctstate NEW
+            -A FORWARD
+            COMMIT
+
+            """, new PacketSpec(Tcp(Cli, 42000, Srv, 80) with { Ttl = 1 }));
+
+        Assert.True(o.Loaded, o.LoadError);
+        Assert.Equal(1, o.Rule("mangle", "PREROUTING", 1)!.Packets);
+        Assert.Equal(0, o.Rule("mangle", "FORWARD", 1)!.Packets);
+        Assert.Empty(o.AtServer);
+        var back = Assert.Single(o.BackAtClient);
+        Assert.Equal((IpProtocol.Icmp, RtrA, (byte)11, (byte)0), (back.Packet.Protocol, back.Packet.Src, back.Packet.IcmpType, back.Packet.IcmpCode));
+        Assert.Empty(o.Conntrack);
+    }
+
     [KernelFact]
     public void A_ruleset_the_kernel_refuses_is_reported_not_thrown()
     {

@@ -35,6 +35,14 @@ public sealed record RouterSetup(
 /// optionally an `ipset save` dump loaded first, the router's setup, and the packets to send in order.</summary>
 public sealed record KernelCase(string RulesetText, RouterSetup Setup, PacketSpec[] Packets, string? IpsetText = null);
 
+/// <summary>Anything that answers a <see cref="KernelCase"/> with a <see cref="KernelObservation"/>: the real kernel
+/// (<see cref="KernelOracle"/>), or a model of it (the netfilter engine's prediction in the same shape), so a
+/// differential test runs one case through both and compares field by field.</summary>
+public interface IKernelCaseRunner
+{
+    KernelObservation Run(KernelCase @case);
+}
+
 /// <summary>`[packets:bytes] -A CHAIN ...` from `iptables-legacy-save -c`: <see cref="Index"/> is the 1-based position
 /// in the chain, the numbering of legacy TRACE output (netfilter-conntrack.md §2.9).</summary>
 public sealed record RuleCounter(string Table, string Chain, int Index, long Packets, long Bytes, string Rule);

@@ -23,7 +23,7 @@ public sealed record KernelOracleOptions(
 /// namespaces and agents stay), so a case costs a handful of short processes.</summary>
 /// <remarks>Legacy iptables on purpose: nft restore is super-linear (netns-lab.md P3) and legacy TRACE positions
 /// are what the engine's rule numbers mean (netfilter-conntrack.md §2.9).</remarks>
-public sealed class KernelOracle : IDisposable
+public sealed class KernelOracle : IKernelCaseRunner, IDisposable
 {
     private static readonly string[] Tables = ["raw", "mangle", "nat", "filter", "security"];
 
