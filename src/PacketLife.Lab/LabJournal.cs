@@ -38,6 +38,32 @@ public sealed class LabJournal
 
     public IEnumerable<string> Namespaces => Resources.OfType<NamespaceResource>().Select(r => r.Name);
 
+    /// <summary>The process that created the lab (PID and start time), when the journal records it.</summary>
+    public (int Pid, ulong StartTime)? Owner { get; private set; }
+
+    /// <summary>True when the journal names its owner and that process no longer runs: the lab was left behind by a
+    /// crash (or a SIGKILL) and nobody will tear it down but a sweep.</summary>
+    public bool IsOrphaned => Owner is { } o && !ProcessControl.IsAlive(o.Pid, o.StartTime);
+
+    /// <summary>Journals under <paramref name="stateRoot"/> whose owner is gone. Labs whose owner still runs (another
+    /// test run, another user's lab) are never returned; unreadable journals are skipped.</summary>
+    public static IReadOnlyList<LabJournal> FindOrphans(string stateRoot)
+    {
+        if (!System.IO.Directory.Exists(stateRoot)) return [];
+        var found = new List<LabJournal>();
+        foreach (var dir in System.IO.Directory.GetDirectories(stateRoot))
+        {
+            if (!LabId.TryParse(System.IO.Path.GetFileName(dir), out _) || !File.Exists(System.IO.Path.Combine(dir, FileName))) continue;
+            try
+            {
+                var j = Load(dir);
+                if (j.IsOrphaned) found.Add(j);
+            }
+            catch (LabException) { }
+        }
+        return found;
+    }
+
     private LabJournal(LabId id, string directory)
     {
         Id = id;
@@ -54,7 +80,10 @@ public sealed class LabJournal
         var dir = System.IO.Path.Combine(stateRoot ?? DefaultRoot, id.Value);
         System.IO.Directory.CreateDirectory(dir);
         var journal = new LabJournal(id, dir);
-        journal.Append($"lab\t{id.Value}\t{DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture)}");
+        // The owner (this process, with its start time) lets a later run tell a crashed lab from a live one.
+        var self = Environment.ProcessId;
+        journal.Owner = (self, ProcessControl.StartTime(self) ?? 0);
+        journal.Append($"lab\t{id.Value}\t{DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture)}\t{self}\t{journal.Owner.Value.StartTime}");
         return journal;
     }
 
@@ -76,6 +105,9 @@ public sealed class LabJournal
             {
                 case "lab" when f.Length >= 2 && i == 0 && LabId.TryParse(f[1], out var id):
                     journal = new LabJournal(id, directory);
+                    if (f.Length >= 5 && int.TryParse(f[3], CultureInfo.InvariantCulture, out var opid)
+                                      && ulong.TryParse(f[4], CultureInfo.InvariantCulture, out var ostart))
+                        journal.Owner = (opid, ostart);
                     continue;
                 case "netns" when f.Length == 2:
                     r = new NamespaceResource(f[1]);

@@ -33,6 +33,9 @@ public sealed class JournalTests : IDisposable
         var back = LabJournal.Load(j.Directory);
 
         Assert.Equal(id, back.Id);
+        Assert.Equal((Environment.ProcessId, ProcessControl.StartTime(Environment.ProcessId)!.Value), back.Owner);
+        Assert.False(back.IsOrphaned); // its owner, this test process, is alive
+        Assert.Empty(LabJournal.FindOrphans(root));
         Assert.Equal(j.Resources, back.Resources);
         Directory.Delete(root, recursive: true);
     }
@@ -129,6 +132,8 @@ public sealed class JournalTests : IDisposable
         var procs = journal.Resources.OfType<ProcessResource>().ToList();
         Assert.InRange(names.Count, 3, 5);
         Assert.Contains(names, n => LabRunner.NamespaceExists(n));
+        Assert.True(journal.IsOrphaned);
+        Assert.Contains(LabJournal.FindOrphans(root), j => j.Directory == dir);
 
         LabRunner.Teardown(journal);
 

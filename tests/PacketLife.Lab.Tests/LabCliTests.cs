@@ -78,6 +78,15 @@ public class LabCliTests
     }
 
     [Fact]
+    public void Down_without_state_or_orphans_says_what_to_give()
+    {
+        if (LabEnvironment.SkipReason is not null) return;
+        var (code, _, err) = Run("lab", "down");
+        Assert.Equal(2, code);
+        Assert.Equal("lab down: give --state DIR (one lab) or --orphans (labs whose process is gone)", err.Trim());
+    }
+
+    [Fact]
     public void Generate_prints_the_same_case_for_the_same_seed()
     {
         var a = Run("lab", "generate", "--seed", "42");

@@ -1,3 +1,4 @@
+using PacketLife.Lab;
 using PacketLife.Lab.Kernel;
 
 namespace PacketLife.Lab.Tests;
@@ -6,7 +7,11 @@ namespace PacketLife.Lab.Tests;
 public sealed class OracleFixture : IDisposable
 {
     private readonly Lazy<KernelOracle> _oracle = new(() =>
-        KernelOracle.Start(new KernelOracleOptions(LabEnvironment.AgentDll, LabEnvironment.StateRoot)));
+    {
+        // Labs an earlier, killed test run left behind (their owner process is gone) are removed from their journals.
+        foreach (var orphan in LabJournal.FindOrphans(LabEnvironment.StateRoot)) LabRunner.Teardown(orphan);
+        return KernelOracle.Start(new KernelOracleOptions(LabEnvironment.AgentDll, LabEnvironment.StateRoot));
+    });
 
     public KernelOracle Oracle => _oracle.Value;
 

@@ -38,22 +38,32 @@ public sealed class LabCommands : ICommandGroup
 
     private static Command Down()
     {
-        var state = new Option<string>("--state") { Description = "The lab's state directory (holds its journal).", Required = true };
+        var state = new Option<string>("--state") { Description = "The lab's state directory (holds its journal)." };
+        var orphans = new Option<bool>("--orphans") { Description = "Remove every lab under --state-root whose creating process is gone." };
+        var stateRoot = new Option<string>("--state-root") { Description = "Parent of state directories (for --orphans).", DefaultValueFactory = _ => LabJournal.DefaultRoot };
         var verbose = new Option<bool>("--verbose") { Description = "Log every command run." };
-        var c = new Command("down", "Remove exactly what a lab recorded creating (idempotent; works after a crash).") { state, verbose };
+        var c = new Command("down", "Remove exactly what a lab recorded creating (idempotent; works after a crash).") { state, orphans, stateRoot, verbose };
         c.SetAction(r =>
         {
             var problems = LabPrerequisites.Problems([LabTool.Ip]);
             if (problems.Count > 0) throw new CliException(problems[0], 2);
-            var dir = r.GetValue(state)!;
-            if (!Directory.Exists(dir)) { r.InvocationConfiguration.Output.WriteLine("lab: nothing to remove"); return 0; }
+            var log = r.GetValue(verbose) ? r.InvocationConfiguration.Error : null;
+            var output = r.InvocationConfiguration.Output;
             try
             {
-                var journal = LabJournal.Load(dir);
-                LabRunner.Teardown(journal, r.GetValue(verbose) ? r.InvocationConfiguration.Error : null);
+                if (r.GetValue(orphans))
+                {
+                    var found = LabJournal.FindOrphans(r.GetValue(stateRoot)!);
+                    foreach (var j in found) LabRunner.Teardown(j, log);
+                    output.WriteLine($"lab: removed {found.Count} orphaned lab(s)");
+                    return 0;
+                }
+                var dir = r.GetValue(state) ?? throw new CliException("lab down: give --state DIR (one lab) or --orphans (labs whose process is gone)", 2);
+                if (!Directory.Exists(dir)) { output.WriteLine("lab: nothing to remove"); return 0; }
+                LabRunner.Teardown(LabJournal.Load(dir), log);
             }
             catch (LabException e) { throw new CliException(e.Message, 2); }
-            r.InvocationConfiguration.Output.WriteLine("lab: removed");
+            output.WriteLine("lab: removed");
             return 0;
         });
         return c;
