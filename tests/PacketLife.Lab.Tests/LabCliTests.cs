@@ -87,6 +87,19 @@ public class LabCliTests
     }
 
     [Fact]
+    public void Check_says_ready_or_names_the_first_missing_package()
+    {
+        var (code, output, err) = Run("lab", "check");
+        if (code == 0) Assert.Equal("lab: ready", output.Trim());
+        else
+        {
+            Assert.Equal(2, code);
+            Assert.Single(err.Trim().Split('\n'));
+            Assert.StartsWith("lab: ", err);
+        }
+    }
+
+    [Fact]
     public void Generate_prints_the_same_case_for_the_same_seed()
     {
         var a = Run("lab", "generate", "--seed", "42");

@@ -292,6 +292,15 @@ public class OracleFixedCaseTests(OracleFixture fixture)
         Assert.Empty(o.Conntrack);
     }
 
+    [KernelIpsetFact]
+    public void A_set_dump_ipset_refuses_is_reported_not_thrown()
+    {
+        var o = fixture.Oracle.Run(new KernelCase("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n", RouterSetup.Default, [],
+            IpsetText: "create S1 hash:nonsense family inet\n"));
+        Assert.False(o.Loaded);
+        Assert.StartsWith("lab: ipset restore refused the set dump:", o.LoadError);
+    }
+
     [KernelFact]
     public void A_ruleset_the_kernel_refuses_is_reported_not_thrown()
     {
