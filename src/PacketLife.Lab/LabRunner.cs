@@ -72,6 +72,7 @@ public sealed class LabRunner
     public CommandResult Ip(string ns, params string[] args)
     {
         Guard(ns);
+        GuardIpArguments(ns, args);
         return Run("ip", ["-n", ns, .. args]);
     }
 
@@ -82,8 +83,11 @@ public sealed class LabRunner
         Guard(ns);
         var text = string.Join("\n", lines) + "\n";
         foreach (var l in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
             if (l.TrimStart().StartsWith("netns", StringComparison.Ordinal))
                 throw new LabSafetyException($"`ip netns` inside a batch for {ns} is refused: \"{l}\"");
+            GuardIpArguments(ns, l.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries));
+        }
         return Run("ip", ["-n", ns, "-batch", "-"], text);
     }
 
@@ -159,6 +163,25 @@ public sealed class LabRunner
     {
         if (!Id.Owns(ns) || !Journal.OwnsNamespace(ns))
             throw new LabSafetyException($"refusing to run in namespace \"{ns}\": it is not a namespace lab {Id} created");
+    }
+
+    /// <summary>An `ip` command may name a namespace itself: `link set X netns TARGET` or `... peer name Y netns TARGET`
+    /// moves an interface there, and TARGET may be a PID (`netns 1` is the root namespace) or any name. Only this lab's
+    /// own journaled namespaces are allowed as TARGET, and no global option may switch the namespace again.</summary>
+    private void GuardIpArguments(string ns, IReadOnlyList<string> args)
+    {
+        for (int i = 0; i < args.Count; i++)
+        {
+            var a = args[i];
+            if (a is "-n" or "-netns" or "--netns" or "-all" or "-a" or "-batch" or "-b" or "-force")
+                throw new LabSafetyException($"refusing `ip {string.Join(' ', args)}` in {ns}: option {a} could leave the namespace");
+            if (a == "netns" && i > 0)
+            {
+                var target = i + 1 < args.Count ? args[i + 1] : "";
+                if (!Id.Owns(target) || !Journal.OwnsNamespace(target))
+                    throw new LabSafetyException($"refusing `ip {string.Join(' ', args)}` in {ns}: it moves an interface to \"{target}\", not a namespace of lab {Id}");
+            }
+        }
     }
 
     private void GuardProgram(string ns, IReadOnlyList<string> argv)

@@ -32,13 +32,19 @@ public sealed class RunnerTests : IDisposable
         { "exec in a non-lab namespace",                      r => r.Exec("default", ["iptables-legacy-save"]) },
         { "batch for another lab",                            r => r.IpBatch("plab-12345678-rtr", ["link show"]) },
         { "start in a non-lab namespace",                     r => r.Start("plt-deadbeef", ["sleep", "1"]) },
+        // From inside an owned namespace, `ip` can still move a link out of it: only owned targets are allowed.
+        { "move a link to PID 1's (the root) namespace",      r => r.Ip("plab-0badc0de-rtr", "link", "set", "eth0", "netns", "1") },
+        { "veth peer into a non-lab namespace (batch)",       r => r.IpBatch("plab-0badc0de-rtr", ["link add eth9 type veth peer name x netns plt-deadbeef"]) },
+        { "veth peer into this lab's unrecorded name",        r => r.IpBatch("plab-0badc0de-rtr", ["link add eth9 type veth peer name x netns plab-0badc0de-ghost"]) },
+        { "a nested -n option",                               r => r.Ip("plab-0badc0de-rtr", "-n", "plt-deadbeef", "link") },
     };
 
     [Theory]
     [MemberData(nameof(Refusals))]
     public void Refuses_anything_outside_its_own_namespaces(string @case, Action<LabRunner> call)
     {
-        var runner = NewRunner(out _, out var log);
+        var runner = NewRunner(out var id, out var log);
+        runner.Journal.RecordNamespace(id.Namespace("rtr")); // recorded but never created: nothing may run anyway
         var e = Assert.Throws<LabSafetyException>(() => call(runner));
         Assert.False(string.IsNullOrWhiteSpace(e.Message), @case);
         Assert.Equal("", log.ToString()); // nothing was run (the verbose log records every command before it runs)
