@@ -302,6 +302,24 @@ public class OracleFixedCaseTests(OracleFixture fixture)
     }
 
     [KernelFact]
+    public void The_router_host_is_available_as_ip_json_with_extra_addresses()
+    {
+        var setup = new RouterSetup([new RouterAddress("lo", Ip4Prefix.Parse("203.0.113.77/32"))], []);
+        var (addr, route) = fixture.Oracle.RouterHost(setup);
+        using var a = System.Text.Json.JsonDocument.Parse(addr);
+        var pairs = a.RootElement.EnumerateArray()
+            .SelectMany(i => i.GetProperty("addr_info").EnumerateArray().Select(x => $"{i.GetProperty("ifname").GetString()} {x.GetProperty("local").GetString()}/{x.GetProperty("prefixlen").GetInt32()}"))
+            .ToList();
+        Assert.Contains("eth0 198.51.100.1/24", pairs);
+        Assert.Contains("eth1 203.0.113.1/24", pairs);
+        Assert.Contains("lo 203.0.113.77/32", pairs);
+        using var r = System.Text.Json.JsonDocument.Parse(route);
+        Assert.Contains(r.RootElement.EnumerateArray(), x => x.GetProperty("dst").GetString() == "default" && x.GetProperty("gateway").GetString() == "203.0.113.2");
+        Assert.Contains(r.RootElement.EnumerateArray(), x => x.TryGetProperty("table", out var t) && t.GetString() == "local" && x.GetProperty("dst").GetString() == "203.0.113.77");
+        fixture.Oracle.RouterHost(RouterSetup.Default);
+    }
+
+    [KernelFact]
     public void A_ruleset_the_kernel_refuses_is_reported_not_thrown()
     {
         var o = Run("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j NO-SUCH-CHAIN\nCOMMIT\n", new PacketSpec(Udp(1, 2)));

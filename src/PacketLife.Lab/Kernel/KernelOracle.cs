@@ -199,6 +199,17 @@ public sealed class KernelOracle : IKernelCaseRunner, IDisposable
             sendErrors);
     }
 
+    /// <summary>The router as the kernel sees it, for a model to build the same host: `ip -j addr show` (interfaces and
+    /// addresses, which `addrtype` and MASQUERADE need) and `ip -j route show table all` (main and local tables), in
+    /// the router's current <see cref="RouterSetup"/>.</summary>
+    public (string AddrJson, string RouteJson) RouterHost(RouterSetup? setup = null)
+    {
+        if (setup is not null) ApplySetup(setup);
+        var addr = Runner.Ip(RouterNamespace, "-j", "addr", "show").EnsureSuccess().Stdout;
+        var route = Runner.Ip(RouterNamespace, "-j", "route", "show", "table", "all").EnsureSuccess().Stdout;
+        return (addr, route);
+    }
+
     private void ApplySetup(RouterSetup want)
     {
         if (want.SameAs(_setup)) return;
