@@ -22,11 +22,11 @@ public class LabCliTests
         { "ip missing",              "ip",                       "lab: 'ip' is not installed (install it with: apt-get install -y iproute2)" },
     };
 
-    [Theory]
+    // Root and Linux only: elsewhere the first problem is "not Linux"/"not root" (tested below).
+    [KernelTheory]
     [MemberData(nameof(MissingTools))]
     public void A_missing_tool_is_one_line_naming_the_package(string @case, string missing, string line)
     {
-        if (!OperatingSystem.IsLinux() || !Environment.IsPrivilegedProcess) return; // then the first problem is "not Linux"/"not root", tested below
         var problems = LabPrerequisites.Problems(LabTool.ForOracle, p => p != missing);
         Assert.Equal([line], problems);
         _ = @case;
@@ -41,20 +41,18 @@ public class LabCliTests
         else Assert.Equal(LabTool.ForOracle.Count, problems.Count);
     }
 
-    [Fact]
+    [KernelFact]
     public void Down_on_a_directory_that_does_not_exist_is_a_no_op()
     {
-        if (LabEnvironment.SkipReason is not null) return;
         var (code, output, err) = Run("lab", "down", "--state", Path.Combine(LabEnvironment.StateRoot, "never-" + Guid.NewGuid().ToString("N")));
         Assert.Equal(0, code);
         Assert.Equal("lab: nothing to remove", output.Trim());
         Assert.Equal("", err);
     }
 
-    [Fact]
+    [KernelFact]
     public void Down_on_a_damaged_journal_is_one_line_and_exit_2()
     {
-        if (LabEnvironment.SkipReason is not null) return;
         var dir = Path.Combine(LabEnvironment.StateRoot, "bad-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, LabJournal.FileName), "lab\t0badc0de\tx\nnetns\tplab-0badc0de-a\nwhat is this\nnetns\tplab-0badc0de-b\n");
@@ -77,10 +75,9 @@ public class LabCliTests
         Assert.DoesNotContain(ns, JournalTests.NetnsList());
     }
 
-    [Fact]
+    [KernelFact]
     public void Down_without_state_or_orphans_says_what_to_give()
     {
-        if (LabEnvironment.SkipReason is not null) return;
         var (code, _, err) = Run("lab", "down");
         Assert.Equal(2, code);
         Assert.Equal("lab down: give --state DIR (one lab) or --orphans (labs whose process is gone)", err.Trim());

@@ -19,7 +19,7 @@ public static class LabEnvironment
 
     /// <summary>State directories of test labs live in a per-run temp folder, not /run, so a test run never mixes
     /// with a user's labs.</summary>
-    public static string StateRoot { get; } = Path.Combine(Path.GetTempPath(), "packetlife-lab-tests");
+    public static string StateRoot { get; } = Path.Combine(Path.GetTempPath(), "packetlife-lab-tests-" + Environment.UserName);
 }
 
 /// <summary>A fact that needs root, Linux and the lab's tools; elsewhere it is skipped with the reason printed.</summary>
