@@ -13,7 +13,7 @@ public sealed record KernelOracleOptions(
     string AgentDll,
     string? StateRoot = null,
     TextWriter? VerboseLog = null,
-    int QuietMs = 15,
+    int QuietMs = 20,
     Random? Random = null);
 
 /// <summary>The kernel as an oracle: a client, a router under test and a server in three lab namespaces
