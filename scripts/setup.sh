@@ -2,7 +2,7 @@
 # Installs what PacketLife's tests and lab need on a fresh Debian machine (idempotent).
 # Needs root for apt-get; without root it only says what is missing.
 set -euo pipefail
-need=(iptables conntrack nginx-light curl iproute2)
+need=(iptables conntrack ipset nginx-light curl iproute2 procps)
 missing=()
 for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
