@@ -44,4 +44,14 @@ public static class KubeProxyMessages
         W("KP022", at, $"KubeProxyConfiguration: detectLocalMode NodeCIDR but node {node} has no podCIDR; local traffic is not detected", "give the Node object spec.podCIDR");
     public static Diagnostic UnsupportedMode(SourceLocation at, string mode) =>
         E("KP023", at, $"KubeProxyConfiguration: mode \"{mode}\" is not modelled; generating iptables mode", "PacketLife models mode: iptables");
+    public static Diagnostic ConfigNotYaml(SourceLocation at, string error) =>
+        E("KP030", at, $"cannot read KubeProxyConfiguration: {error}");
+    public static Diagnostic ConfigWrongKind(SourceLocation at, string apiVersion, string kind) =>
+        E("KP031", at, $"expected kind KubeProxyConfiguration in apiVersion kubeproxy.config.k8s.io/v1alpha1, found kind \"{kind}\" apiVersion \"{apiVersion}\"");
+    public static Diagnostic ConfigUnknownField(SourceLocation at, string path) =>
+        W("KP032", at, $"unknown field \"{path}\" in KubeProxyConfiguration; ignored", "check the spelling against kubeproxy.config.k8s.io/v1alpha1");
+    public static Diagnostic ConfigFieldNotModelled(SourceLocation at, string path) =>
+        new(Severity.Info, "KP033", $"KubeProxyConfiguration field \"{path}\" does not change the iptables rules; not modelled", at);
+    public static Diagnostic ConfigBadValue(SourceLocation at, string path, string value, string expected) =>
+        E("KP034", at, $"KubeProxyConfiguration: invalid value \"{value}\" for {path}; the default is used", expected);
 }
