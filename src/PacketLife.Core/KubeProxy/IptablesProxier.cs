@@ -213,6 +213,9 @@ public static class IptablesProxier
     {
         var svc = spe.Port;
         var cat = Topology.Categorize(svc, spe.Endpoints);
+        // One SHA-256 per endpoint: the SEP name is used by the SVC, SVL and SEP rules.
+        var sepNames = new Dictionary<string, string>(spe.Endpoints.Count, StringComparer.Ordinal);
+        foreach (var ep in spe.Endpoints) sepNames[ep.Key] = ChainNames.EndpointChain(svc.SvcPortName, svc.Proto, ep.Key);
         string name = svc.SvcPortName, p = svc.Proto, h = svc.Hash;
         string svcChain = svc.ClusterPolicyChain, svlChain = svc.LocalPolicyChain, extChain = svc.ExternalChain, fwChain = svc.FirewallChain;
 
@@ -332,19 +335,19 @@ public static class IptablesProxier
         {
             w.NatChain(svcChain);
             active.Add(svcChain);
-            WriteServiceToEndpoints(w, svc, svcChain, cat.Cluster, largeCluster);
+            WriteServiceToEndpoints(w, svc, svcChain, cat.Cluster, largeCluster, sepNames);
         }
         if (usesLocalChain)
         {
             w.NatChain(svlChain);
             active.Add(svlChain);
-            WriteServiceToEndpoints(w, svc, svlChain, cat.Local, largeCluster);
+            WriteServiceToEndpoints(w, svc, svlChain, cat.Local, largeCluster, sepNames);
         }
 
         // 11. KUBE-SEP per reachable endpoint
         foreach (var ep in cat.AllReachable)
         {
-            string sep = ChainNames.EndpointChain(name, p, ep.Key);
+            string sep = sepNames[ep.Key];
             if (!emittedSep.Add(sep)) continue;
             w.NatChain(sep);
             active.Add(sep);
@@ -355,7 +358,8 @@ public static class IptablesProxier
         }
     }
 
-    static void WriteServiceToEndpoints(Writer w, ServicePortInfo svc, string chain, IReadOnlyList<EndpointInfo> eps, bool largeCluster)
+    static void WriteServiceToEndpoints(Writer w, ServicePortInfo svc, string chain, IReadOnlyList<EndpointInfo> eps, bool largeCluster,
+        Dictionary<string, string> sepNames)
     {
         string name = svc.SvcPortName;
         if (svc.ClientIPAffinity)
@@ -363,7 +367,7 @@ public static class IptablesProxier
             string seconds = svc.StickyMaxAgeSeconds.ToString(CultureInfo.InvariantCulture);
             foreach (var ep in eps)
             {
-                string sep = ChainNames.EndpointChain(name, svc.Proto, ep.Key);
+                string sep = sepNames[ep.Key];
                 string comment = largeCluster ? "" : $" -m comment --comment \"{name} -> {ep.Key}\"";
                 w.NatRule($"-A {chain}{comment} -m recent --name {sep} --rcheck --seconds {seconds} --reap -j {sep}");
             }
@@ -372,7 +376,7 @@ public static class IptablesProxier
         for (int i = 0; i < n; i++)
         {
             var ep = eps[i];
-            string sep = ChainNames.EndpointChain(name, svc.Proto, ep.Key);
+            string sep = sepNames[ep.Key];
             string comment = largeCluster ? "" : $" -m comment --comment \"{name} -> {ep.Key}\"";
             string stat = i < n - 1 ? $" -m statistic --mode random --probability {Probability(n - i)}" : "";
             w.NatRule($"-A {chain}{comment}{stat} -j {sep}");
