@@ -78,12 +78,12 @@ public static class KubeProxyConfigReader
                         break;
                     }
                 case "detectLocal":
-                    foreach (var (k2, v2) in Map(v, key))
+                    foreach (var (k2, v2, kn) in Map(v, key))
                         switch (k2)
                         {
                             case "bridgeInterface": detectLocal = detectLocal with { BridgeInterface = Str(v2) ?? "" }; break;
                             case "interfaceNamePrefix": detectLocal = detectLocal with { InterfaceNamePrefix = Str(v2) ?? "" }; break;
-                            default: diags.Add(KubeProxyMessages.ConfigUnknownField(At(v2), $"{key}.{k2}")); break;
+                            default: diags.Add(KubeProxyMessages.ConfigUnknownField(At(kn), $"{key}.{k2}")); break;
                         }
                     break;
                 case "nodePortAddresses":
@@ -91,7 +91,7 @@ public static class KubeProxyConfigReader
                     else if (!IsNull(v)) diags.Add(KubeProxyMessages.ConfigBadValue(At(v), key, v.ToString(), "a list of CIDRs"));
                     break;
                 case "iptables":
-                    foreach (var (k2, v2) in Map(v, key))
+                    foreach (var (k2, v2, kn) in Map(v, key))
                         switch (k2)
                         {
                             case "masqueradeBit": if (Int(v2, $"{key}.{k2}") is { } bit) iptables = iptables with { MasqueradeBit = bit }; break;
@@ -99,11 +99,11 @@ public static class KubeProxyConfigReader
                             case "localhostNodePorts": if (Bool(v2, $"{key}.{k2}") is { } lnp) iptables = iptables with { LocalhostNodePorts = lnp }; break;
                             case "syncPeriod": if (Duration(v2, $"{key}.{k2}") is { } sp) iptables = iptables with { SyncPeriod = sp }; break;
                             case "minSyncPeriod": if (Duration(v2, $"{key}.{k2}") is { } msp) iptables = iptables with { MinSyncPeriod = msp }; break;
-                            default: diags.Add(KubeProxyMessages.ConfigUnknownField(At(v2), $"{key}.{k2}")); break;
+                            default: diags.Add(KubeProxyMessages.ConfigUnknownField(At(kn), $"{key}.{k2}")); break;
                         }
                     break;
                 case "conntrack":
-                    foreach (var (k2, v2) in Map(v, key))
+                    foreach (var (k2, v2, kn) in Map(v, key))
                         switch (k2)
                         {
                             case "maxPerCore": conntrack = conntrack with { MaxPerCore = Int(v2, $"{key}.{k2}") ?? conntrack.MaxPerCore }; break;
@@ -113,7 +113,7 @@ public static class KubeProxyConfigReader
                             case "tcpBeLiberal": conntrack = conntrack with { TcpBeLiberal = Bool(v2, $"{key}.{k2}") ?? false }; break;
                             case "udpTimeout": conntrack = conntrack with { UdpTimeout = Duration(v2, $"{key}.{k2}") }; break;
                             case "udpStreamTimeout": conntrack = conntrack with { UdpStreamTimeout = Duration(v2, $"{key}.{k2}") }; break;
-                            default: diags.Add(KubeProxyMessages.ConfigUnknownField(At(v2), $"{key}.{k2}")); break;
+                            default: diags.Add(KubeProxyMessages.ConfigUnknownField(At(kn), $"{key}.{k2}")); break;
                         }
                     break;
                 case "hostnameOverride": cfg = cfg with { HostnameOverride = Str(v) ?? "" }; break;
@@ -124,9 +124,9 @@ public static class KubeProxyConfigReader
         }
         return (cfg with { Iptables = iptables, Conntrack = conntrack, DetectLocal = detectLocal }, diags);
 
-        IEnumerable<(string, YamlNode)> Map(YamlNode n, string path)
+        IEnumerable<(string, YamlNode, YamlNode)> Map(YamlNode n, string path)
         {
-            if (n is YamlMappingNode mm) return mm.Children.Select(kv => (((YamlScalarNode)kv.Key).Value ?? "", kv.Value));
+            if (n is YamlMappingNode mm) return mm.Children.Select(kv => (((YamlScalarNode)kv.Key).Value ?? "", kv.Value, kv.Key));
             if (!IsNull(n)) diags.Add(KubeProxyMessages.ConfigBadValue(At(n), path, n.ToString(), "a mapping"));
             return [];
         }
