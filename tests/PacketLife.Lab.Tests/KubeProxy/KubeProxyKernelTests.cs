@@ -19,7 +19,7 @@ public class KubeProxyKernelTests(ITestOutputHelper output)
     {
         if (!OperatingSystem.IsLinux()) return "not Linux";
         if (Environment.UserName != "root" && Environment.GetEnvironmentVariable("USER") != "root" && !IsRoot()) return "not root";
-        foreach (var tool in new[] { "ip", "iptables-legacy", "iptables-legacy-restore", "iptables-legacy-save" })
+        foreach (var tool in new[] { "ip", "iptables-legacy", "iptables-legacy-restore", "iptables-legacy-save", "ip6tables-legacy", "ip6tables-legacy-restore", "ip6tables-legacy-save" })
             if (!new[] { "/usr/sbin", "/sbin", "/usr/bin", "/bin" }.Any(d => File.Exists(Path.Combine(d, tool))))
                 return $"{tool} is missing (apt-get install -y iptables iproute2)";
         return null;
@@ -60,18 +60,19 @@ public class KubeProxyKernelTests(ITestOutputHelper output)
     /// <summary>kubelet's and kube-proxy's start-up on a clean node, then one full sync.</summary>
     string LoadLikeANode(string ns, KubeProxySyncResult sync)
     {
+        string ipt = sync.Family == IpFamily.IPv6 ? "ip6tables-legacy" : "iptables-legacy";
         foreach (var (table, chain) in sync.Canaries)
-            Check(Exec(null, "ip", "netns", "exec", ns, "iptables-legacy", "-w", "-t", table, "-N", chain));
+            Check(Exec(null, "ip", "netns", "exec", ns, ipt, "-w", "-t", table, "-N", chain));
         foreach (var j in sync.JumpRules)
         {
             // EnsureChain: -N, "already exists" is fine
-            Exec(null, "ip", "netns", "exec", ns, "iptables-legacy", "-w", "-t", j.Table, "-N", j.TargetChain);
+            Exec(null, "ip", "netns", "exec", ns, ipt, "-w", "-t", j.Table, "-N", j.TargetChain);
             string[] rule = [j.SourceChain, .. SaveRuleFormatter.Tokenize(j.Args), "-j", j.TargetChain];
-            if (Exec(null, ["ip", "netns", "exec", ns, "iptables-legacy", "-w", "-t", j.Table, "-C", .. rule]).Code != 0)
-                Check(Exec(null, ["ip", "netns", "exec", ns, "iptables-legacy", "-w", "-t", j.Table, "-I", .. rule]));
+            if (Exec(null, ["ip", "netns", "exec", ns, ipt, "-w", "-t", j.Table, "-C", .. rule]).Code != 0)
+                Check(Exec(null, ["ip", "netns", "exec", ns, ipt, "-w", "-t", j.Table, "-I", .. rule]));
         }
-        Check(Exec(sync.RestorePayload, "ip", "netns", "exec", ns, "iptables-legacy-restore", "-w", "--noflush", "--counters"));
-        var save = Exec(null, "ip", "netns", "exec", ns, "iptables-legacy-save");
+        Check(Exec(sync.RestorePayload, "ip", "netns", "exec", ns, ipt + "-restore", "-w", "--noflush", "--counters"));
+        var save = Exec(null, "ip", "netns", "exec", ns, ipt + "-save");
         Check(save);
         return string.Join("", save.Out.Split('\n').Where(l => l.Length > 0 && l[0] != '#').Select(l => l + "\n"));
     }
@@ -195,6 +196,37 @@ public class KubeProxyKernelTests(ITestOutputHelper output)
         {
             Services = svcs, EndpointSlices = slices, Hostname = "node0", NodeIPs = ["10.224.0.4"], Configuration = cfg,
         });
+        AssertKernelPrintsPrediction(sync);
+    }
+
+    [Fact]
+    public void IPv6_proxier_payload_loads_with_ip6tables_and_ip6tables_save_prints_the_prediction()
+    {
+        if (WhyNot() is { } why) { output.WriteLine($"SKIPPED: {why}"); return; }
+        var lb = new ServiceStatus { LoadBalancerIngress = [new LoadBalancerIngress("2001:db8::10")] };
+        var svcs = new List<Service>
+        {
+            S("v6", "fd00:10:96::11", ServiceType.LoadBalancer, P(80, nodePort: 30080)) with { Status = lb },
+            S("v6-affinity", "fd00:10:96::12", ServiceType.ClusterIP, P(80)),
+            S("v6-empty", "fd00:10:96::13", ServiceType.NodePort, P(80, nodePort: 30081)),
+            S("v6-ranges", "fd00:10:96::14", ServiceType.LoadBalancer, P(80, nodePort: 30082)) with { Status = new ServiceStatus { LoadBalancerIngress = [new LoadBalancerIngress("2001:db8::14")] } },
+        };
+        svcs[0] = svcs[0] with { Spec = svcs[0].Spec with { ExternalTrafficPolicy = TrafficPolicy.Local, HealthCheckNodePort = 32001 } };
+        svcs[1] = svcs[1] with { Spec = svcs[1].Spec with { SessionAffinity = SessionAffinity.ClientIP } };
+        svcs[3] = svcs[3] with { Spec = svcs[3].Spec with { LoadBalancerSourceRanges = ["2001:db8:1::/48"] } };
+        EndpointSlice V6(EndpointSlice e) => e with { AddressType = "IPv6" };
+        var slices = new List<EndpointSlice>
+        {
+            V6(E("v6", Tcp80, ("fd00:10:244::2", "node0", null, null, null), ("fd00:10:244:1::2", "node1", null, null, null))),
+            V6(E("v6-affinity", Tcp80, ("fd00:10:244::3", "node0", null, null, null))),
+            V6(E("v6-ranges", Tcp80, ("fd00:10:244:1::4", "node1", null, null, null))),
+        };
+        var sync = IptablesProxier.Sync(new KubeProxySyncInput
+        {
+            Services = svcs, EndpointSlices = slices, Hostname = "node0", NodeIPs = ["fd00:224::4"], Family = IpFamily.IPv6,
+            Configuration = new KubeProxyConfiguration { ClusterCIDR = "10.244.0.0/16,fd00:10:244::/56" },
+        });
+        Assert.Contains("-j DNAT --to-destination [fd00:10:244::2]:8080", sync.RestorePayload);
         AssertKernelPrintsPrediction(sync);
     }
 
