@@ -51,8 +51,6 @@ public sealed class IptablesSaveCommands : ICommandGroup
     /// release line of the cluster's Kubernetes version, the node's InternalIP.</summary>
     public static KubeProxySyncResult SyncNode(ClusterState state, Node node)
     {
-        var v = state.Profile.KubernetesVersion.Split('.');
-        var line = v.Length >= 2 ? $"{v[0].TrimStart('v')}.{v[1]}" : "1.30";
         return IptablesProxier.Sync(new KubeProxySyncInput
         {
             Services = state.Services,
@@ -60,7 +58,7 @@ public sealed class IptablesSaveCommands : ICommandGroup
             Nodes = state.Nodes,
             Hostname = node.Metadata.Name,
             Configuration = KubeProxyConfiguration.AksKubenet with { ClusterCIDR = state.Profile.PodCidr },
-            Environment = new KubeProxyEnvironment { Version = KubeProxyCommands.ParseVersion(line) },
+            Environment = new KubeProxyEnvironment { Version = KubeProxyCommands.ParseVersion(state.Profile.KubernetesVersion) },
         });
     }
 }

@@ -73,13 +73,19 @@ public sealed class KubeProxyCommands : ICommandGroup
         yield return group;
     }
 
-    internal static KubeProxyVersion ParseVersion(string v) => v switch
+    /// <summary>"1.30" or "v1.30.6" → the release line whose output it has (≤1.28 as 1.28, ≥1.31 as 1.31).</summary>
+    internal static KubeProxyVersion ParseVersion(string v)
     {
-        "1.28" => KubeProxyVersion.V1_28,
-        "1.29" => KubeProxyVersion.V1_29,
-        "1.30" => KubeProxyVersion.V1_30,
-        _ => KubeProxyVersion.V1_31,
-    };
+        var parts = v.TrimStart('v').Split('.');
+        int minor = parts.Length >= 2 && int.TryParse(parts[1], out var m) ? m : 30;
+        return minor switch
+        {
+            <= 28 => KubeProxyVersion.V1_28,
+            29 => KubeProxyVersion.V1_29,
+            30 => KubeProxyVersion.V1_30,
+            _ => KubeProxyVersion.V1_31,
+        };
+    }
 
     /// <summary>The payload, or the node's iptables-save; `sorted` first normalises the payload (facts §6).</summary>
     internal static string Render(KubeProxySyncResult result, bool save, bool sorted, string? table)

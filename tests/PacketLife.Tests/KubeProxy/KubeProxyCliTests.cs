@@ -184,3 +184,17 @@ public class KubeProxyCliTests : IDisposable
         Assert.Equal("Error from server (NotFound): nodes \"nope\" not found", stderr.Trim());
     }
 }
+
+public class KubeProxyVersionTests
+{
+    [Theory]
+    [InlineData("1.27", Core.KubeProxy.KubeProxyVersion.V1_28)]
+    [InlineData("1.28", Core.KubeProxy.KubeProxyVersion.V1_28)]
+    [InlineData("1.29", Core.KubeProxy.KubeProxyVersion.V1_29)]
+    [InlineData("1.30.6", Core.KubeProxy.KubeProxyVersion.V1_30)]
+    [InlineData("v1.30.6", Core.KubeProxy.KubeProxyVersion.V1_30)]
+    [InlineData("1.31", Core.KubeProxy.KubeProxyVersion.V1_31)]
+    [InlineData("1.34.1", Core.KubeProxy.KubeProxyVersion.V1_31)]
+    public void Release_lines(string version, Core.KubeProxy.KubeProxyVersion expected) =>
+        Assert.Equal(expected, PacketLife.App.Cli.KubeProxyCommands.ParseVersion(version));
+}
