@@ -33,7 +33,8 @@ public sealed partial class ClusterApi
             var pip = pips.Find(p => p.Name == pipName);
             if (pip is null)
             {
-                var ip = AllocatePublicIp(pips);
+                // An imported Service already has its address from the real cloud; keep it.
+                var ip = svc.Status.LoadBalancerIngress.FirstOrDefault()?.Ip is { } existing && !pips.Any(p => p.IpAddress == existing) ? existing : AllocatePublicIp(pips);
                 if (ip is null) continue; // stays <pending>, as when Azure has no capacity
                 pip = new PublicIpAddress
                 {

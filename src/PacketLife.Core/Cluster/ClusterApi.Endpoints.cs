@@ -18,6 +18,7 @@ public sealed partial class ClusterApi
         foreach (var svc in _s.Services.ToList())
         {
             if (svc.Spec.Selector.Count == 0 || svc.Spec.Type == ServiceType.ExternalName) continue;
+            if (_s.Controllers.Imported.Contains("Service/" + svc.Metadata.Namespace + "/" + svc.Metadata.Name)) continue;
             var ns = svc.Metadata.Namespace;
             var groups = new Dictionary<string, (List<EndpointPort> Ports, List<Endpoint> Endpoints)>(StringComparer.Ordinal);
             var pods = _s.Pods.Where(p => p.Metadata.Namespace == ns && p.Status.PodIP is not null && LabelSelector.MatchesMap(svc.Spec.Selector, p.Metadata.Labels))
@@ -78,7 +79,8 @@ public sealed partial class ClusterApi
         }
         // Slices owned by a Service that no longer exists go with it.
         _s.EndpointSlices.RemoveAll(e => e.Metadata.Labels.TryGetValue(ManagedByLabel, out var m) && m == ManagedBy &&
-            !_s.Services.Any(s => s.Metadata.Namespace == e.Metadata.Namespace && s.Metadata.Name == e.ServiceName && s.Spec.Selector.Count > 0));
+            !_s.Services.Any(s => s.Metadata.Namespace == e.Metadata.Namespace && s.Metadata.Name == e.ServiceName &&
+                (s.Spec.Selector.Count > 0 || _s.Controllers.Imported.Contains("Service/" + s.Metadata.Namespace + "/" + s.Metadata.Name))));
     }
 
     /// <summary>podutil.FindPort: an int targetPort is used as is; a name is looked up among the pod's

@@ -172,6 +172,16 @@ public sealed partial class ClusterApi
         return ApiResult.Done(name);
     }
 
+    /// <summary>The Deployment's ReplicaSet whose pod template equals the Deployment's (ignoring the
+    /// pod-template-hash label), as deployment util FindNewReplicaSet does.</summary>
+    public static ReplicaSet? CurrentReplicaSet(ClusterState s, Deployment d)
+    {
+        var hash = Naming.PodTemplateHash(d.Template);
+        var owned = s.ReplicaSets.Where(r => r.Metadata.Namespace == d.Metadata.Namespace && r.Metadata.OwnerReferences.Any(o => o.Uid == d.Metadata.Uid)).ToList();
+        return owned.FirstOrDefault(r => r.Metadata.Name == $"{d.Metadata.Name}-{hash}")
+            ?? owned.FirstOrDefault(r => Naming.PodTemplateHash(r.Template with { Labels = r.Template.Labels.Where(kv => kv.Key != "pod-template-hash").ToDictionary() }) == hash);
+    }
+
     static void Replace<T>(List<T> list, T old, T @new) where T : class => list[list.IndexOf(old)] = @new;
 
     /// <summary>Deployment controller: one ReplicaSet per pod template (named by pod-template-hash), the
@@ -182,10 +192,11 @@ public sealed partial class ClusterApi
     {
         foreach (var d in _s.Deployments.ToList())
         {
+            if (_s.Controllers.Imported.Contains("Deployment/" + d.Metadata.Namespace + "/" + d.Metadata.Name)) continue;
             var hash = Naming.PodTemplateHash(d.Template);
             var rsName = $"{d.Metadata.Name}-{hash}";
             var owned = _s.ReplicaSets.Where(r => r.Metadata.Namespace == d.Metadata.Namespace && r.Metadata.OwnerReferences.Any(o => o.Uid == d.Metadata.Uid)).ToList();
-            var current = owned.FirstOrDefault(r => r.Metadata.Name == rsName);
+            var current = CurrentReplicaSet(_s, d);
             if (current is null)
             {
                 var labels = new Dictionary<string, string>(d.Template.Labels) { ["pod-template-hash"] = hash };
@@ -205,12 +216,14 @@ public sealed partial class ClusterApi
                 _s.ReplicaSets.Add(current);
             }
             else if (current.Replicas != d.Replicas) Replace(_s.ReplicaSets, current, current = current with { Replicas = d.Replicas });
-            foreach (var old in owned.Where(r => r.Metadata.Name != rsName && r.Replicas != 0))
+            foreach (var old in owned.Where(r => r.Metadata.Name != current.Metadata.Name && r.Replicas != 0))
                 Replace(_s.ReplicaSets, old, old with { Replicas = 0 });
         }
 
         foreach (var rs in _s.ReplicaSets.ToList())
         {
+            if (rs.Metadata.OwnerReferences.FirstOrDefault(o => o.Kind == "Deployment") is { } owner && _s.Controllers.Imported.Contains("Deployment/" + rs.Metadata.Namespace + "/" + owner.Name)) continue;
+            if (_s.Controllers.Imported.Contains("ReplicaSet/" + rs.Metadata.Namespace + "/" + rs.Metadata.Name)) continue;
             var pods = _s.Pods.Where(p => p.Metadata.Namespace == rs.Metadata.Namespace && p.Metadata.OwnerReferences.Any(o => o.Uid == rs.Metadata.Uid)).ToList();
             for (var i = pods.Count; i < rs.Replicas; i++)
             {
@@ -365,6 +378,7 @@ public sealed partial class ClusterApi
         {
             case Service svc:
                 {
+                    _s.Controllers.Imported.Remove("Service/" + svc.Metadata.Namespace + "/" + svc.Metadata.Name);
                     var old = _s.FindService(svc.Metadata.Namespace, svc.Metadata.Name);
                     if (old is null) return (CreateService(svc with { Status = new ServiceStatus() }), "created");
                     var (updated, err) = AllocateService(svc with { Metadata = old.Metadata with { Labels = svc.Metadata.Labels, Annotations = svc.Metadata.Annotations } }, old);
@@ -377,6 +391,7 @@ public sealed partial class ClusterApi
                 }
             case Deployment d:
                 {
+                    _s.Controllers.Imported.Remove("Deployment/" + d.Metadata.Namespace + "/" + d.Metadata.Name);
                     var old = _s.FindDeployment(d.Metadata.Namespace, d.Metadata.Name);
                     if (old is null) return (CreateDeployment(d), "created");
                     if (ValidateDeployment(d) is { } err) return (ApiResult.Fail(err), "");
@@ -427,6 +442,7 @@ public sealed partial class ClusterApi
             _ => false,
         };
         if (!removed) return ApiResult.Fail(ClusterMessages.NotFound(kind, name));
+        _s.Controllers.Imported.Remove(kind + "/" + ns + "/" + name);
         CollectGarbage();
         ReconcileAll();
         return ApiResult.Done(name);
@@ -436,6 +452,14 @@ public sealed partial class ClusterApi
     /// the controllers then reconcile around it.</summary>
     public ApiResult Import(object obj)
     {
+        var key = obj switch
+        {
+            Service s => "Service/" + s.Metadata.Namespace + "/" + s.Metadata.Name,
+            Deployment d => "Deployment/" + d.Metadata.Namespace + "/" + d.Metadata.Name,
+            ReplicaSet r => "ReplicaSet/" + r.Metadata.Namespace + "/" + r.Metadata.Name,
+            _ => null,
+        };
+        if (key is not null) _s.Controllers.Imported.Add(key);
         switch (obj)
         {
             case Node n: _s.Nodes.RemoveAll(x => x.Metadata.Name == n.Metadata.Name); _s.Nodes.Add(n); break;

@@ -11,6 +11,9 @@ public sealed class ControllerState
     public Dictionary<string, string> LastReservedIp { get; set; } = new(StringComparer.Ordinal);
     public int NextVmssInstance { get; set; }
     public long ResourceVersion { get; set; } = 1000;
+    /// <summary>`namespace/name` of imported Services and Deployments: their EndpointSlices, ReplicaSets and
+    /// Pods came from a real cluster, so the simulated controllers leave them as imported.</summary>
+    public HashSet<string> Imported { get; set; } = new(StringComparer.Ordinal);
 }
 
 /// <summary>A whole cluster: the profile, every Kubernetes object, controller memory and the Azure objects.

@@ -12,7 +12,7 @@ public static class EmbeddedCluster
 {
     /// <summary>The seed word of the embedded default. With it the scheduler places the add-ons so that the
     /// seed's first pod lands on vmss000001, as it did on the real cluster.</summary>
-    public const ulong DefaultSeed = 20241126;
+    public const ulong DefaultSeed = 20241128;
 
     /// <summary>The seed cluster's outbound frontend (and public IP) name.</summary>
     public const string SeedOutboundFrontend = "77d48a65-578b-46d1-9425-8e099370353a";
