@@ -22,16 +22,15 @@ public sealed class IptablesSaveCommands : ICommandGroup
         cmd.SetAction(pr =>
         {
             var stderr = pr.InvocationConfiguration.Error;
-            string path = pr.GetValue(cluster) ?? Environment.GetEnvironmentVariable("PACKETLIFE_CLUSTER") ?? StateFile.DefaultRelativePath;
             ClusterState state;
             try
             {
-                state = StateFile.Load(path) ?? ClusterState.EmbeddedDefault(TimeProvider.System);
+                state = ClusterSession.Read(pr.GetValue(cluster)); // the same file and default as the kubectl verbs
             }
-            catch (StateFileException e)
+            catch (CliException e)
             {
                 stderr.WriteLine(e.Message);
-                return 1;
+                return e.ExitCode;
             }
             var nodeName = pr.GetValue(node) ?? state.Nodes.FirstOrDefault()?.Metadata.Name;
             var n = nodeName is null ? null : state.FindNode(nodeName);
