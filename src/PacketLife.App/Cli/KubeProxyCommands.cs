@@ -28,9 +28,10 @@ public sealed class KubeProxyCommands : ICommandGroup
         var version = new Option<string>("--kube-proxy-version") { Description = "kube-proxy release line (output differs at 1.29, 1.30, 1.31)", DefaultValueFactory = _ => "1.30" };
         version.AcceptOnlyFromAmong("1.28", "1.29", "1.30", "1.31", "1.32", "1.33", "1.34");
         var nfacct = new Option<bool>("--nfacct") { Description = "Model a node where kube-proxy could create its nfacct counters (1.30+)" };
+        var existing = new Option<string?>("--existing") { Description = "The node's iptables-save before the sync: stale KUBE-SVC/SVL/EXT/FW/SEP chains are flushed and deleted, and --format save applies on top of it" };
 
         var sync = new Command("sync", "Print the rules kube-proxy (iptables mode) programs on a node")
-            { objects, config, hostname, nodeIp, format, sorted, family, version, nfacct };
+            { objects, config, hostname, nodeIp, format, sorted, family, version, nfacct, existing };
         sync.SetAction(pr =>
         {
             var stdout = pr.InvocationConfiguration.Output;
@@ -51,6 +52,16 @@ public sealed class KubeProxyCommands : ICommandGroup
                 cfgAt = new SourceLocation(cfgPath, 0, 0);
                 diags.AddRange(cd);
             }
+            string? existingSave = null;
+            if (pr.GetValue(existing) is { } existingPath)
+            {
+                if (!File.Exists(existingPath))
+                {
+                    stderr.WriteLine($"error: the path \"{existingPath}\" does not exist");
+                    return 1;
+                }
+                existingSave = File.ReadAllText(existingPath);
+            }
             var env = new KubeProxyEnvironment { Version = ParseVersion(pr.GetValue(version)!), NfacctCountersAvailable = pr.GetValue(nfacct) };
             var result = IptablesProxier.Sync(new KubeProxySyncInput
             {
@@ -63,9 +74,10 @@ public sealed class KubeProxyCommands : ICommandGroup
                 ConfigurationLocation = cfgAt,
                 Environment = env,
                 Family = pr.GetValue(family) == "ipv6" ? IpFamily.IPv6 : IpFamily.IPv4,
+                ExistingNatChains = existingSave is null ? [] : NodeIptablesView.NatChains(existingSave),
             });
             diags.AddRange(result.Diagnostics);
-            stdout.Write(Render(result, pr.GetValue(format) == "save", pr.GetValue(sorted), null));
+            stdout.Write(Render(result, pr.GetValue(format) == "save", pr.GetValue(sorted), null, existingSave));
             foreach (var d in diags) stderr.WriteLine(d.ToString());
             return diags.Any(d => d.Severity == Severity.Error) ? 1 : 0;
         });
@@ -88,10 +100,10 @@ public sealed class KubeProxyCommands : ICommandGroup
     }
 
     /// <summary>The payload, or the node's iptables-save; `sorted` first normalises the payload (facts §6).</summary>
-    internal static string Render(KubeProxySyncResult result, bool save, bool sorted, string? table)
+    internal static string Render(KubeProxySyncResult result, bool save, bool sorted, string? table, string? existingSave = null)
     {
         var payload = sorted ? RestoreSorter.Sort(result.RestorePayload) : result.RestorePayload;
         if (!save) return payload;
-        return NodeIptablesView.AfterSync(result with { RestorePayload = payload }).Save(table);
+        return NodeIptablesView.AfterSync(result with { RestorePayload = payload }, existingSave).Save(table);
     }
 }

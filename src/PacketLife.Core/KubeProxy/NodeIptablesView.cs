@@ -36,22 +36,47 @@ public sealed class NodeIptablesView
         return t;
     }
 
-    /// <summary>The node after a first full sync on a clean host.</summary>
-    public static NodeIptablesView AfterSync(KubeProxySyncResult sync)
+    /// <summary>The node after a full sync: on a clean host, or on top of <paramref name="existingSave"/> (the
+    /// node's `iptables-save` before the sync; its tables keep the order it lists them in).</summary>
+    public static NodeIptablesView AfterSync(KubeProxySyncResult sync, string? existingSave = null)
     {
         var v = new NodeIptablesView(sync.Family);
+        if (existingSave is not null)
+        {
+            // A save file is restore input; the kernel lists the most recently registered table first, so the
+            // existing tables are registered in reverse to be printed in their original order.
+            var names = existingSave.Split('\n').Where(l => l.StartsWith('*')).Select(l => l[1..].TrimEnd('\r')).ToList();
+            for (int i = names.Count - 1; i >= 0; i--) v.Get(names[i]);
+            v.ApplyRestore(existingSave);
+        }
         foreach (var (table, chain) in sync.Canaries)
             v.Get(table).Chains.TryAdd(chain, []);
         foreach (var j in sync.JumpRules)
         {
             var t = v.Get(j.Table);
             t.Chains.TryAdd(j.TargetChain, []);                  // EnsureChain
-            var rule = j.Text;
-            if (!t.Chains[j.SourceChain].Contains(rule))         // EnsureRule(Prepend): iptables -C, then -I
-                t.Chains[j.SourceChain].Insert(0, rule);
+            // EnsureRule(Prepend): `iptables -C` compares the rule as the kernel holds it, then `-I` if missing.
+            var canonical = SaveRuleFormatter.Format(j.Text, sync.Family);
+            var rules = t.Chains[j.SourceChain];
+            if (!rules.Any(r => SaveRuleFormatter.Format(r, sync.Family) == canonical))
+                rules.Insert(0, j.Text);
         }
         v.ApplyRestore(sync.RestorePayload);
         return v;
+    }
+
+    /// <summary>The nat chains of a node's `iptables-save` text (what kube-proxy lists to find stale chains).</summary>
+    public static IReadOnlyList<string> NatChains(string save)
+    {
+        var list = new List<string>();
+        bool inNat = false;
+        foreach (var raw in save.Split('\n'))
+        {
+            var line = raw.TrimEnd('\r');
+            if (line.StartsWith('*')) inNat = line == "*nat";
+            else if (inNat && line.StartsWith(':') && line.IndexOf(' ') is > 1 and var sp) list.Add(line[1..sp]);
+        }
+        return list;
     }
 
     /// <summary>`iptables-restore --noflush`: a `:CHAIN` line creates or flushes the chain, `-A` appends, `-X` deletes.</summary>
@@ -74,7 +99,8 @@ public sealed class NodeIptablesView
             {
                 int sp = line.IndexOf(' ', 3);
                 var chain = sp < 0 ? line[3..] : line[3..sp];
-                t.Chains[chain].Add(line);
+                if (!t.Chains.TryGetValue(chain, out var rules)) t.Chains[chain] = rules = [];
+                rules.Add(line);
             }
             else if (line.StartsWith("-X ", StringComparison.Ordinal)) t.Chains.Remove(line[3..]);
         }

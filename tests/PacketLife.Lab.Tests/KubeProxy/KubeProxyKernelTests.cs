@@ -58,10 +58,10 @@ public class KubeProxyKernelTests(ITestOutputHelper output)
     }
 
     /// <summary>kubelet's and kube-proxy's start-up on a clean node, then one full sync.</summary>
-    string LoadLikeANode(string ns, KubeProxySyncResult sync)
+    string LoadLikeANode(string ns, KubeProxySyncResult sync, bool canaries = true)
     {
         string ipt = sync.Family == IpFamily.IPv6 ? "ip6tables-legacy" : "iptables-legacy";
-        foreach (var (table, chain) in sync.Canaries)
+        foreach (var (table, chain) in canaries ? sync.Canaries : [])
             Check(Exec(null, "ip", "netns", "exec", ns, ipt, "-w", "-t", table, "-N", chain));
         foreach (var j in sync.JumpRules)
         {
@@ -228,6 +228,38 @@ public class KubeProxyKernelTests(ITestOutputHelper output)
         });
         Assert.Contains("-j DNAT --to-destination [fd00:10:244::2]:8080", sync.RestorePayload);
         AssertKernelPrintsPrediction(sync);
+    }
+
+    /// <summary>A second full sync on a node that already has rules: Services and endpoints went away, so their
+    /// chains are stale; the payload flushes and deletes them (`:CHAIN` + `-X`, facts §9), the jump rules already
+    /// exist and are not added again, and iptables-save prints what the view predicts from the first save.</summary>
+    [Fact]
+    public void Resync_deletes_stale_chains_and_iptables_save_prints_the_prediction()
+    {
+        if (WhyNot() is { } why) { output.WriteLine($"SKIPPED: {why}"); return; }
+        var (svcs, slices) = AllFeatures();
+        var first = IptablesProxier.Sync(new KubeProxySyncInput
+        {
+            Services = svcs, EndpointSlices = slices, Hostname = "node0", NodeIPs = ["10.224.0.4"], Configuration = KubeProxyConfiguration.AksKubenet,
+        });
+        InNamespace(ns =>
+        {
+            var before = LoadLikeANode(ns, first);
+            // two Services deleted, one endpoint gone from "cip"
+            var svcs2 = svcs.Where(s => s.Metadata.Name is not ("affinity" or "ranges")).ToList();
+            var slices2 = slices.Select(s => s.Metadata.Name == "cip-x" ? s with { Endpoints = s.Endpoints.Skip(1).ToArray() } : s).ToList();
+            var second = IptablesProxier.Sync(new KubeProxySyncInput
+            {
+                Services = svcs2, EndpointSlices = slices2, Hostname = "node0", NodeIPs = ["10.224.0.4"], Configuration = KubeProxyConfiguration.AksKubenet,
+                ExistingNatChains = NodeIptablesView.NatChains(before),
+            });
+            Assert.Contains("\n-X KUBE-SEP-", second.RestorePayload);
+            var predicted = NodeIptablesView.AfterSync(second, before).Save();
+            var actual = LoadLikeANode(ns, second, canaries: false);
+            if (actual != predicted) output.WriteLine("--- predicted\n" + predicted + "--- kernel\n" + actual);
+            Assert.Equal(predicted, actual);
+            Assert.DoesNotContain("ns/affinity", actual);
+        });
     }
 
     /// <summary>Why nfacct counters are off by default: in a namespace without nfacct objects (a fresh one, or

@@ -92,6 +92,43 @@ public class KubeProxyCliTests : IDisposable
     }
 
     [Fact]
+    public void Existing_rules_make_stale_chains_go_away()
+    {
+        var objects = Write("objects.yaml", Objects);
+        var existing = Write("before.iptables-save", """
+            *nat
+            :PREROUTING ACCEPT [0:0]
+            :INPUT ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            :POSTROUTING ACCEPT [0:0]
+            :KUBE-SEP-OLDOLDOLDOLDOLD1 - [0:0]
+            :KUBE-SERVICES - [0:0]
+            :KUBE-SVC-OLDOLDOLDOLDOLD1 - [0:0]
+            :MY-CHAIN - [0:0]
+            -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+            -A KUBE-SEP-OLDOLDOLDOLDOLD1 -p tcp -m comment --comment "gone/svc" -m tcp -j DNAT --to-destination 10.244.9.9:80
+            -A KUBE-SVC-OLDOLDOLDOLDOLD1 -m comment --comment "gone/svc -> 10.244.9.9:80" -j KUBE-SEP-OLDOLDOLDOLDOLD1
+            -A MY-CHAIN -j RETURN
+            COMMIT
+
+            """);
+        var restore = Run("kube-proxy", "sync", "--objects", objects, "--hostname", "n1", "--existing", existing);
+        Assert.True(restore.Code == 0, restore.Err);
+        var lines = restore.Out.Split('\n');
+        Assert.Contains(":KUBE-SVC-OLDOLDOLDOLDOLD1 - [0:0]", lines);
+        Assert.Contains("-X KUBE-SVC-OLDOLDOLDOLDOLD1", lines);
+        Assert.Contains("-X KUBE-SEP-OLDOLDOLDOLDOLD1", lines);
+        Assert.DoesNotContain("-X MY-CHAIN", lines);
+
+        var save = Run("kube-proxy", "sync", "--objects", objects, "--hostname", "n1", "--existing", existing, "--format", "save", "--sorted");
+        Assert.True(save.Code == 0, save.Err);
+        Assert.DoesNotContain("OLDOLD", save.Out);
+        Assert.Contains("-A MY-CHAIN -j RETURN", save.Out.Split('\n'));
+        // the existing PREROUTING jump is not added a second time
+        Assert.Single(save.Out.Split('\n'), l => l == "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES");
+    }
+
+    [Fact]
     public void Bad_objects_are_reported_on_stderr_the_rest_is_printed_and_the_exit_code_is_1()
     {
         var objects = Write("objects.yaml", Objects + """
