@@ -18,6 +18,7 @@ public static class ChainNames
     public const string MarkMasq = "KUBE-MARK-MASQ";
     public const string ProxyCanary = "KUBE-PROXY-CANARY";
     public const string KubeletCanary = "KUBE-KUBELET-CANARY";
+    public const string IptablesHint = "KUBE-IPTABLES-HINT";
 
     public static string PortProtoHash(string svcPortName, string protocol) => Hash16(svcPortName + protocol);
 

@@ -110,7 +110,7 @@ public static class IptablesProxier
         {
             RestorePayload = w.Payload(),
             Diagnostics = diags,
-            JumpRules = JumpRules(localhostNodePorts),
+            JumpRules = JumpRules(),
             Canaries = Canaries,
             ServicePorts = ports,
             RuleCount = w.RuleCount,
@@ -120,16 +120,14 @@ public static class IptablesProxier
         };
     }
 
-    /// <summary>Canary chains: kubelet's and kube-proxy's, each in mangle, nat and filter (§2.5), in the order
-    /// they are created (kubelet starts first).</summary>
+    /// <summary>kube-proxy's canary chain, created by its iptables Monitor in mangle, nat and filter (§2.5).</summary>
     public static IReadOnlyList<(string Table, string Chain)> Canaries { get; } =
-    [
-        ("mangle", ChainNames.KubeletCanary), ("nat", ChainNames.KubeletCanary), ("filter", ChainNames.KubeletCanary),
-        ("mangle", ChainNames.ProxyCanary), ("nat", ChainNames.ProxyCanary), ("filter", ChainNames.ProxyCanary),
-    ];
+        [("mangle", ChainNames.ProxyCanary), ("nat", ChainNames.ProxyCanary), ("filter", ChainNames.ProxyCanary)];
 
-    /// <summary>iptablesJumpChains (+ the kubelet-compatible KUBE-FIREWALL jumps), in ensure order (§2.4).</summary>
-    public static IReadOnlyList<JumpRule> JumpRules(bool withFirewall)
+    /// <summary>iptablesJumpChains followed by iptablesKubeletJumpChains (the two `-j KUBE-FIREWALL` rules kubelet also
+    /// creates), in ensure order (§2.4). kube-proxy ensures the kubelet pair unconditionally, whatever the family
+    /// and localhostNodePorts (proxier.go: `append(iptablesJumpChains, iptablesKubeletJumpChains...)`).</summary>
+    public static IReadOnlyList<JumpRule> JumpRules()
     {
         const string extPortals = "-m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\"";
         const string portalsNew = "-m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\"";
@@ -149,11 +147,8 @@ public static class IptablesProxier
             new("nat", "PREROUTING", "-m comment --comment \"kubernetes service portals\"", ChainNames.Services),
             new("nat", "POSTROUTING", "-m comment --comment \"kubernetes postrouting rules\"", ChainNames.Postrouting),
         };
-        if (withFirewall)
-        {
-            list.Add(new("filter", "INPUT", "", ChainNames.Firewall));
-            list.Add(new("filter", "OUTPUT", "", ChainNames.Firewall));
-        }
+        list.Add(new("filter", "INPUT", "", ChainNames.Firewall));
+        list.Add(new("filter", "OUTPUT", "", ChainNames.Firewall));
         return list;
     }
 

@@ -9,6 +9,8 @@ namespace PacketLife.Core.KubeProxy;
 /// with its save form. Covers the modules and targets kube-proxy writes; any other option is kept as written.</summary>
 public static class SaveRuleFormatter
 {
+    static readonly string[] GenericNames = ["-s", "-d", "-i", "-o", "-p"];
+
     public static string Format(string restoreLine, IpFamily family = IpFamily.IPv4)
     {
         var t = Tokenize(restoreLine);
@@ -26,12 +28,17 @@ public static class SaveRuleFormatter
         {
             string tok = t[i];
             if (tok == "!") { neg = true; continue; }
-            int g = tok switch { "-s" => 0, "-d" => 1, "-i" => 2, "-o" => 3, "-p" => 4, _ => -1 };
+            // long forms as kubelet writes them (--dst, --src) print as the short ones
+            int g = tok switch
+            {
+                "-s" or "--source" or "--src" => 0, "-d" or "--destination" or "--dst" => 1, "-i" or "--in-interface" => 2,
+                "-o" or "--out-interface" => 3, "-p" or "--protocol" => 4, _ => -1,
+            };
             if (g >= 0 && target is null)
             {
                 string v = t[++i];
                 if (g <= 1) v = Address(v, family);
-                generic[g] = (neg ? "! " : "") + tok + " " + v;
+                generic[g] = (neg ? "! " : "") + GenericNames[g] + " " + v;
                 neg = false;
                 continue;
             }

@@ -57,19 +57,25 @@ public class KubeProxyKernelTests(ITestOutputHelper output)
         finally { Exec(null, "ip", "netns", "del", ns); }
     }
 
-    /// <summary>kubelet's and kube-proxy's start-up on a clean node, then one full sync.</summary>
-    string LoadLikeANode(string ns, KubeProxySyncResult sync, bool canaries = true)
+    /// <summary>kubelet's and kube-proxy's start-up (<see cref="NodeStartup"/>) on a clean node, then one full sync;
+    /// with <paramref name="firstSync"/> false only kube-proxy's part (a resync on a node that has run before).</summary>
+    string LoadLikeANode(string ns, KubeProxySyncResult sync, bool firstSync = true)
     {
         string ipt = sync.Family == IpFamily.IPv6 ? "ip6tables-legacy" : "iptables-legacy";
-        foreach (var (table, chain) in canaries ? sync.Canaries : [])
-            Check(Exec(null, "ip", "netns", "exec", ns, ipt, "-w", "-t", table, "-N", chain));
-        foreach (var j in sync.JumpRules)
+        foreach (var op in firstSync ? NodeStartup.Operations(sync) : NodeStartup.KubeProxy(sync))
         {
-            // EnsureChain: -N, "already exists" is fine
-            Exec(null, "ip", "netns", "exec", ns, ipt, "-w", "-t", j.Table, "-N", j.TargetChain);
-            string[] rule = [j.SourceChain, .. SaveRuleFormatter.Tokenize(j.Args), "-j", j.TargetChain];
-            if (Exec(null, ["ip", "netns", "exec", ns, ipt, "-w", "-t", j.Table, "-C", .. rule]).Code != 0)
-                Check(Exec(null, ["ip", "netns", "exec", ns, ipt, "-w", "-t", j.Table, "-I", .. rule]));
+            switch (op)
+            {
+                case EnsureChainOp c:
+                    // -N fails with "Chain already exists", which EnsureChain accepts
+                    Exec(null, "ip", "netns", "exec", ns, ipt, "-w", "-t", c.Table, "-N", c.Chain);
+                    break;
+                case EnsureRuleOp r:
+                    string[] rule = [r.Chain, .. SaveRuleFormatter.Tokenize(r.Spec)];
+                    if (Exec(null, ["ip", "netns", "exec", ns, ipt, "-w", "-t", r.Table, "-C", .. rule]).Code != 0)
+                        Check(Exec(null, ["ip", "netns", "exec", ns, ipt, "-w", "-t", r.Table, r.Prepend ? "-I" : "-A", .. rule]));
+                    break;
+            }
         }
         Check(Exec(sync.RestorePayload, "ip", "netns", "exec", ns, ipt + "-restore", "-w", "--noflush", "--counters"));
         var save = Exec(null, "ip", "netns", "exec", ns, ipt + "-save");
@@ -255,7 +261,7 @@ public class KubeProxyKernelTests(ITestOutputHelper output)
             });
             Assert.Contains("\n-X KUBE-SEP-", second.RestorePayload);
             var predicted = NodeIptablesView.AfterSync(second, before).Save();
-            var actual = LoadLikeANode(ns, second, canaries: false);
+            var actual = LoadLikeANode(ns, second, firstSync: false);
             if (actual != predicted) output.WriteLine("--- predicted\n" + predicted + "--- kernel\n" + actual);
             Assert.Equal(predicted, actual);
             Assert.DoesNotContain("ns/affinity", actual);
