@@ -36,7 +36,15 @@ public sealed class KubeProxyCommands : ICommandGroup
         {
             var stdout = pr.InvocationConfiguration.Output;
             var stderr = pr.InvocationConfiguration.Error;
-            var read = ManifestReader.ReadFiles(pr.GetValue(objects)!);
+            var paths = pr.GetValue(objects)!;
+            // A file that is not there is a usage error (kubectl's wording), not a bad object: nothing is printed.
+            foreach (var path in paths.Concat(pr.GetValue(config) is { } c0 ? [c0] : []).Concat(pr.GetValue(existing) is { } e0 ? [e0] : []))
+                if (!File.Exists(path))
+                {
+                    stderr.WriteLine($"error: the path \"{path}\" does not exist");
+                    return 1;
+                }
+            var read = ManifestReader.ReadFiles(paths);
             var diags = new List<Diagnostic>(read.Diagnostics);
             var cfg = KubeProxyConfiguration.AksKubenet;
             var cfgAt = new SourceLocation("KubeProxyConfiguration (AKS kubenet profile)", 0, 0);
