@@ -129,6 +129,28 @@ public class KubeProxyCliTests : IDisposable
     }
 
     [Fact]
+    public void Json_input_as_kubectl_get_o_json_prints_the_same_payload_as_yaml()
+    {
+        var yaml = Write("objects.yaml", Objects);
+        var json = Write("objects.json", """
+            {"apiVersion": "v1", "kind": "List", "items": [
+              {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
+               "spec": {"type": "NodePort", "clusterIP": "10.0.7.7",
+                        "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080, "nodePort": 30080}]}},
+              {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+               "metadata": {"name": "web-1", "namespace": "shop", "labels": {"kubernetes.io/service-name": "web"}},
+               "addressType": "IPv4", "endpoints": [{"addresses": ["10.244.0.9"], "nodeName": "n1"}],
+               "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
+            ]}
+            """);
+        var a = Run("kube-proxy", "sync", "--objects", yaml, "--hostname", "n1");
+        var b = Run("kube-proxy", "sync", "--objects", json, "--hostname", "n1");
+        Assert.Equal(0, b.Code);
+        Assert.Contains("shop/web:http -> 10.244.0.9:8080", b.Out);
+        Assert.Equal(a.Out, b.Out);
+    }
+
+    [Fact]
     public void Bad_objects_are_reported_on_stderr_the_rest_is_printed_and_the_exit_code_is_1()
     {
         var objects = Write("objects.yaml", Objects + """
