@@ -31,7 +31,7 @@ public static class IptablesProxier
             bit = 14;
         }
         uint markValue = 1u << bit;
-        // fmt.Sprintf("%#08x", v): "0x" then at least 8 hex digits... as Go prints it for kube-proxy (facts §2.3).
+        // kube-proxy formats the mark with fmt.Sprintf("%#08x", v); Go prints bit 14 as "0x00004000" (facts §2.3, verified).
         string mark = env.FakeProxierMarkFormat ? $"0x{markValue:x}" : $"0x{markValue:x8}";
 
         var node = input.Nodes.FirstOrDefault(n => n.Metadata.Name == input.Hostname);
