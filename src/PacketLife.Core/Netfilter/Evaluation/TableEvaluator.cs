@@ -1,0 +1,396 @@
+using System.Collections.Immutable;
+using PacketLife.Core.Net;
+using PacketLife.Core.Netfilter.Matches;
+using PacketLife.Core.Netfilter.Targets;
+
+namespace PacketLife.Core.Netfilter.Evaluation;
+
+/// <summary>Walks one table's built-in chain for one hook and one packet, as ip_tables.c ipt_do_table does
+/// (netfilter-conntrack.md §2.1-§2.3): a rule matches when its built-in fields and then every match (left to right,
+/// short-circuit) match; `-j` pushes a return point, `-g` does not (a RETURN from a goto'd chain resumes after the
+/// last `-j` taken, or applies the built-in chain's policy); the end of a user chain returns; ACCEPT ends this table,
+/// DROP/REJECT end everything, NAT targets end the nat table; other targets continue.
+/// <para>Explain mode enumerates every `statistic --mode random` branch with its exact probability; sample mode
+/// follows one branch drawn from an injected <see cref="Random"/>. Stateful matches (nth, recent, limit) change the
+/// state passed in only in sample mode; explain mode works on a copy per outcome.</para>
+/// <para>Chains with many rules are indexed by (protocol, destination /32, destination port) for the rule shapes
+/// kube-proxy writes (`-d IP/32 -p P -m comment -m P --dport N`); other rules are always scanned, so the index only
+/// skips rules that cannot match.</para></summary>
+public sealed class TableEvaluator
+{
+    const int IndexThreshold = 16;
+    const int MaxDepth = 64;
+
+    public string Table { get; }
+    readonly CompiledChain[] chains;
+    readonly Dictionary<string, int> chainIndex;
+
+    public TableEvaluator(Table table)
+    {
+        Table = table.Name;
+        chainIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < table.Chains.Length; i++) chainIndex[table.Chains[i].Name] = i;
+        chains = new CompiledChain[table.Chains.Length];
+        for (int i = 0; i < chains.Length; i++) chains[i] = new CompiledChain(table.Chains[i], table.Name, chainIndex);
+    }
+
+    sealed class CompiledRule
+    {
+        public required Rule Rule;
+        public required int Index; // 1-based
+        public required string Text;
+        public required Match[] Matches;
+        public int JumpTo = -1;
+        public bool MissingChain;
+    }
+
+    readonly record struct IndexKey(IpProtocol Protocol, uint Dst, ushort Port);
+
+    sealed class CompiledChain
+    {
+        public readonly Chain Chain;
+        public readonly CompiledRule[] Rules;
+        public readonly string Name;
+        public readonly bool Builtin;
+        // Index (null when scanned): rules that are always evaluated, and buckets for indexable shapes.
+        public readonly int[]? Scan;
+        public readonly Dictionary<IndexKey, int[]>? ByDst;
+        public readonly Dictionary<IndexKey, int[]>? AnyDst;
+
+        public CompiledChain(Chain chain, string table, Dictionary<string, int> chains)
+        {
+            Chain = chain;
+            Name = chain.Name;
+            Builtin = chain.IsBuiltin;
+            Rules = new CompiledRule[chain.Rules.Length];
+            for (int i = 0; i < Rules.Length; i++)
+            {
+                var r = chain.Rules[i];
+                var cr = new CompiledRule { Rule = r, Index = i + 1, Text = r.Text ?? r.Canonical, Matches = [.. r.Matches] };
+                if (r.Target is JumpTarget j)
+                {
+                    if (chains.TryGetValue(j.ChainName, out var k)) cr.JumpTo = k; else cr.MissingChain = true;
+                }
+                Rules[i] = cr;
+            }
+            if (Rules.Length < IndexThreshold) return;
+            var scan = new List<int>();
+            var byDst = new Dictionary<IndexKey, List<int>>();
+            var anyDst = new Dictionary<IndexKey, List<int>>();
+            for (int i = 0; i < Rules.Length; i++)
+            {
+                if (TryKey(Rules[i].Rule, out var key, out bool exactDst))
+                {
+                    var d = exactDst ? byDst : anyDst;
+                    if (!d.TryGetValue(key, out var l)) d[key] = l = [];
+                    l.Add(i);
+                }
+                else scan.Add(i);
+            }
+            Scan = [.. scan];
+            ByDst = byDst.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
+            AnyDst = anyDst.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
+        }
+
+        /// <summary>A rule can be indexed when it can only match packets of one (protocol, destination, port): no
+        /// source, interfaces, fragment test or negation, and only comment/nfacct besides one port match with a single
+        /// destination port.</summary>
+        static bool TryKey(Rule r, out IndexKey key, out bool exactDst)
+        {
+            key = default;
+            exactDst = false;
+            if (r.Source is not null || r.InInterface is not null || r.OutInterface is not null || r.Fragment is not null || r.IsUnsupported) return false;
+            if (r.Protocol is not { Protocol: { } proto, Negated: false }) return false;
+            uint dst = 0;
+            if (r.Destination is { } d)
+            {
+                if (d.Negated) return false;
+                if (d.Prefix.Length == 32) { exactDst = true; dst = d.Prefix.Address.Value; }
+                else if (d.Prefix.Length != 0) return false;
+            }
+            ushort? port = null;
+            foreach (var m in r.Matches)
+            {
+                switch (m)
+                {
+                    case CommentMatch or NfacctMatch:
+                        continue;
+                    case TcpMatch t when proto == IpProtocol.Tcp && t.SourcePorts is null && !t.HasFlags && t.TcpOption is null
+                                         && t.DestinationPorts is { IsSingle: true } dp && !t.DestinationNegated && port is null:
+                        port = dp.Min;
+                        continue;
+                    case UdpMatch u when proto == IpProtocol.Udp && u.SourcePorts is null && u.DestinationPorts is { IsSingle: true } dp2 && !u.DestinationNegated && port is null:
+                        port = dp2.Min;
+                        continue;
+                    case SctpMatch s when proto == IpProtocol.Sctp && s.SourcePorts is null && s.ChunkTypes is null && s.DestinationPorts is { IsSingle: true } dp3 && !s.DestinationNegated && port is null:
+                        port = dp3.Min;
+                        continue;
+                    default:
+                        return false;
+                }
+            }
+            if (port is null) return false;
+            key = new IndexKey(proto, dst, port.Value);
+            return true;
+        }
+
+        /// <summary>The first rule at or after <paramref name="from"/> that could match the packet.</summary>
+        public int Next(int from, Packet p)
+        {
+            if (Scan is null) return from < Rules.Length ? from : Rules.Length;
+            int best = NextIn(Scan, from);
+            if (p.FragmentOffset == 0)
+            {
+                if (ByDst!.Count > 0 && ByDst.TryGetValue(new IndexKey(p.Protocol, p.Dst.Value, p.DstPort), out var a)) best = Math.Min(best, NextIn(a, from));
+                if (AnyDst!.Count > 0 && AnyDst.TryGetValue(new IndexKey(p.Protocol, 0, p.DstPort), out var b)) best = Math.Min(best, NextIn(b, from));
+            }
+            return best;
+        }
+
+        int NextIn(int[] sorted, int from)
+        {
+            int lo = 0, hi = sorted.Length;
+            while (lo < hi)
+            {
+                int mid = (lo + hi) >> 1;
+                if (sorted[mid] < from) lo = mid + 1; else hi = mid;
+            }
+            return lo < sorted.Length ? sorted[lo] : Rules.Length;
+        }
+    }
+
+    /// <summary>Explain mode: every outcome with its exact probability (they sum to 1).</summary>
+    public IReadOnlyList<EvaluationOutcome> Explain(PacketContext ctx)
+    {
+        var outcomes = new List<EvaluationOutcome>();
+        var pending = new Stack<bool[]>();
+        pending.Push([]);
+        while (pending.Count > 0)
+        {
+            var prefix = pending.Pop();
+            var oracle = new ReplayChoices(prefix);
+            var outcome = Walk(ctx with { State = ctx.State.Clone() }, oracle, record: true);
+            outcomes.Add(outcome);
+            for (int j = oracle.Taken.Count - 1; j >= prefix.Length; j--)
+            {
+                var alt = new bool[j + 1];
+                for (int k = 0; k < j; k++) alt[k] = oracle.Taken[k];
+                alt[j] = !oracle.Taken[j];
+                pending.Push(alt);
+            }
+        }
+        // Stable order: most likely first, then by walk order.
+        return [.. outcomes.Select((o, i) => (o, i)).OrderByDescending(x => x.o.Probability).ThenBy(x => x.i).Select(x => x.o)];
+    }
+
+    /// <summary>Sample mode: one outcome, random branches drawn from <paramref name="random"/>.</summary>
+    public EvaluationOutcome Sample(PacketContext ctx, Random random, bool recordVisits = true) =>
+        Walk(ctx, new RandomChoices(random), recordVisits);
+
+    interface IChoices
+    {
+        bool Choose(double p);
+    }
+
+    sealed class ReplayChoices(bool[] prefix) : IChoices
+    {
+        public List<bool> Taken { get; } = [];
+        public bool Choose(double p)
+        {
+            bool c = Taken.Count < prefix.Length ? prefix[Taken.Count] : true;
+            Taken.Add(c);
+            return c;
+        }
+    }
+
+    sealed class RandomChoices(Random random) : IChoices
+    {
+        public bool Choose(double p) => random.NextDouble() < p;
+    }
+
+    readonly record struct Frame(int Chain, int Next);
+
+    EvaluationOutcome Walk(PacketContext input, IChoices choices, bool record)
+    {
+        var ctx = new EvalContext(input, Table);
+        var visits = record ? ImmutableArray.CreateBuilder<RuleVisit>() : null;
+        var uncertain = ImmutableArray<string>.Empty;
+        double probability = 1;
+        var packet = input.Packet;
+        var chainName = NetfilterTables.ChainOf(input.Hook);
+        if (!chainIndex.TryGetValue(chainName, out int start))
+            return Finish(TableVerdict.Accept);
+
+        var stack = new Stack<Frame>();
+        int ci = start, i = 0;
+        var builtin = chains[start];
+        while (true)
+        {
+            var chain = chains[ci];
+            int next = chain.Next(i, packet);
+            if (next >= chain.Rules.Length)
+            {
+                // End of chain: a user chain returns (return:N), a built-in chain applies its policy (policy:N).
+                if (stack.Count > 0 || !chain.Builtin && ci != start)
+                {
+                    visits?.Add(new RuleVisit(Table, chain.Name, chain.Rules.Length + 1, null, VisitAction.Return));
+                    if (stack.Count == 0) return Policy();
+                    var f = stack.Pop();
+                    ci = f.Chain;
+                    i = f.Next;
+                    continue;
+                }
+                return Policy();
+            }
+            var cr = chain.Rules[next];
+            i = next + 1;
+            ctx.CurrentRule = cr.Rule;
+            var m = Test(cr, ctx, packet, choices, ref probability, visits, chain.Name, out var reason);
+            if (m == MatchOutcome.Uncertain)
+            {
+                visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Uncertain, reason));
+                uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Index}: {reason}");
+                return Finish(TableVerdict.Uncertain);
+            }
+            if (m == MatchOutcome.NoMatch) continue;
+            var target = cr.Rule.Target;
+            if (target is null)
+            {
+                visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Matched));
+                continue;
+            }
+            if (target is JumpTarget jt)
+            {
+                if (cr.MissingChain)
+                {
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Uncertain, "jump to undefined chain " + jt.ChainName));
+                    uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Index}: jump to undefined chain {jt.ChainName}");
+                    return Finish(TableVerdict.Uncertain);
+                }
+                visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, jt.IsGoto ? VisitAction.Goto : VisitAction.Jump, jt.ChainName));
+                if (!jt.IsGoto)
+                {
+                    if (stack.Count >= MaxDepth)
+                    {
+                        uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Index}: chain nesting deeper than {MaxDepth} (loop?)");
+                        return Finish(TableVerdict.Uncertain);
+                    }
+                    stack.Push(new Frame(ci, i));
+                }
+                ci = cr.JumpTo;
+                i = 0;
+                continue;
+            }
+            var res = target.Execute(ctx, cr.Rule);
+            switch (res.Action)
+            {
+                case TargetAction.Continue:
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Matched, target.Name));
+                    if (ctx.Mark != packet.Mark) packet = packet with { Mark = ctx.Mark };
+                    continue;
+                case TargetAction.Accept:
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Verdict, "ACCEPT"));
+                    return Finish(TableVerdict.Accept);
+                case TargetAction.Drop:
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Verdict, "DROP"));
+                    return Finish(TableVerdict.Drop);
+                case TargetAction.Reject:
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Verdict, "REJECT " + res.Detail));
+                    return Finish(new TableVerdict(VerdictKind.Reject, res.Detail));
+                case TargetAction.Nat:
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Verdict, res.Detail));
+                    return Finish(TableVerdict.Accept);
+                case TargetAction.Return:
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Return));
+                    if (stack.Count == 0) return Policy();
+                    var fr = stack.Pop();
+                    ci = fr.Chain;
+                    i = fr.Next;
+                    continue;
+                default:
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Uncertain, res.Detail));
+                    uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Index}: {res.Detail}");
+                    return Finish(TableVerdict.Uncertain);
+            }
+        }
+
+        EvaluationOutcome Policy()
+        {
+            var policy = builtin.Chain.Policy ?? "ACCEPT";
+            visits?.Add(new RuleVisit(Table, builtin.Name, builtin.Rules.Length + 1, null, VisitAction.Policy, policy));
+            return Finish(policy == "DROP" ? TableVerdict.Drop : TableVerdict.Accept);
+        }
+
+        EvaluationOutcome Finish(TableVerdict verdict)
+        {
+            if (ctx.Mark != packet.Mark) packet = packet with { Mark = ctx.Mark };
+            var requests = ctx.Requests.Count == 0 && !ctx.CtMarkChanged ? ImmutableArray<EvalRequest>.Empty : BuildRequests(ctx, input);
+            return new EvaluationOutcome(probability, verdict, packet, requests, visits?.ToImmutable() ?? [], uncertain);
+        }
+    }
+
+    static ImmutableArray<EvalRequest> BuildRequests(EvalContext ctx, PacketContext input)
+    {
+        var b = ImmutableArray.CreateBuilder<EvalRequest>(ctx.Requests.Count + 1);
+        b.AddRange(ctx.Requests);
+        if (ctx.CtMarkChanged) b.Add(new ConnmarkRequest(input.Conntrack?.Mark ?? 0, ctx.CtMark, ctx.CurrentRule?.Text ?? ""));
+        return b.ToImmutable();
+    }
+
+    MatchOutcome Test(CompiledRule cr, EvalContext ctx, Packet p, IChoices choices, ref double probability,
+        ImmutableArray<RuleVisit>.Builder? visits, string chain, out string? reason)
+    {
+        reason = null;
+        var r = cr.Rule;
+        if (r.Source is { } s && !s.Test(p.Src)) return MatchOutcome.NoMatch;
+        if (r.Destination is { } d && !d.Test(p.Dst)) return MatchOutcome.NoMatch;
+        if (r.InInterface is { } ii && !ii.Test(ctx.Input.InInterface)) return MatchOutcome.NoMatch;
+        if (r.OutInterface is { } oi && !oi.Test(ctx.Input.OutInterface)) return MatchOutcome.NoMatch;
+        if (r.Protocol is { } pr && !pr.Test(p.Protocol)) return MatchOutcome.NoMatch;
+        if (r.Fragment is { } f && (p.FragmentOffset != 0) != f) return MatchOutcome.NoMatch;
+        foreach (var m in cr.Matches)
+        {
+            var res = m.Evaluate(ctx);
+            switch (res.Outcome)
+            {
+                case MatchOutcome.Match:
+                    continue;
+                case MatchOutcome.NoMatch:
+                    return MatchOutcome.NoMatch;
+                case MatchOutcome.Branch:
+                {
+                    bool taken = choices.Choose(res.Probability);
+                    probability *= taken ? res.Probability : 1 - res.Probability;
+                    visits?.Add(new RuleVisit(Table, chain, cr.Index, cr.Text, VisitAction.Branch,
+                        $"{m.Module} {(taken ? "matched" : "did not match")} (p={(taken ? res.Probability : 1 - res.Probability).ToString("0.###########", System.Globalization.CultureInfo.InvariantCulture)})"));
+                    if (!taken) return MatchOutcome.NoMatch;
+                    continue;
+                }
+                default:
+                    reason = res.Reason;
+                    return MatchOutcome.Uncertain;
+            }
+        }
+        return MatchOutcome.Match;
+    }
+}
+
+/// <summary>Evaluators for every table of a rule set (built once, reused for many packets).</summary>
+public sealed class RuleSetEvaluator
+{
+    readonly Dictionary<string, TableEvaluator> tables = new(StringComparer.Ordinal);
+
+    public RuleSetEvaluator(RuleSet ruleSet)
+    {
+        foreach (var t in ruleSet.Tables) tables[t.Name] = new TableEvaluator(t);
+    }
+
+    public TableEvaluator? this[string table] => tables.GetValueOrDefault(table);
+
+    /// <summary>Explain one table at the context's hook; a table the rule set lacks accepts (no rules, no visits).</summary>
+    public IReadOnlyList<EvaluationOutcome> Explain(string table, PacketContext ctx) =>
+        tables.TryGetValue(table, out var t) ? t.Explain(ctx) : [new EvaluationOutcome(1, TableVerdict.Accept, ctx.Packet, [], [], [])];
+
+    public EvaluationOutcome Sample(string table, PacketContext ctx, Random random) =>
+        tables.TryGetValue(table, out var t) ? t.Sample(ctx, random) : new EvaluationOutcome(1, TableVerdict.Accept, ctx.Packet, [], [], []);
+}

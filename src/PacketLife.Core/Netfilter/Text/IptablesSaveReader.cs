@@ -1,0 +1,328 @@
+using System.Collections.Immutable;
+using System.Text;
+using PacketLife.Core.Diagnostics;
+using PacketLife.Core.Netfilter.Targets;
+
+namespace PacketLife.Core.Netfilter.Text;
+
+public sealed record NetfilterParseResult(RuleSet RuleSet, IReadOnlyList<Diagnostic> Diagnostics)
+{
+    public bool HasErrors => Diagnostics.Any(d => d.Severity == Severity.Error);
+}
+
+/// <summary>Reads what `iptables-save` prints (legacy and nft variants, with or without `-c` counters) and what
+/// `iptables-restore` accepts (kube-proxy's `--noflush` payload: `:CHAIN - [0:0]`, `-A` in restore order, `-X`,
+/// `-N`, `-I`, `-F`, `-P`). Every line is kept with its exact text, so <see cref="IptablesSaveWriter.Write"/> gives
+/// the input back byte for byte. All problems are reported at once, each with line:column and a hint.</summary>
+public static class IptablesSaveReader
+{
+    /// <summary>Reads bytes, reporting every invalid UTF-8 sequence with its line and column.</summary>
+    public static NetfilterParseResult Read(ReadOnlySpan<byte> bytes, string source)
+    {
+        var strict = new UTF8Encoding(false, true);
+        try
+        {
+            return Read(strict.GetString(bytes), source);
+        }
+        catch (DecoderFallbackException)
+        {
+            // Locate each bad sequence: decode line by line with replacement and report where U+FFFD appears.
+            var text = new UTF8Encoding(false, false).GetString(bytes);
+            return Read(text, source, reportReplacement: true);
+        }
+    }
+
+    public static NetfilterParseResult Read(string text, string source) => Read(text, source, reportReplacement: true);
+
+    static NetfilterParseResult Read(string text, string source, bool reportReplacement)
+    {
+        var diags = new List<Diagnostic>();
+        var top = ImmutableArray.CreateBuilder<RuleSetLine>();
+        if (text.Length > 0 && text[0] == '\uFEFF') text = text[1..];
+        bool endsWithNewline = text.EndsWith('\n');
+        var tokens = new List<Token>(32);
+        TableBuilder? open = null;
+        int lineNo = 0;
+        int pos = 0;
+        bool sawTable = false;
+        while (pos < text.Length)
+        {
+            int nl = text.IndexOf('\n', pos);
+            int end = nl < 0 ? text.Length : nl;
+            var raw = text.Substring(pos, end - pos);
+            pos = end + 1;
+            lineNo++;
+            if (reportReplacement)
+            {
+                int bad = raw.IndexOf('\uFFFD');
+                if (bad >= 0) diags.Add(NetfilterMessages.NonUtf8(new SourceLocation(source, lineNo, bad + 1)));
+            }
+            var body = raw.AsSpan().TrimEnd('\r');
+            var trimmed = body.TrimStart();
+            int indent = body.Length - trimmed.Length;
+            var at = new SourceLocation(source, lineNo, indent + 1);
+            if (trimmed.IsEmpty || trimmed[0] == '#')
+            {
+                var c = new CommentLine(trimmed.ToString()) { Text = raw, Location = at };
+                if (open is not null) open.Lines.Add(c); else top.Add(c);
+                continue;
+            }
+            if (trimmed[0] == '*')
+            {
+                sawTable = true;
+                var name = trimmed[1..].Trim().ToString();
+                if (open is not null)
+                {
+                    diags.Add(NetfilterMessages.MissingCommitBeforeTable(at, open.Name, name));
+                    top.Add(open.Finish(diags));
+                }
+                if (name.Length == 0) diags.Add(NetfilterMessages.MissingTableName(at));
+                else if (!NetfilterTables.IsKnown(name)) diags.Add(NetfilterMessages.UnknownTable(new SourceLocation(source, lineNo, indent + 2), name));
+                open = new TableBuilder(name, raw, at, source);
+                continue;
+            }
+            if (trimmed.SequenceEqual("COMMIT"))
+            {
+                if (open is null)
+                {
+                    diags.Add(NetfilterMessages.OutsideTable(at, "COMMIT"));
+                    top.Add(new CommentLine("") { Text = raw, Location = at });
+                    continue;
+                }
+                open.Lines.Add(new CommitLine { Text = raw, Location = at });
+                open.Committed = true;
+                top.Add(open.Finish(diags));
+                open = null;
+                continue;
+            }
+            if (open is null)
+            {
+                diags.Add(NetfilterMessages.OutsideTable(at, trimmed[0] == ':' ? "chain line" : "rule"));
+                // Keep the text so the writer still gives the file back.
+                top.Add(new CommentLine("") { Text = raw, Location = at });
+                continue;
+            }
+            if (trimmed[0] == ':')
+            {
+                open.ChainDeclaration(raw, trimmed, at, indent, lineNo, diags);
+                continue;
+            }
+            tokens.Clear();
+            if (!Tokenizer.Split(body, tokens, out var qcol))
+            {
+                diags.Add(NetfilterMessages.UnterminatedQuote(new SourceLocation(source, lineNo, qcol)));
+                open.Lines.Add(new CommentLine("") { Text = raw, Location = at });
+                continue;
+            }
+            open.Command(raw, tokens, at, lineNo, diags);
+        }
+        if (open is not null)
+        {
+            diags.Add(NetfilterMessages.MissingCommitAtEnd(new SourceLocation(source, lineNo, 1), open.Name));
+            top.Add(open.Finish(diags));
+        }
+        if (!sawTable && diags.All(d => d.Code != "NF0006"))
+            diags.Add(NetfilterMessages.EmptyFile(new SourceLocation(source, Math.Max(lineNo, 1), 1)));
+        var sorted = diags.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column).ToList();
+        return new NetfilterParseResult(new RuleSet { Lines = top.ToImmutable(), EndsWithNewline = endsWithNewline || text.Length == 0 }, sorted);
+    }
+
+    sealed class ChainBuilder(string name, bool builtin, string? policy, Counters counters, SourceLocation at)
+    {
+        public string Name { get; } = name;
+        public bool Builtin { get; } = builtin;
+        public string? Policy { get; set; } = policy;
+        public Counters Counters { get; set; } = counters;
+        public SourceLocation Location { get; } = at;
+        public List<Rule> Rules { get; } = [];
+        public Chain Build() => new() { Name = Name, IsBuiltin = Builtin, Policy = Policy, Counters = Counters, Rules = [.. Rules], Location = Location };
+    }
+
+    sealed class TableBuilder(string name, string header, SourceLocation at, string source)
+    {
+        public string Name { get; } = name;
+        public List<RuleSetLine> Lines { get; } = [];
+        public bool Committed { get; set; }
+        readonly Dictionary<string, ChainBuilder> chains = new(StringComparer.Ordinal);
+        readonly List<ChainBuilder> order = [];
+        readonly bool known = NetfilterTables.IsKnown(name);
+
+        ChainBuilder? Get(string chain) => chains.GetValueOrDefault(chain);
+
+        ChainBuilder Ensure(string chain, SourceLocation where)
+        {
+            if (chains.TryGetValue(chain, out var c)) return c;
+            bool builtin = NetfilterTables.IsBuiltin(Name, chain);
+            c = new ChainBuilder(chain, builtin, builtin ? "ACCEPT" : null, Counters.Zero, where);
+            chains[chain] = c;
+            order.Add(c);
+            return c;
+        }
+
+        public void ChainDeclaration(string raw, ReadOnlySpan<char> trimmed, SourceLocation at, int indent, int lineNo, List<Diagnostic> diags)
+        {
+            var tokens = new List<Token>(3);
+            Tokenizer.Split(trimmed[1..], tokens, out _);
+            if (tokens.Count is < 2 or > 3 || tokens[0].Value.Length == 0)
+            {
+                diags.Add(NetfilterMessages.BadChainLine(at, trimmed.ToString()));
+                Lines.Add(new CommentLine("") { Text = raw, Location = at });
+                return;
+            }
+            var name = tokens[0].Value;
+            var policy = tokens[1].Value;
+            var counters = Counters.Zero;
+            if (tokens.Count == 3 && !Counters.TryParse(tokens[2].Value, out counters))
+                diags.Add(NetfilterMessages.BadCounters(new SourceLocation(source, lineNo, indent + 2 + tokens[2].Column - 1), tokens[2].Value));
+            bool builtin = NetfilterTables.IsBuiltin(Name, name);
+            var polAt = new SourceLocation(source, lineNo, indent + 2 + tokens[1].Column - 1);
+            string? pol = policy == "-" ? null : policy;
+            if (builtin && pol is not ("ACCEPT" or "DROP")) { diags.Add(NetfilterMessages.BadPolicy(polAt, policy)); pol = "ACCEPT"; }
+            else if (!builtin && pol is not null) { diags.Add(NetfilterMessages.PolicyOnUserChain(polAt, name)); pol = null; }
+            if (builtin && pol == "DROP" && Name == "nat") diags.Add(NetfilterMessages.DropInNat(polAt));
+            if (chains.TryGetValue(name, out var existing))
+            {
+                if (!existing.Builtin && order.Contains(existing) && DeclaredHere.Contains(name))
+                    diags.Add(NetfilterMessages.DuplicateChain(at, name));
+                existing.Policy = pol;
+                existing.Counters = counters;
+            }
+            else
+            {
+                var c = Ensure(name, at);
+                c.Policy = pol;
+                c.Counters = counters;
+            }
+            DeclaredHere.Add(name);
+            Lines.Add(new ChainLine(name, pol, counters) { Text = raw, Location = at });
+        }
+
+        readonly HashSet<string> DeclaredHere = new(StringComparer.Ordinal);
+
+        public void Command(string raw, List<Token> tk, SourceLocation at, int lineNo, List<Diagnostic> diags)
+        {
+            int i = 0;
+            Counters? counters = null;
+            if (tk[0].Value.StartsWith('['))
+            {
+                if (Counters.TryParse(tk[0].Value, out var c)) counters = c;
+                else diags.Add(NetfilterMessages.BadCounters(new SourceLocation(source, lineNo, tk[0].Column), tk[0].Value));
+                i = 1;
+            }
+            if (i >= tk.Count) { diags.Add(NetfilterMessages.UnknownCommand(at, raw.Trim())); Lines.Add(new CommentLine("") { Text = raw, Location = at }); return; }
+            var cmd = tk[i];
+            SourceLocation L(Token t) => new(source, lineNo, t.Column);
+            string? Arg(int k) => i + k < tk.Count ? tk[i + k].Value : null;
+            switch (cmd.Value)
+            {
+                case "-A" or "--append" or "-I" or "--insert":
+                {
+                    var chain = Arg(1);
+                    if (chain is null) { diags.Add(NetfilterMessages.MissingArgument(L(cmd), cmd.Value)); Lines.Add(new CommentLine("") { Text = raw, Location = at }); return; }
+                    bool insert = cmd.Value is "-I" or "--insert";
+                    int start = i + 2;
+                    int? pos = null;
+                    if (insert && Arg(2) is { } n && int.TryParse(n, out var np)) { pos = np; start++; }
+                    var rule = RuleParser.Parse(chain, insert ? RuleCommand.Insert : RuleCommand.Append, pos, tk, start, counters, raw, source, lineNo, diags);
+                    rule = rule with { Location = at };
+                    var cb = Get(chain);
+                    if (cb is null)
+                    {
+                        if (!NetfilterTables.IsBuiltin(Name, chain) && known) diags.Add(NetfilterMessages.ChainNotDeclared(L(tk[i + 1]), chain, Name));
+                        cb = Ensure(chain, at);
+                    }
+                    if (insert)
+                    {
+                        int idx = Math.Clamp((pos ?? 1) - 1, 0, cb.Rules.Count);
+                        if (pos is { } pp && (pp < 1 || pp > cb.Rules.Count + 1))
+                            diags.Add(NetfilterMessages.OptionProblem(L(cmd), $"Index of insertion too big. ({pp} in chain {chain} with {cb.Rules.Count} rules)"));
+                        cb.Rules.Insert(idx, rule);
+                    }
+                    else cb.Rules.Add(rule);
+                    Lines.Add(new RuleLine(rule) { Text = raw, Location = at });
+                    return;
+                }
+                case "-N" or "--new-chain" or "-X" or "--delete-chain" or "-F" or "--flush" or "-P" or "--policy" or "-Z" or "--zero" or "-E" or "--rename-chain" or "-D" or "--delete" or "-R" or "--replace":
+                {
+                    var kind = cmd.Value switch
+                    {
+                        "-N" or "--new-chain" => ChainCommand.New,
+                        "-X" or "--delete-chain" => ChainCommand.Delete,
+                        "-F" or "--flush" => ChainCommand.Flush,
+                        "-P" or "--policy" => ChainCommand.Policy,
+                        "-Z" or "--zero" => ChainCommand.Zero,
+                        "-E" or "--rename-chain" => ChainCommand.Rename,
+                        "-D" or "--delete" => ChainCommand.DeleteRule,
+                        _ => ChainCommand.ReplaceRule,
+                    };
+                    var chain = Arg(1);
+                    var rest = tk.Skip(i + 2).Select(t => t.Value).ToImmutableArray();
+                    Lines.Add(new ChainCommandLine(kind, chain, rest) { Text = raw, Location = at });
+                    Apply(kind, chain, rest, L(cmd), tk.Count > i + 1 ? L(tk[i + 1]) : L(cmd), diags);
+                    return;
+                }
+                default:
+                    diags.Add(NetfilterMessages.UnknownCommand(L(cmd), cmd.Value));
+                    Lines.Add(new CommentLine("") { Text = raw, Location = at });
+                    return;
+            }
+        }
+
+        void Apply(ChainCommand kind, string? chain, ImmutableArray<string> rest, SourceLocation cmdAt, SourceLocation chainAt, List<Diagnostic> diags)
+        {
+            switch (kind)
+            {
+                case ChainCommand.New:
+                    if (chain is null) { diags.Add(NetfilterMessages.MissingArgument(cmdAt, "-N")); return; }
+                    if (chains.ContainsKey(chain)) { diags.Add(NetfilterMessages.DuplicateChain(chainAt, chain)); return; }
+                    Ensure(chain, chainAt);
+                    DeclaredHere.Add(chain);
+                    return;
+                case ChainCommand.Delete:
+                {
+                    var victims = chain is null ? order.Where(c => !c.Builtin).ToList() : chains.TryGetValue(chain, out var v) ? [v] : [];
+                    if (chain is not null && victims.Count == 0) { diags.Add(NetfilterMessages.ChainNotDeclared(chainAt, chain, Name)); return; }
+                    foreach (var v2 in victims)
+                    {
+                        if (v2.Builtin) { diags.Add(NetfilterMessages.OptionProblem(chainAt, $"Can't delete built-in chain \"{v2.Name}\"")); continue; }
+                        if (v2.Rules.Count > 0) diags.Add(NetfilterMessages.DeleteNonEmpty(chainAt, v2.Name));
+                        chains.Remove(v2.Name);
+                        order.Remove(v2);
+                        DeclaredHere.Remove(v2.Name);
+                    }
+                    return;
+                }
+                case ChainCommand.Flush:
+                    if (chain is null) { foreach (var c in order) c.Rules.Clear(); return; }
+                    if (Get(chain) is { } f) f.Rules.Clear(); else diags.Add(NetfilterMessages.ChainNotDeclared(chainAt, chain, Name));
+                    return;
+                case ChainCommand.Policy:
+                {
+                    if (chain is null || rest.Length < 1) { diags.Add(NetfilterMessages.MissingArgument(cmdAt, "-P")); return; }
+                    if (!NetfilterTables.IsBuiltin(Name, chain)) { diags.Add(NetfilterMessages.PolicyOnUserChain(chainAt, chain)); return; }
+                    if (rest[0] is not ("ACCEPT" or "DROP")) { diags.Add(NetfilterMessages.BadPolicy(chainAt, rest[0])); return; }
+                    if (rest[0] == "DROP" && Name == "nat") { diags.Add(NetfilterMessages.DropInNat(chainAt)); return; }
+                    Ensure(chain, chainAt).Policy = rest[0];
+                    return;
+                }
+                default:
+                    diags.Add(NetfilterMessages.UnsupportedCommand(cmdAt, kind switch
+                    {
+                        ChainCommand.Zero => "-Z",
+                        ChainCommand.Rename => "-E",
+                        ChainCommand.DeleteRule => "-D",
+                        _ => "-R",
+                    }));
+                    return;
+            }
+        }
+
+        public Table Finish(List<Diagnostic> diags)
+        {
+            var built = order.Select(c => c.Build()).ToImmutableArray();
+            var table = new Table { Name = Name, Lines = [.. Lines], Chains = built, Text = header, Location = at };
+            if (known) TableChecks.Check(table, diags);
+            return table;
+        }
+    }
+}

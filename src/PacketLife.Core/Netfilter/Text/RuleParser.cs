@@ -1,0 +1,373 @@
+using System.Collections.Immutable;
+using PacketLife.Core.Diagnostics;
+using PacketLife.Core.Net;
+using PacketLife.Core.Netfilter.Matches;
+using PacketLife.Core.Netfilter.Targets;
+
+namespace PacketLife.Core.Netfilter.Text;
+
+/// <summary>Turns the arguments of one `-A`/`-I` line into a <see cref="Rule"/>, the way iptables' command parser
+/// does (iptables(8), xshared.c): built-in options, `-m` modules whose options follow them, options of the
+/// protocol's module loaded implicitly after `-p`, `!` before an option (or, deprecated, after it), then `-j`/`-g`.
+/// Every problem becomes a diagnostic; a rule with an unknown module, option or target is kept and marked
+/// unsupported.</summary>
+internal sealed class RuleParser
+{
+    readonly string source;
+    readonly int line;
+    readonly List<Diagnostic> diags;
+
+    RuleParser(string source, int line, List<Diagnostic> diags)
+    {
+        this.source = source;
+        this.line = line;
+        this.diags = diags;
+    }
+
+    SourceLocation At(Token t) => new(source, line, t.Column);
+
+    sealed class PendingModule(MatchModule? module, string name, OptionBag bag, bool isImplicit, int order)
+    {
+        public MatchModule? Module { get; } = module;
+        public string Name { get; } = name;
+        public OptionBag Bag { get; } = bag;
+        public bool Implicit { get; } = isImplicit;
+        public int Order { get; } = order;
+        public List<string> RawArgs { get; } = [];
+    }
+
+    /// <summary>Parses tokens[start..] (after `-A CHAIN` / `-I CHAIN [N]`).</summary>
+    public static Rule Parse(string chain, RuleCommand command, int? insertAt, List<Token> tokens, int start,
+        Counters? counters, string text, string source, int line, List<Diagnostic> diags)
+    {
+        var p = new RuleParser(source, line, diags);
+        return p.Run(chain, command, insertAt, tokens, start, counters, text);
+    }
+
+    Rule Run(string chain, RuleCommand command, int? insertAt, List<Token> tk, int i, Counters? counters, string text)
+    {
+        var unsupported = new List<string>();
+        AddressSpec? src = null, dst = null;
+        InterfaceSpec? inIf = null, outIf = null;
+        ProtocolSpec? proto = null;
+        bool? frag = null;
+        var modules = new List<PendingModule>();
+        string? targetName = null;
+        Token targetToken = default;
+        bool isGoto = false;
+        TargetModule? targetModule = null;
+        OptionBag? targetBag = null;
+        var targetRaw = new List<string>();
+        bool neg = false;
+        Token negTok = default;
+        bool errors = false;
+
+        string? NextArg(ref int j, Token opt, out bool intraNeg)
+        {
+            intraNeg = false;
+            if (j + 1 < tk.Count && tk[j + 1].Value == "!")
+            {
+                intraNeg = true;
+                diags.Add(NetfilterMessages.IntrapositionedNegation(At(tk[j + 1])));
+                j++;
+            }
+            if (j + 1 >= tk.Count)
+            {
+                diags.Add(NetfilterMessages.MissingArgument(At(opt), opt.Value));
+                errors = true;
+                return null;
+            }
+            j++;
+            return tk[j].Value;
+        }
+
+        for (; i < tk.Count; i++)
+        {
+            var t = tk[i];
+            var v = t.Value;
+            if (v == "!")
+            {
+                if (neg)
+                {
+                    diags.Add(NetfilterMessages.OptionProblem(At(t), "multiple consecutive ! not allowed"));
+                    errors = true;
+                }
+                neg = true;
+                negTok = t;
+                continue;
+            }
+            bool n = neg;
+            neg = false;
+            switch (v)
+            {
+                case "-s" or "--source" or "--src" or "-d" or "--destination" or "--dst":
+                {
+                    bool isSrc = v is "-s" or "--source" or "--src";
+                    var a = NextArg(ref i, t, out var intra);
+                    if (a is null) break;
+                    if ((isSrc ? src : dst) is not null) { diags.Add(NetfilterMessages.DuplicateOption(At(t), isSrc ? "-s" : "-d")); errors = true; }
+                    if (a.Contains(',')) { diags.Add(NetfilterMessages.OptionProblem(At(tk[i]), $"{(isSrc ? "-s" : "-d")} with several addresses (`{a}`) makes one rule per address in iptables; write them as separate rules", "iptables-save prints one rule per address")); errors = true; break; }
+                    if (!Ip4Prefix.TryParse(a, out var pfx)) { diags.Add(NetfilterMessages.BadAddress(At(tk[i]), a)); errors = true; break; }
+                    var spec = new AddressSpec(pfx, n || intra);
+                    if (isSrc) src = spec; else dst = spec;
+                    break;
+                }
+                case "-i" or "--in-interface" or "-o" or "--out-interface":
+                {
+                    bool isIn = v is "-i" or "--in-interface";
+                    var a = NextArg(ref i, t, out var intra);
+                    if (a is null) break;
+                    if (a.Length > 15 || a.Length == 0) { diags.Add(NetfilterMessages.BadInterface(At(tk[i]), a)); errors = true; break; }
+                    var spec = new InterfaceSpec(a, n || intra);
+                    if (isIn) inIf = spec; else outIf = spec;
+                    break;
+                }
+                case "-p" or "--protocol":
+                {
+                    var a = NextArg(ref i, t, out var intra);
+                    if (a is null) break;
+                    var lower = a.ToLowerInvariant();
+                    if (lower is "all" or "0") proto = new ProtocolSpec(null, n || intra, a);
+                    else if (ProtocolNames.TryParse(a, out var pr)) proto = new ProtocolSpec(pr, n || intra, a);
+                    else { diags.Add(NetfilterMessages.BadProtocol(At(tk[i]), a)); errors = true; }
+                    break;
+                }
+                case "-f" or "--fragment":
+                    frag = !n;
+                    break;
+                case "-c" or "--set-counters":
+                {
+                    if (i + 2 >= tk.Count || !ulong.TryParse(tk[i + 1].Value, out var pk) || !ulong.TryParse(tk[i + 2].Value, out var by))
+                    {
+                        diags.Add(NetfilterMessages.BadCounters(At(t), string.Join(' ', tk.Skip(i + 1).Take(2).Select(x => x.Value))));
+                        errors = true;
+                        i = Math.Min(i + 2, tk.Count - 1);
+                        break;
+                    }
+                    counters = new Counters(pk, by);
+                    i += 2;
+                    break;
+                }
+                case "-m" or "--match":
+                {
+                    var a = NextArg(ref i, t, out _);
+                    if (a is null) break;
+                    var module = MatchRegistry.Find(a);
+                    var bag = new OptionBag(a, At(tk[i]), diags);
+                    if (module is null)
+                    {
+                        diags.Add(NetfilterMessages.UnknownModule(At(tk[i]), a));
+                        unsupported.Add($"match module \"{a}\" is not modelled");
+                    }
+                    modules.Add(new PendingModule(module, a, bag, false, modules.Count));
+                    break;
+                }
+                case "-j" or "--jump" or "-g" or "--goto":
+                {
+                    var a = NextArg(ref i, t, out _);
+                    if (a is null) break;
+                    if (targetName is not null) { diags.Add(NetfilterMessages.DuplicateOption(At(t), "-j")); errors = true; }
+                    targetName = a;
+                    targetToken = tk[i];
+                    isGoto = v is "-g" or "--goto";
+                    targetModule = isGoto ? null : TargetRegistry.Find(a);
+                    targetBag = new OptionBag(a, At(tk[i]), diags);
+                    break;
+                }
+                default:
+                {
+                    if (!v.StartsWith('-') || v == "-" || v == "--")
+                    {
+                        // An argument nobody asked for: iptables says "Bad argument `x'".
+                        var owner = modules.Count > 0 ? modules[^1] : null;
+                        if (targetName is not null && targetModule is null && !isGoto) { targetRaw.Add(v); break; }
+                        if (owner is { Module: null }) { owner.RawArgs.Add(v); break; }
+                        diags.Add(NetfilterMessages.OptionProblem(At(t), $"Bad argument `{v}'"));
+                        errors = true;
+                        break;
+                    }
+                    // A target's options come after -j; a match's after its -m (the latest module that knows it).
+                    if (targetName is not null && targetModule?.Find(v) is { } topt)
+                    {
+                        AddOption(targetBag!, topt, n, ref i, tk, t);
+                        break;
+                    }
+                    if (targetName is not null && targetModule is null && !isGoto && VerdictTarget.ByName(targetName) is null)
+                    {
+                        // options of an unknown target (it is reported once, below)
+                        if (n) targetRaw.Add("!");
+                        targetRaw.Add(v);
+                        while (i + 1 < tk.Count && !tk[i + 1].Value.StartsWith('-') && tk[i + 1].Value != "!") targetRaw.Add(tk[++i].Value);
+                        break;
+                    }
+                    PendingModule? home = null;
+                    OptionSpec? spec = null;
+                    for (int k = modules.Count - 1; k >= 0 && home is null; k--)
+                    {
+                        if (modules[k].Module?.Find(v) is { } s) { home = modules[k]; spec = s; }
+                    }
+                    if (home is null && modules.Count > 0 && modules[^1].Module is null && targetName is null)
+                    {
+                        // options of an unknown module: keep them as written
+                        var um = modules[^1];
+                        if (n) um.RawArgs.Add("!");
+                        um.RawArgs.Add(v);
+                        while (i + 1 < tk.Count && !tk[i + 1].Value.StartsWith('-') && tk[i + 1].Value != "!") um.RawArgs.Add(tk[++i].Value);
+                        break;
+                    }
+                    if (home is null && proto?.Protocol is { } pp && !proto.Negated && MatchRegistry.ImplicitFor(pp) is { } im && im.Find(v) is { } ispec)
+                    {
+                        // iptables loads the protocol's match on the first unknown option after -p (xshared.c
+                        // command_default); iptables-save then prints the `-m tcp` it inserted.
+                        home = new PendingModule(im, im.Name, new OptionBag(im.Name, At(t), diags), true, modules.Count);
+                        modules.Add(home);
+                        spec = ispec;
+                    }
+                    if (home is null)
+                    {
+                        diags.Add(NetfilterMessages.UnknownOption(At(t), v));
+                        unsupported.Add($"option \"{v}\" is not modelled");
+                        while (i + 1 < tk.Count && !tk[i + 1].Value.StartsWith('-') && tk[i + 1].Value != "!") i++;
+                        break;
+                    }
+                    AddOption(home.Bag, spec!, n, ref i, tk, t);
+                    break;
+                }
+            }
+        }
+        if (neg)
+        {
+            diags.Add(NetfilterMessages.StrayNegation(At(negTok)));
+            errors = true;
+        }
+
+        // Build the matches, each from its collected options.
+        var matches = ImmutableArray.CreateBuilder<Match>(modules.Count);
+        foreach (var m in modules)
+        {
+            Match? built;
+            if (m.Module is null)
+            {
+                built = new UnknownMatch(m.Name, [.. m.RawArgs]);
+            }
+            else
+            {
+                if (MatchRegistry.RequiredProtocol(m.Name) is { } need && (proto?.Protocol != need || proto.Negated))
+                {
+                    m.Bag.Problem($"{m.Name} match: only valid for protocol {(int)need}", hint: $"add `-p {m.Name}` before `-m {m.Name}`");
+                }
+                if (m.Name == "multiport" && (proto?.Protocol is not (IpProtocol.Tcp or IpProtocol.Udp or IpProtocol.Udplite or IpProtocol.Sctp) || proto.Negated))
+                {
+                    m.Bag.Problem("multiport needs '-p tcp', '-p udp', '-p udplite', '-p sctp' or '-p dccp'");
+                }
+                built = m.Bag.Failed ? null : m.Module.Build(m.Bag);
+                if (built is null || m.Bag.Failed)
+                {
+                    errors = true;
+                    built = new UnknownMatch(m.Name, [.. RawOf(m.Bag)]) { Invalid = true };
+                }
+                else if (m.Implicit)
+                {
+                    built = MatchRegistry.WithImplicit(built);
+                }
+                unsupported.AddRange(m.Bag.Unmodelled);
+            }
+            if (built.UnsupportedReason is { } r && !unsupported.Contains(r)) unsupported.Add(r);
+            matches.Add(built);
+        }
+
+        Target? target = null;
+        if (targetName is not null)
+        {
+            if (isGoto) target = new JumpTarget(targetName, true);
+            else if (VerdictTarget.ByName(targetName) is { } vt)
+            {
+                target = vt;
+            }
+            else if (targetModule is not null)
+            {
+                target = targetBag!.Failed ? null : targetModule.Build(targetBag);
+                if (target is null || targetBag.Failed)
+                {
+                    errors = true;
+                    target = new UnknownTarget(targetName, [.. RawOf(targetBag)]) { Invalid = true };
+                }
+                unsupported.AddRange(targetBag.Unmodelled);
+            }
+            else if (TargetRegistry.IsKnownUnmodelled(targetName) || targetRaw.Count > 0)
+            {
+                diags.Add(NetfilterMessages.UnknownTarget(At(targetToken), targetName));
+                target = new UnknownTarget(targetName, [.. targetRaw]);
+            }
+            else
+            {
+                // A plain name: a jump to a user chain (checked against the table's chains at COMMIT).
+                target = new JumpTarget(targetName, false);
+            }
+            if (target.UnsupportedReason is { } r && !unsupported.Contains(r)) unsupported.Add(r);
+        }
+        if (errors) unsupported.Add("the rule has errors (see diagnostics); iptables-restore would refuse it");
+
+        return new Rule
+        {
+            Chain = chain,
+            Command = command,
+            InsertPosition = insertAt,
+            Source = src,
+            Destination = dst,
+            InInterface = inIf,
+            OutInterface = outIf,
+            Protocol = proto,
+            Fragment = frag,
+            Matches = matches.MoveToImmutable(),
+            Target = target,
+            Counters = counters,
+            Text = text,
+            Location = new SourceLocation(source, line, 1),
+            Unsupported = [.. unsupported],
+            TargetColumn = targetName is null ? 0 : targetToken.Column,
+        };
+    }
+
+    static IEnumerable<string> RawOf(OptionBag bag)
+    {
+        foreach (var o in bag.Options)
+        {
+            if (o.Negated) yield return "!";
+            yield return o.Name;
+            foreach (var a in o.Args) yield return a;
+        }
+    }
+
+    void AddOption(OptionBag bag, OptionSpec spec, bool negated, ref int i, List<Token> tk, Token opt)
+    {
+        var args = new string[spec.Arity];
+        bool intra = false;
+        for (int k = 0; k < spec.Arity; k++)
+        {
+            if (k == 0 && i + 1 < tk.Count && tk[i + 1].Value == "!" && spec.Invertible)
+            {
+                intra = true;
+                diags.Add(NetfilterMessages.IntrapositionedNegation(At(tk[i + 1])));
+                i++;
+            }
+            if (i + 1 >= tk.Count)
+            {
+                bag.Error(NetfilterMessages.MissingArgument(At(opt), opt.Value));
+                return;
+            }
+            args[k] = tk[++i].Value;
+        }
+        if ((negated || intra) && !spec.Invertible)
+        {
+            bag.Error(NetfilterMessages.CannotInvert(At(opt), bag.Module, spec.Name));
+            return;
+        }
+        if (bag.Has(spec.Name))
+        {
+            bag.Error(NetfilterMessages.DuplicateOption(At(opt), spec.Name));
+            return;
+        }
+        bag.Options.Add(new ParsedOption(spec.Name, negated || intra, args, At(opt)));
+    }
+}
