@@ -24,6 +24,7 @@ public sealed class TableEvaluator
     public string Table { get; }
     readonly CompiledChain[] chains;
     readonly Dictionary<string, int> chainIndex;
+    readonly int[] startByHook = [-1, -1, -1, -1, -1];
 
     public TableEvaluator(Table table)
     {
@@ -32,16 +33,47 @@ public sealed class TableEvaluator
         for (int i = 0; i < table.Chains.Length; i++) chainIndex[table.Chains[i].Name] = i;
         chains = new CompiledChain[table.Chains.Length];
         for (int i = 0; i < chains.Length; i++) chains[i] = new CompiledChain(table.Chains[i], table.Name, chainIndex);
+        foreach (NetfilterHook h in Enum.GetValues<NetfilterHook>())
+            if (chainIndex.TryGetValue(NetfilterTables.ChainOf(h), out var k) && table.Chains[k].IsBuiltin) startByHook[(int)h] = k;
     }
 
-    sealed class CompiledRule
+    /// <summary>A rule flattened for the hot path: the built-in fields inline (no pointer chasing before the first
+    /// test), matches that always match (comment, nfacct) left out, the jump resolved to a chain index.</summary>
+    struct CompiledRule
     {
-        public required Rule Rule;
-        public required int Index; // 1-based
-        public required string Text;
-        public required Match[] Matches;
-        public int JumpTo = -1;
-        public bool MissingChain;
+        public Rule Rule;
+        public int Index; // 1-based
+        public string Text;
+        public Match[] Matches;
+        public Target? Target;
+        public int JumpTo;
+        public bool IsJump, IsGoto, MissingChain;
+        public bool HasSrc, SrcNeg, HasDst, DstNeg, HasProto, ProtoNeg;
+        public uint SrcMask, SrcNet, DstMask, DstNet;
+        public IpProtocol Proto; // when HasProto and not "all"
+        public bool ProtoAll;
+        public InterfaceSpec? In, Out;
+        public bool? Fragment;
+
+        public static CompiledRule From(Rule r, int index, Dictionary<string, int> chains)
+        {
+            var cr = new CompiledRule
+            {
+                Rule = r, Index = index, Text = r.Text ?? r.Canonical, Target = r.Target, JumpTo = -1,
+                Matches = [.. r.Matches.Where(m => m is not (CommentMatch or NfacctMatch))],
+                In = r.InInterface, Out = r.OutInterface, Fragment = r.Fragment,
+            };
+            if (r.Source is { } s) { cr.HasSrc = true; cr.SrcNeg = s.Negated; cr.SrcMask = s.Prefix.Mask; cr.SrcNet = s.Prefix.Address.Value & s.Prefix.Mask; }
+            if (r.Destination is { } d) { cr.HasDst = true; cr.DstNeg = d.Negated; cr.DstMask = d.Prefix.Mask; cr.DstNet = d.Prefix.Address.Value & d.Prefix.Mask; }
+            if (r.Protocol is { } p) { cr.HasProto = true; cr.ProtoNeg = p.Negated; cr.ProtoAll = p.Protocol is null; cr.Proto = p.Protocol ?? 0; }
+            if (r.Target is JumpTarget j)
+            {
+                cr.IsJump = true;
+                cr.IsGoto = j.IsGoto;
+                if (chains.TryGetValue(j.ChainName, out var k)) cr.JumpTo = k; else cr.MissingChain = true;
+            }
+            return cr;
+        }
     }
 
     readonly record struct IndexKey(IpProtocol Protocol, uint Dst, ushort Port);
@@ -63,16 +95,7 @@ public sealed class TableEvaluator
             Name = chain.Name;
             Builtin = chain.IsBuiltin;
             Rules = new CompiledRule[chain.Rules.Length];
-            for (int i = 0; i < Rules.Length; i++)
-            {
-                var r = chain.Rules[i];
-                var cr = new CompiledRule { Rule = r, Index = i + 1, Text = r.Text ?? r.Canonical, Matches = [.. r.Matches] };
-                if (r.Target is JumpTarget j)
-                {
-                    if (chains.TryGetValue(j.ChainName, out var k)) cr.JumpTo = k; else cr.MissingChain = true;
-                }
-                Rules[i] = cr;
-            }
+            for (int i = 0; i < Rules.Length; i++) Rules[i] = CompiledRule.From(chain.Rules[i], i + 1, chains);
             if (Rules.Length < IndexThreshold) return;
             var scan = new List<int>();
             var byDst = new Dictionary<IndexKey, List<int>>();
@@ -217,9 +240,8 @@ public sealed class TableEvaluator
         var uncertain = ImmutableArray<string>.Empty;
         double probability = 1;
         var packet = input.Packet;
-        var chainName = NetfilterTables.ChainOf(input.Hook);
-        if (!chainIndex.TryGetValue(chainName, out int start))
-            return Finish(TableVerdict.Accept);
+        int start = startByHook[(int)input.Hook];
+        if (start < 0) return Finish(TableVerdict.Accept);
 
         var stack = new Stack<Frame>();
         int ci = start, i = 0;
@@ -242,10 +264,10 @@ public sealed class TableEvaluator
                 }
                 return Policy();
             }
-            var cr = chain.Rules[next];
+            ref var cr = ref chain.Rules[next];
             i = next + 1;
             ctx.CurrentRule = cr.Rule;
-            var m = Test(cr, ctx, packet, choices, ref probability, visits, chain.Name, out var reason);
+            var m = Test(ref cr, ctx, packet, choices, ref probability, visits, chain.Name, out var reason);
             if (m == MatchOutcome.Uncertain)
             {
                 visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Uncertain, reason));
@@ -253,14 +275,15 @@ public sealed class TableEvaluator
                 return Finish(TableVerdict.Uncertain);
             }
             if (m == MatchOutcome.NoMatch) continue;
-            var target = cr.Rule.Target;
+            var target = cr.Target;
             if (target is null)
             {
                 visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Matched));
                 continue;
             }
-            if (target is JumpTarget jt)
+            if (cr.IsJump)
             {
+                var jt = (JumpTarget)target;
                 if (cr.MissingChain)
                 {
                     visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Uncertain, "jump to undefined chain " + jt.ChainName));
@@ -337,17 +360,17 @@ public sealed class TableEvaluator
         return b.ToImmutable();
     }
 
-    MatchOutcome Test(CompiledRule cr, EvalContext ctx, Packet p, IChoices choices, ref double probability,
+    MatchOutcome Test(ref CompiledRule cr, EvalContext ctx, Packet p, IChoices choices, ref double probability,
         ImmutableArray<RuleVisit>.Builder? visits, string chain, out string? reason)
     {
         reason = null;
-        var r = cr.Rule;
-        if (r.Source is { } s && !s.Test(p.Src)) return MatchOutcome.NoMatch;
-        if (r.Destination is { } d && !d.Test(p.Dst)) return MatchOutcome.NoMatch;
-        if (r.InInterface is { } ii && !ii.Test(ctx.Input.InInterface)) return MatchOutcome.NoMatch;
-        if (r.OutInterface is { } oi && !oi.Test(ctx.Input.OutInterface)) return MatchOutcome.NoMatch;
-        if (r.Protocol is { } pr && !pr.Test(p.Protocol)) return MatchOutcome.NoMatch;
-        if (r.Fragment is { } f && (p.FragmentOffset != 0) != f) return MatchOutcome.NoMatch;
+        // ip_tables.c ip_packet_match: -s -d -i -o -p -f, each with its inversion.
+        if (cr.HasDst && ((p.Dst.Value & cr.DstMask) == cr.DstNet) == cr.DstNeg) return MatchOutcome.NoMatch;
+        if (cr.HasSrc && ((p.Src.Value & cr.SrcMask) == cr.SrcNet) == cr.SrcNeg) return MatchOutcome.NoMatch;
+        if (cr.HasProto && (cr.ProtoAll || cr.Proto == p.Protocol) == cr.ProtoNeg) return MatchOutcome.NoMatch;
+        if (cr.In is { } ii && !ii.Test(ctx.Input.InInterface)) return MatchOutcome.NoMatch;
+        if (cr.Out is { } oi && !oi.Test(ctx.Input.OutInterface)) return MatchOutcome.NoMatch;
+        if (cr.Fragment is { } f && (p.FragmentOffset != 0) != f) return MatchOutcome.NoMatch;
         foreach (var m in cr.Matches)
         {
             var res = m.Evaluate(ctx);
