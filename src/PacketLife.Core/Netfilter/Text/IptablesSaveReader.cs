@@ -223,8 +223,7 @@ public static class IptablesSaveReader
                     int start = i + 2;
                     int? pos = null;
                     if (insert && Arg(2) is { } n && int.TryParse(n, out var np)) { pos = np; start++; }
-                    var rule = RuleParser.Parse(chain, insert ? RuleCommand.Insert : RuleCommand.Append, pos, tk, start, counters, raw, source, lineNo, diags);
-                    rule = rule with { Location = at };
+                    var rule = RuleParser.Parse(chain, insert ? RuleCommand.Insert : RuleCommand.Append, pos, tk, start, counters, raw, source, lineNo, diags, at);
                     var cb = Get(chain);
                     if (cb is null)
                     {

@@ -16,6 +16,7 @@ internal sealed class RuleParser
     readonly string source;
     readonly int line;
     readonly List<Diagnostic> diags;
+    bool errors;
 
     RuleParser(string source, int line, List<Diagnostic> diags)
     {
@@ -38,13 +39,13 @@ internal sealed class RuleParser
 
     /// <summary>Parses tokens[start..] (after `-A CHAIN` / `-I CHAIN [N]`).</summary>
     public static Rule Parse(string chain, RuleCommand command, int? insertAt, List<Token> tokens, int start,
-        Counters? counters, string text, string source, int line, List<Diagnostic> diags)
+        Counters? counters, string text, string source, int line, List<Diagnostic> diags, SourceLocation at)
     {
         var p = new RuleParser(source, line, diags);
-        return p.Run(chain, command, insertAt, tokens, start, counters, text);
+        return p.Run(chain, command, insertAt, tokens, start, counters, text, at);
     }
 
-    Rule Run(string chain, RuleCommand command, int? insertAt, List<Token> tk, int i, Counters? counters, string text)
+    Rule Run(string chain, RuleCommand command, int? insertAt, List<Token> tk, int i, Counters? counters, string text, SourceLocation at)
     {
         var unsupported = new List<string>();
         AddressSpec? src = null, dst = null;
@@ -60,26 +61,6 @@ internal sealed class RuleParser
         var targetRaw = new List<string>();
         bool neg = false;
         Token negTok = default;
-        bool errors = false;
-
-        string? NextArg(ref int j, Token opt, out bool intraNeg)
-        {
-            intraNeg = false;
-            if (j + 1 < tk.Count && tk[j + 1].Value == "!")
-            {
-                intraNeg = true;
-                diags.Add(NetfilterMessages.IntrapositionedNegation(At(tk[j + 1])));
-                j++;
-            }
-            if (j + 1 >= tk.Count)
-            {
-                diags.Add(NetfilterMessages.MissingArgument(At(opt), opt.Value));
-                errors = true;
-                return null;
-            }
-            j++;
-            return tk[j].Value;
-        }
 
         for (; i < tk.Count; i++)
         {
@@ -103,7 +84,7 @@ internal sealed class RuleParser
                 case "-s" or "--source" or "--src" or "-d" or "--destination" or "--dst":
                 {
                     bool isSrc = v is "-s" or "--source" or "--src";
-                    var a = NextArg(ref i, t, out var intra);
+                    var a = NextArg(tk, ref i, t, out var intra);
                     if (a is null) break;
                     if ((isSrc ? src : dst) is not null) { diags.Add(NetfilterMessages.DuplicateOption(At(t), isSrc ? "-s" : "-d")); errors = true; }
                     if (a.Contains(',')) { diags.Add(NetfilterMessages.OptionProblem(At(tk[i]), $"{(isSrc ? "-s" : "-d")} with several addresses (`{a}`) makes one rule per address in iptables; write them as separate rules", "iptables-save prints one rule per address")); errors = true; break; }
@@ -115,7 +96,7 @@ internal sealed class RuleParser
                 case "-i" or "--in-interface" or "-o" or "--out-interface":
                 {
                     bool isIn = v is "-i" or "--in-interface";
-                    var a = NextArg(ref i, t, out var intra);
+                    var a = NextArg(tk, ref i, t, out var intra);
                     if (a is null) break;
                     if (a.Length > 15 || a.Length == 0) { diags.Add(NetfilterMessages.BadInterface(At(tk[i]), a)); errors = true; break; }
                     var spec = new InterfaceSpec(a, n || intra);
@@ -124,7 +105,7 @@ internal sealed class RuleParser
                 }
                 case "-p" or "--protocol":
                 {
-                    var a = NextArg(ref i, t, out var intra);
+                    var a = NextArg(tk, ref i, t, out var intra);
                     if (a is null) break;
                     var lower = a.ToLowerInvariant();
                     if (lower is "all" or "0") proto = new ProtocolSpec(null, n || intra, a);
@@ -150,7 +131,7 @@ internal sealed class RuleParser
                 }
                 case "-m" or "--match":
                 {
-                    var a = NextArg(ref i, t, out _);
+                    var a = NextArg(tk, ref i, t, out _);
                     if (a is null) break;
                     var module = MatchRegistry.Find(a);
                     var bag = new OptionBag(a, At(tk[i]), diags);
@@ -164,7 +145,7 @@ internal sealed class RuleParser
                 }
                 case "-j" or "--jump" or "-g" or "--goto":
                 {
-                    var a = NextArg(ref i, t, out _);
+                    var a = NextArg(tk, ref i, t, out _);
                     if (a is null) break;
                     if (targetName is not null) { diags.Add(NetfilterMessages.DuplicateOption(At(t), "-j")); errors = true; }
                     targetName = a;
@@ -243,6 +224,7 @@ internal sealed class RuleParser
 
         // Build the matches, each from its collected options.
         var matches = ImmutableArray.CreateBuilder<Match>(modules.Count);
+        if (modules.Count == 0) matches = null!;
         foreach (var m in modules)
         {
             Match? built;
@@ -319,14 +301,33 @@ internal sealed class RuleParser
             OutInterface = outIf,
             Protocol = proto,
             Fragment = frag,
-            Matches = matches.MoveToImmutable(),
+            Matches = matches is null ? [] : matches.MoveToImmutable(),
             Target = target,
             Counters = counters,
             Text = text,
-            Location = new SourceLocation(source, line, 1),
-            Unsupported = [.. unsupported],
+            Location = at,
+            Unsupported = unsupported.Count == 0 ? [] : [.. unsupported],
             TargetColumn = targetName is null ? 0 : targetToken.Column,
         };
+    }
+
+    string? NextArg(List<Token> tk, ref int j, Token opt, out bool intraNeg)
+    {
+        intraNeg = false;
+        if (j + 1 < tk.Count && tk[j + 1].Value == "!")
+        {
+            intraNeg = true;
+            diags.Add(NetfilterMessages.IntrapositionedNegation(At(tk[j + 1])));
+            j++;
+        }
+        if (j + 1 >= tk.Count)
+        {
+            diags.Add(NetfilterMessages.MissingArgument(At(opt), opt.Value));
+            errors = true;
+            return null;
+        }
+        j++;
+        return tk[j].Value;
     }
 
     static IEnumerable<string> RawOf(OptionBag bag)
