@@ -44,7 +44,17 @@ public sealed class TableEvaluator
         public Rule Rule;
         public int Index; // 1-based
         public string Text;
-        public Match[] Matches;
+        /// <summary>Matches evaluated through their objects; null when all were inlined or always match.</summary>
+        public Match[]? Matches;
+        // A tcp/udp match with only port tests, inlined (xt_tcpudp.c: non-first fragments never match).
+        public bool HasPorts, SportNeg, DportNeg, HasSport, HasDport;
+        public IpProtocol PortProto;
+        public ushort SportMin, SportMax, DportMin, DportMax;
+        /// <summary>An inlined `statistic --mode random` (the last match of kube-proxy's KUBE-SVC rules): the
+        /// probability of matching, NaN when there is none.</summary>
+        public double Random;
+        /// <summary>For NAT targets: the request, built once (it only depends on the rule).</summary>
+        public NatRequest? Nat;
         public Target? Target;
         public int JumpTo;
         public bool IsJump, IsGoto, MissingChain;
@@ -55,13 +65,53 @@ public sealed class TableEvaluator
         public InterfaceSpec? In, Out;
         public bool? Fragment;
 
+        void Inline(IpProtocol proto, PortRange? sp, bool sn, PortRange? dp, bool dn)
+        {
+            HasPorts = true;
+            PortProto = proto;
+            if (sp is { } a) { HasSport = true; SportMin = a.Min; SportMax = a.Max; SportNeg = sn; }
+            if (dp is { } b) { HasDport = true; DportMin = b.Min; DportMax = b.Max; DportNeg = dn; }
+        }
+
         public static CompiledRule From(Rule r, int index, Dictionary<string, int> chains)
         {
             var cr = new CompiledRule
             {
                 Rule = r, Index = index, Text = r.Text ?? r.Canonical, Target = r.Target, JumpTo = -1,
-                Matches = [.. r.Matches.Where(m => m is not (CommentMatch or NfacctMatch))],
                 In = r.InInterface, Out = r.OutInterface, Fragment = r.Fragment,
+            };
+            var rest = new List<Match>(r.Matches.Length);
+            foreach (var m in r.Matches)
+            {
+                if (m is CommentMatch or NfacctMatch) continue;
+                // Only the first port match of a rule is inlined; it keeps its place because comment/nfacct (always
+                // true, stateless) are the only matches that may precede it in the inlined form.
+                if (!cr.HasPorts && rest.Count == 0 && m is TcpMatch { HasFlags: false, TcpOption: null } t)
+                {
+                    cr.Inline(IpProtocol.Tcp, t.SourcePorts, t.SourceNegated, t.DestinationPorts, t.DestinationNegated);
+                    continue;
+                }
+                if (!cr.HasPorts && rest.Count == 0 && m is UdpMatch u)
+                {
+                    cr.Inline(IpProtocol.Udp, u.SourcePorts, u.SourceNegated, u.DestinationPorts, u.DestinationNegated);
+                    continue;
+                }
+                rest.Add(m);
+            }
+            cr.Random = double.NaN;
+            if (rest.Count > 0 && rest[^1] is StatisticMatch { Mode: StatisticMode.Random } st)
+            {
+                cr.Random = st.Negated ? 1 - st.Probability : st.Probability;
+                rest.RemoveAt(rest.Count - 1);
+            }
+            cr.Matches = rest.Count == 0 ? null : [.. rest];
+            cr.Nat = r.Target switch
+            {
+                DnatTarget dn => new NatRequest(NatKind.Dnat, dn.Range.Addresses, dn.Range.Ports, dn.Flags, cr.Text),
+                SnatTarget sn => new NatRequest(NatKind.Snat, sn.Range.Addresses, sn.Range.Ports, sn.Flags, cr.Text),
+                MasqueradeTarget m => new NatRequest(NatKind.Masquerade, null, m.Ports, m.Flags, cr.Text),
+                RedirectTarget rd => new NatRequest(NatKind.Redirect, null, rd.Ports, rd.Flags, cr.Text),
+                _ => null,
             };
             if (r.Source is { } s) { cr.HasSrc = true; cr.SrcNeg = s.Negated; cr.SrcMask = s.Prefix.Mask; cr.SrcNet = s.Prefix.Address.Value & s.Prefix.Mask; }
             if (r.Destination is { } d) { cr.HasDst = true; cr.DstNeg = d.Negated; cr.DstMask = d.Prefix.Mask; cr.DstNet = d.Prefix.Address.Value & d.Prefix.Mask; }
@@ -86,8 +136,10 @@ public sealed class TableEvaluator
         public readonly bool Builtin;
         // Index (null when scanned): rules that are always evaluated, and buckets for indexable shapes.
         public readonly int[]? Scan;
-        public readonly Dictionary<IndexKey, int[]>? ByDst;
-        public readonly Dictionary<IndexKey, int[]>? AnyDst;
+        // Bucket value: the rule index when one rule has the key (the common case), else ~k for Overflow[k].
+        public readonly Dictionary<IndexKey, int>? ByDst;
+        public readonly Dictionary<IndexKey, int>? AnyDst;
+        readonly List<int[]> Overflow = [];
 
         public CompiledChain(Chain chain, string table, Dictionary<string, int> chains)
         {
@@ -111,8 +163,8 @@ public sealed class TableEvaluator
                 else scan.Add(i);
             }
             Scan = [.. scan];
-            ByDst = byDst.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
-            AnyDst = anyDst.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
+            ByDst = byDst.ToDictionary(kv => kv.Key, kv => Bucket(kv.Value));
+            AnyDst = anyDst.ToDictionary(kv => kv.Key, kv => Bucket(kv.Value));
         }
 
         /// <summary>A rule can be indexed when it can only match packets of one (protocol, destination, port): no
@@ -157,6 +209,15 @@ public sealed class TableEvaluator
             return true;
         }
 
+        int Bucket(List<int> rules)
+        {
+            if (rules.Count == 1) return rules[0];
+            Overflow.Add([.. rules]);
+            return ~(Overflow.Count - 1);
+        }
+
+        int NextInBucket(int bucket, int from) => bucket >= 0 ? (bucket >= from ? bucket : Rules.Length) : NextIn(Overflow[~bucket], from);
+
         /// <summary>The first rule at or after <paramref name="from"/> that could match the packet.</summary>
         public int Next(int from, Packet p)
         {
@@ -164,8 +225,8 @@ public sealed class TableEvaluator
             int best = NextIn(Scan, from);
             if (p.FragmentOffset == 0)
             {
-                if (ByDst!.Count > 0 && ByDst.TryGetValue(new IndexKey(p.Protocol, p.Dst.Value, p.DstPort), out var a)) best = Math.Min(best, NextIn(a, from));
-                if (AnyDst!.Count > 0 && AnyDst.TryGetValue(new IndexKey(p.Protocol, 0, p.DstPort), out var b)) best = Math.Min(best, NextIn(b, from));
+                if (ByDst!.Count > 0 && ByDst.TryGetValue(new IndexKey(p.Protocol, p.Dst.Value, p.DstPort), out var a)) best = Math.Min(best, NextInBucket(a, from));
+                if (AnyDst!.Count > 0 && AnyDst.TryGetValue(new IndexKey(p.Protocol, 0, p.DstPort), out var b)) best = Math.Min(best, NextInBucket(b, from));
             }
             return best;
         }
@@ -283,15 +344,14 @@ public sealed class TableEvaluator
             }
             if (cr.IsJump)
             {
-                var jt = (JumpTarget)target;
                 if (cr.MissingChain)
                 {
-                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Uncertain, "jump to undefined chain " + jt.ChainName));
-                    uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Index}: jump to undefined chain {jt.ChainName}");
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Uncertain, "jump to undefined chain " + ((JumpTarget)target).ChainName));
+                    uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Index}: jump to undefined chain {((JumpTarget)target).ChainName}");
                     return Finish(TableVerdict.Uncertain);
                 }
-                visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, jt.IsGoto ? VisitAction.Goto : VisitAction.Jump, jt.ChainName));
-                if (!jt.IsGoto)
+                visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, cr.IsGoto ? VisitAction.Goto : VisitAction.Jump, ((JumpTarget)target).ChainName));
+                if (!cr.IsGoto)
                 {
                     if (stack.Count >= MaxDepth)
                     {
@@ -303,6 +363,13 @@ public sealed class TableEvaluator
                 ci = cr.JumpTo;
                 i = 0;
                 continue;
+            }
+            if (cr.Nat is { } nat)
+            {
+                // NAT targets only request a binding and end the nat table (their Execute does the same).
+                ctx.Requests.Add(nat);
+                visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Verdict, target.Name + (nat.Addresses is null && nat.Ports is null ? "" : " " + NatText(nat))));
+                return Finish(TableVerdict.Accept);
             }
             var res = target.Execute(ctx, cr.Rule);
             switch (res.Action)
@@ -352,6 +419,8 @@ public sealed class TableEvaluator
         }
     }
 
+    static string NatText(NatRequest n) => new NatRange(n.Addresses, n.Ports).ToString();
+
     static ImmutableArray<EvalRequest> BuildRequests(EvalContext ctx, PacketContext input)
     {
         var b = ImmutableArray.CreateBuilder<EvalRequest>(ctx.Requests.Count + 1);
@@ -371,7 +440,33 @@ public sealed class TableEvaluator
         if (cr.In is { } ii && !ii.Test(ctx.Input.InInterface)) return MatchOutcome.NoMatch;
         if (cr.Out is { } oi && !oi.Test(ctx.Input.OutInterface)) return MatchOutcome.NoMatch;
         if (cr.Fragment is { } f && (p.FragmentOffset != 0) != f) return MatchOutcome.NoMatch;
-        foreach (var m in cr.Matches)
+        if (cr.HasPorts)
+        {
+            if (p.FragmentOffset != 0 || p.Protocol != cr.PortProto) return MatchOutcome.NoMatch;
+            if (cr.HasSport && (p.SrcPort >= cr.SportMin && p.SrcPort <= cr.SportMax) == cr.SportNeg) return MatchOutcome.NoMatch;
+            if (cr.HasDport && (p.DstPort >= cr.DportMin && p.DstPort <= cr.DportMax) == cr.DportNeg) return MatchOutcome.NoMatch;
+        }
+        if (cr.Matches is not null && TestMatches(ref cr, ctx, choices, ref probability, visits, chain, out reason) is var mo && mo != MatchOutcome.Match) return mo;
+        if (double.IsNaN(cr.Random)) return MatchOutcome.Match;
+        return Branch(ref cr, cr.Random, "statistic", choices, ref probability, visits, chain);
+    }
+
+    MatchOutcome Branch(ref CompiledRule cr, double p, string module, IChoices choices, ref double probability, ImmutableArray<RuleVisit>.Builder? visits, string chain)
+    {
+        if (p >= 1) return MatchOutcome.Match;
+        if (p <= 0) return MatchOutcome.NoMatch;
+        bool taken = choices.Choose(p);
+        probability *= taken ? p : 1 - p;
+        visits?.Add(new RuleVisit(Table, chain, cr.Index, cr.Text, VisitAction.Branch,
+            $"{module} {(taken ? "matched" : "did not match")} (p={(taken ? p : 1 - p).ToString("0.###########", System.Globalization.CultureInfo.InvariantCulture)})"));
+        return taken ? MatchOutcome.Match : MatchOutcome.NoMatch;
+    }
+
+    MatchOutcome TestMatches(ref CompiledRule cr, EvalContext ctx, IChoices choices, ref double probability,
+        ImmutableArray<RuleVisit>.Builder? visits, string chain, out string? reason)
+    {
+        reason = null;
+        foreach (var m in cr.Matches!)
         {
             var res = m.Evaluate(ctx);
             switch (res.Outcome)
@@ -381,14 +476,8 @@ public sealed class TableEvaluator
                 case MatchOutcome.NoMatch:
                     return MatchOutcome.NoMatch;
                 case MatchOutcome.Branch:
-                {
-                    bool taken = choices.Choose(res.Probability);
-                    probability *= taken ? res.Probability : 1 - res.Probability;
-                    visits?.Add(new RuleVisit(Table, chain, cr.Index, cr.Text, VisitAction.Branch,
-                        $"{m.Module} {(taken ? "matched" : "did not match")} (p={(taken ? res.Probability : 1 - res.Probability).ToString("0.###########", System.Globalization.CultureInfo.InvariantCulture)})"));
-                    if (!taken) return MatchOutcome.NoMatch;
+                    if (Branch(ref cr, res.Probability, m.Module, choices, ref probability, visits, chain) == MatchOutcome.NoMatch) return MatchOutcome.NoMatch;
                     continue;
-                }
                 default:
                     reason = res.Reason;
                     return MatchOutcome.Uncertain;
