@@ -87,7 +87,9 @@ public class TraversalTests
         Assert.Equal(0xbu, o.Packet.Mark); // (0xf & ~0xc) ^ 0x8 = 0xb (facts §4.1)
         Assert.Equal(TableVerdict.Accept, o.Verdict);
         Assert.Equal("seen ", Assert.Single(o.Requests.OfType<LogRequest>()).Prefix);
-        Assert.Equal(0xbu, Assert.Single(o.Requests.OfType<ConnmarkRequest>()).NewMark);
+        var cm = Assert.Single(o.Requests.OfType<ConnmarkRequest>());
+        Assert.Equal((0xf00u, 0xbu), (cm.OldMark, cm.NewMark)); // save-mark: ctmark = (0xf00 & 0) ^ (0xb & ~0)
+        Assert.Equal("-A PREROUTING -m mark --mark 0xb -j CONNMARK --save-mark", cm.Rule);
         Assert.Equal("PREROUTING:1 matched, PREROUTING:2 matched, PREROUTING:3 matched, PREROUTING:4 policy", Walk(o));
     }
 

@@ -425,7 +425,7 @@ public sealed class TableEvaluator
     {
         var b = ImmutableArray.CreateBuilder<EvalRequest>(ctx.Requests.Count + 1);
         b.AddRange(ctx.Requests);
-        if (ctx.CtMarkChanged) b.Add(new ConnmarkRequest(input.Conntrack?.Mark ?? 0, ctx.CtMark, ctx.CurrentRule?.Text ?? ""));
+        if (ctx.CtMarkChanged) b.Add(new ConnmarkRequest(input.Conntrack?.Mark ?? 0, ctx.CtMark, ctx.CtMarkRule ?? ""));
         return b.ToImmutable();
     }
 
