@@ -39,31 +39,52 @@ public sealed class TableEvaluator
 
     /// <summary>A rule flattened for the hot path: the built-in fields inline (no pointer chasing before the first
     /// test), matches that always match (comment, nfacct) left out, the jump resolved to a chain index.</summary>
+    /// <summary>What the walk needs only when it records or executes: kept out of the hot struct.</summary>
+    sealed class ColdRule
+    {
+        public required Rule Rule;
+        public required int Index; // 1-based
+        public required string Text;
+        public Target? Target;
+        public InterfaceSpec? In, Out;
+        public bool? Fragment;
+    }
+
     struct CompiledRule
     {
-        public Rule Rule;
-        public int Index; // 1-based
-        public string Text;
+        // Kept small (about one cache line) because a 10k-Service dump is walked with cold caches.
+        int F;
+        public bool HasPorts { readonly get => (F & 1) != 0; set => F = value ? F | 1 : F & ~1; }
+        public bool SportNeg { readonly get => (F & 2) != 0; set => F = value ? F | 2 : F & ~2; }
+        public bool DportNeg { readonly get => (F & 4) != 0; set => F = value ? F | 4 : F & ~4; }
+        public bool HasSport { readonly get => (F & 8) != 0; set => F = value ? F | 8 : F & ~8; }
+        public bool HasDport { readonly get => (F & 16) != 0; set => F = value ? F | 16 : F & ~16; }
+        public bool IsJump { readonly get => (F & 32) != 0; set => F = value ? F | 32 : F & ~32; }
+        public bool IsGoto { readonly get => (F & 64) != 0; set => F = value ? F | 64 : F & ~64; }
+        public bool MissingChain { readonly get => (F & 128) != 0; set => F = value ? F | 128 : F & ~128; }
+        public bool HasSrc { readonly get => (F & 256) != 0; set => F = value ? F | 256 : F & ~256; }
+        public bool SrcNeg { readonly get => (F & 512) != 0; set => F = value ? F | 512 : F & ~512; }
+        public bool HasDst { readonly get => (F & 1024) != 0; set => F = value ? F | 1024 : F & ~1024; }
+        public bool DstNeg { readonly get => (F & 2048) != 0; set => F = value ? F | 2048 : F & ~2048; }
+        public bool HasProto { readonly get => (F & 4096) != 0; set => F = value ? F | 4096 : F & ~4096; }
+        public bool ProtoNeg { readonly get => (F & 8192) != 0; set => F = value ? F | 8192 : F & ~8192; }
+        public bool ProtoAll { readonly get => (F & 16384) != 0; set => F = value ? F | 16384 : F & ~16384; }
+        public bool HasIfaceOrFrag { readonly get => (F & 32768) != 0; set => F = value ? F | 32768 : F & ~32768; }
+        public bool HasTarget { readonly get => (F & 65536) != 0; set => F = value ? F | 65536 : F & ~65536; }
+        public ColdRule Cold;
         /// <summary>Matches evaluated through their objects; null when all were inlined or always match.</summary>
         public Match[]? Matches;
-        // A tcp/udp match with only port tests, inlined (xt_tcpudp.c: non-first fragments never match).
-        public bool HasPorts, SportNeg, DportNeg, HasSport, HasDport;
-        public IpProtocol PortProto;
-        public ushort SportMin, SportMax, DportMin, DportMax;
+        /// <summary>For NAT targets: the request, built once (it only depends on the rule).</summary>
+        public NatRequest? Nat;
         /// <summary>An inlined `statistic --mode random` (the last match of kube-proxy's KUBE-SVC rules): the
         /// probability of matching, NaN when there is none.</summary>
         public double Random;
-        /// <summary>For NAT targets: the request, built once (it only depends on the rule).</summary>
-        public NatRequest? Nat;
-        public Target? Target;
         public int JumpTo;
-        public bool IsJump, IsGoto, MissingChain;
-        public bool HasSrc, SrcNeg, HasDst, DstNeg, HasProto, ProtoNeg;
         public uint SrcMask, SrcNet, DstMask, DstNet;
+        // A tcp/udp match with only port tests, inlined (xt_tcpudp.c: non-first fragments never match).
+        public ushort SportMin, SportMax, DportMin, DportMax;
+        public IpProtocol PortProto;
         public IpProtocol Proto; // when HasProto and not "all"
-        public bool ProtoAll;
-        public InterfaceSpec? In, Out;
-        public bool? Fragment;
 
         void Inline(IpProtocol proto, PortRange? sp, bool sn, PortRange? dp, bool dn)
         {
@@ -77,8 +98,10 @@ public sealed class TableEvaluator
         {
             var cr = new CompiledRule
             {
-                Rule = r, Index = index, Text = r.Text ?? r.Canonical, Target = r.Target, JumpTo = -1,
-                In = r.InInterface, Out = r.OutInterface, Fragment = r.Fragment,
+                Cold = new ColdRule { Rule = r, Index = index, Text = r.Text ?? r.Canonical, Target = r.Target, In = r.InInterface, Out = r.OutInterface, Fragment = r.Fragment },
+                JumpTo = -1,
+                HasIfaceOrFrag = r.InInterface is not null || r.OutInterface is not null || r.Fragment is not null,
+                HasTarget = r.Target is not null,
             };
             var rest = new List<Match>(r.Matches.Length);
             foreach (var m in r.Matches)
@@ -107,10 +130,10 @@ public sealed class TableEvaluator
             cr.Matches = rest.Count == 0 ? null : [.. rest];
             cr.Nat = r.Target switch
             {
-                DnatTarget dn => new NatRequest(NatKind.Dnat, dn.Range.Addresses, dn.Range.Ports, dn.Flags, cr.Text),
-                SnatTarget sn => new NatRequest(NatKind.Snat, sn.Range.Addresses, sn.Range.Ports, sn.Flags, cr.Text),
-                MasqueradeTarget m => new NatRequest(NatKind.Masquerade, null, m.Ports, m.Flags, cr.Text),
-                RedirectTarget rd => new NatRequest(NatKind.Redirect, null, rd.Ports, rd.Flags, cr.Text),
+                DnatTarget dn => new NatRequest(NatKind.Dnat, dn.Range.Addresses, dn.Range.Ports, dn.Flags, cr.Cold.Text),
+                SnatTarget sn => new NatRequest(NatKind.Snat, sn.Range.Addresses, sn.Range.Ports, sn.Flags, cr.Cold.Text),
+                MasqueradeTarget m => new NatRequest(NatKind.Masquerade, null, m.Ports, m.Flags, cr.Cold.Text),
+                RedirectTarget rd => new NatRequest(NatKind.Redirect, null, rd.Ports, rd.Flags, cr.Cold.Text),
                 _ => null,
             };
             if (r.Source is { } s) { cr.HasSrc = true; cr.SrcNeg = s.Negated; cr.SrcMask = s.Prefix.Mask; cr.SrcNet = s.Prefix.Address.Value & s.Prefix.Mask; }
@@ -154,7 +177,7 @@ public sealed class TableEvaluator
             var anyDst = new Dictionary<IndexKey, List<int>>();
             for (int i = 0; i < Rules.Length; i++)
             {
-                if (TryKey(Rules[i].Rule, out var key, out bool exactDst))
+                if (TryKey(Rules[i].Cold.Rule, out var key, out bool exactDst))
                 {
                     var d = exactDst ? byDst : anyDst;
                     if (!d.TryGetValue(key, out var l)) d[key] = l = [];
@@ -327,35 +350,33 @@ public sealed class TableEvaluator
             }
             ref var cr = ref chain.Rules[next];
             i = next + 1;
-            ctx.CurrentRule = cr.Rule;
             var m = Test(ref cr, ctx, packet, choices, ref probability, visits, chain.Name, out var reason);
             if (m == MatchOutcome.Uncertain)
             {
-                visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Uncertain, reason));
-                uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Index}: {reason}");
+                visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Uncertain, reason));
+                uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Cold.Index}: {reason}");
                 return Finish(TableVerdict.Uncertain);
             }
             if (m == MatchOutcome.NoMatch) continue;
-            var target = cr.Target;
-            if (target is null)
+            if (!cr.HasTarget)
             {
-                visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Matched));
+                visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Matched));
                 continue;
             }
             if (cr.IsJump)
             {
                 if (cr.MissingChain)
                 {
-                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Uncertain, "jump to undefined chain " + ((JumpTarget)target).ChainName));
-                    uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Index}: jump to undefined chain {((JumpTarget)target).ChainName}");
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Uncertain, "jump to undefined chain " + ((JumpTarget)cr.Cold.Target!).ChainName));
+                    uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Cold.Index}: jump to undefined chain {((JumpTarget)cr.Cold.Target!).ChainName}");
                     return Finish(TableVerdict.Uncertain);
                 }
-                visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, cr.IsGoto ? VisitAction.Goto : VisitAction.Jump, ((JumpTarget)target).ChainName));
+                visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, cr.IsGoto ? VisitAction.Goto : VisitAction.Jump, ((JumpTarget)cr.Cold.Target!).ChainName));
                 if (!cr.IsGoto)
                 {
                     if (stack.Count >= MaxDepth)
                     {
-                        uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Index}: chain nesting deeper than {MaxDepth} (loop?)");
+                        uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Cold.Index}: chain nesting deeper than {MaxDepth} (loop?)");
                         return Finish(TableVerdict.Uncertain);
                     }
                     stack.Push(new Frame(ci, i));
@@ -368,38 +389,40 @@ public sealed class TableEvaluator
             {
                 // NAT targets only request a binding and end the nat table (their Execute does the same).
                 ctx.Requests.Add(nat);
-                visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Verdict, target.Name + (nat.Addresses is null && nat.Ports is null ? "" : " " + NatText(nat))));
+                visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Verdict, cr.Cold.Target!.Name + (nat.Addresses is null && nat.Ports is null ? "" : " " + NatText(nat))));
                 return Finish(TableVerdict.Accept);
             }
-            var res = target.Execute(ctx, cr.Rule);
+            var target = cr.Cold.Target!;
+            ctx.CurrentRule = cr.Cold.Rule;
+            var res = target.Execute(ctx, cr.Cold.Rule);
             switch (res.Action)
             {
                 case TargetAction.Continue:
-                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Matched, target.Name));
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Matched, target.Name));
                     if (ctx.Mark != packet.Mark) packet = packet with { Mark = ctx.Mark };
                     continue;
                 case TargetAction.Accept:
-                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Verdict, "ACCEPT"));
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Verdict, "ACCEPT"));
                     return Finish(TableVerdict.Accept);
                 case TargetAction.Drop:
-                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Verdict, "DROP"));
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Verdict, "DROP"));
                     return Finish(TableVerdict.Drop);
                 case TargetAction.Reject:
-                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Verdict, "REJECT " + res.Detail));
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Verdict, "REJECT " + res.Detail));
                     return Finish(new TableVerdict(VerdictKind.Reject, res.Detail));
                 case TargetAction.Nat:
-                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Verdict, res.Detail));
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Verdict, res.Detail));
                     return Finish(TableVerdict.Accept);
                 case TargetAction.Return:
-                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Return));
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Return));
                     if (stack.Count == 0) return Policy();
                     var fr = stack.Pop();
                     ci = fr.Chain;
                     i = fr.Next;
                     continue;
                 default:
-                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Uncertain, res.Detail));
-                    uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Index}: {res.Detail}");
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Uncertain, res.Detail));
+                    uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Cold.Index}: {res.Detail}");
                     return Finish(TableVerdict.Uncertain);
             }
         }
@@ -437,16 +460,20 @@ public sealed class TableEvaluator
         if (cr.HasDst && ((p.Dst.Value & cr.DstMask) == cr.DstNet) == cr.DstNeg) return MatchOutcome.NoMatch;
         if (cr.HasSrc && ((p.Src.Value & cr.SrcMask) == cr.SrcNet) == cr.SrcNeg) return MatchOutcome.NoMatch;
         if (cr.HasProto && (cr.ProtoAll || cr.Proto == p.Protocol) == cr.ProtoNeg) return MatchOutcome.NoMatch;
-        if (cr.In is { } ii && !ii.Test(ctx.Input.InInterface)) return MatchOutcome.NoMatch;
-        if (cr.Out is { } oi && !oi.Test(ctx.Input.OutInterface)) return MatchOutcome.NoMatch;
-        if (cr.Fragment is { } f && (p.FragmentOffset != 0) != f) return MatchOutcome.NoMatch;
+        if (cr.HasIfaceOrFrag)
+        {
+            var c = cr.Cold;
+            if (c.In is { } ii && !ii.Test(ctx.Input.InInterface)) return MatchOutcome.NoMatch;
+            if (c.Out is { } oi && !oi.Test(ctx.Input.OutInterface)) return MatchOutcome.NoMatch;
+            if (c.Fragment is { } f && (p.FragmentOffset != 0) != f) return MatchOutcome.NoMatch;
+        }
         if (cr.HasPorts)
         {
             if (p.FragmentOffset != 0 || p.Protocol != cr.PortProto) return MatchOutcome.NoMatch;
             if (cr.HasSport && (p.SrcPort >= cr.SportMin && p.SrcPort <= cr.SportMax) == cr.SportNeg) return MatchOutcome.NoMatch;
             if (cr.HasDport && (p.DstPort >= cr.DportMin && p.DstPort <= cr.DportMax) == cr.DportNeg) return MatchOutcome.NoMatch;
         }
-        if (cr.Matches is not null && TestMatches(ref cr, ctx, choices, ref probability, visits, chain, out reason) is var mo && mo != MatchOutcome.Match) return mo;
+        if (cr.Matches is not null && (ctx.CurrentRule = cr.Cold.Rule) is not null && TestMatches(ref cr, ctx, choices, ref probability, visits, chain, out reason) is var mo && mo != MatchOutcome.Match) return mo;
         if (double.IsNaN(cr.Random)) return MatchOutcome.Match;
         return Branch(ref cr, cr.Random, "statistic", choices, ref probability, visits, chain);
     }
@@ -457,7 +484,7 @@ public sealed class TableEvaluator
         if (p <= 0) return MatchOutcome.NoMatch;
         bool taken = choices.Choose(p);
         probability *= taken ? p : 1 - p;
-        visits?.Add(new RuleVisit(Table, chain, cr.Index, cr.Text, VisitAction.Branch,
+        visits?.Add(new RuleVisit(Table, chain, cr.Cold.Index, cr.Cold.Text, VisitAction.Branch,
             $"{module} {(taken ? "matched" : "did not match")} (p={(taken ? p : 1 - p).ToString("0.###########", System.Globalization.CultureInfo.InvariantCulture)})"));
         return taken ? MatchOutcome.Match : MatchOutcome.NoMatch;
     }
