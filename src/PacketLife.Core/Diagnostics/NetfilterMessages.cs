@@ -69,13 +69,15 @@ public static class NetfilterMessages
         E("NF0020", $"option \"{option}\" requires an argument", at, null);
 
     public static Diagnostic UnknownModule(SourceLocation at, string module) =>
-        W("NF0021", $"match module \"{module}\" is not modelled; the rule is kept and traces reaching it are uncertain", at, "see `packetlife iptables check` docs for the supported modules");
+        W("NF0021", $"match module \"{module}\" is not modelled; the rule is kept and traces reaching it are uncertain", at,
+            "modelled modules: " + string.Join(", ", Netfilter.Matches.MatchRegistry.Names.Order(StringComparer.Ordinal)));
 
     public static Diagnostic UnknownOption(SourceLocation at, string option) =>
         W("NF0022", $"unknown option \"{option}\": not modelled; the rule is kept and traces reaching it are uncertain", at, "if it belongs to a protocol, give `-p` before it");
 
     public static Diagnostic UnknownTarget(SourceLocation at, string target) =>
-        W("NF0023", $"target \"{target}\" is not modelled; the rule is kept and traces reaching it are uncertain", at, null);
+        W("NF0023", $"target \"{target}\" is not modelled; the rule is kept and traces reaching it are uncertain", at,
+            "modelled targets: ACCEPT, DROP, RETURN, jumps and gotos, " + string.Join(", ", Netfilter.Targets.TargetRegistry.Names.Order(StringComparer.Ordinal)));
 
     public static Diagnostic BadValue(SourceLocation at, string module, string option, string value, string? detail = null) =>
         E("NF0024", detail ?? $"{module}: Bad value for \"{option}\" option: \"{value}\"", at, null);
