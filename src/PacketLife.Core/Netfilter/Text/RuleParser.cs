@@ -34,7 +34,9 @@ internal sealed class RuleParser
         public OptionBag Bag { get; } = bag;
         public bool Implicit { get; } = isImplicit;
         public int Order { get; } = order;
-        public List<string> RawArgs { get; } = [];
+        List<string>? raw;
+        public List<string> RawArgs => raw ??= [];
+        public bool HasRawArgs => raw is { Count: > 0 };
     }
 
     /// <summary>Parses tokens[start..] (after `-A CHAIN` / `-I CHAIN [N]`).</summary>
@@ -107,8 +109,7 @@ internal sealed class RuleParser
                 {
                     var a = NextArg(tk, ref i, t, out var intra);
                     if (a is null) break;
-                    var lower = a.ToLowerInvariant();
-                    if (lower is "all" or "0") proto = new ProtocolSpec(null, n || intra, a);
+                    if (a.Equals("all", StringComparison.OrdinalIgnoreCase) || a == "0") proto = new ProtocolSpec(null, n || intra, a);
                     else if (ProtocolNames.TryParse(a, out var pr)) proto = new ProtocolSpec(pr, n || intra, a);
                     else { diags.Add(NetfilterMessages.BadProtocol(At(tk[i]), a)); errors = true; }
                     break;
@@ -152,7 +153,7 @@ internal sealed class RuleParser
                     targetToken = tk[i];
                     isGoto = v is "-g" or "--goto";
                     targetModule = isGoto ? null : TargetRegistry.Find(a);
-                    targetBag = new OptionBag(a, At(tk[i]), diags);
+                    targetBag = targetModule is null ? null : new OptionBag(a, At(tk[i]), diags);
                     break;
                 }
                 default:
@@ -230,7 +231,7 @@ internal sealed class RuleParser
             Match? built;
             if (m.Module is null)
             {
-                built = new UnknownMatch(m.Name, [.. m.RawArgs]);
+                built = new UnknownMatch(m.Name, m.HasRawArgs ? [.. m.RawArgs] : []);
             }
             else
             {
