@@ -121,6 +121,12 @@ public static class NetfilterMessages
     public static Diagnostic UnknownIpset(SourceLocation at, string set) =>
         W("NF0037", $"Set {set} doesn't exist.", at, "pass the node's `ipset save` output with --ipset; without it the match is uncertain");
 
+    public static Diagnostic CommentTruncated(SourceLocation at, int length, int max) =>
+        W("NF0039", $"comment is {length} characters; iptables keeps only the first {max}", at, "shorten the comment");
+
+    public static Diagnostic IpsetTypeNotModelled(SourceLocation at, string type, string set) =>
+        W("NF0040", $"ipset type {type} is not modelled; rules using set {set} are uncertain", at, "modelled: hash:ip, hash:net, hash:ip,port, hash:net,port, hash:ip,port,ip, hash:ip,port,net, hash:net,net, bitmap:port");
+
     public static Diagnostic IpsetProblem(SourceLocation at, string message) =>
         E("NF0038", message, at, null);
 }

@@ -58,6 +58,15 @@ public class ReaderDiagnosticsTests
     }
 
     [Fact]
+    public void Long_comments_are_truncated_to_255_as_iptables_does()
+    {
+        var r = IptablesSaveReader.Read($"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment {new string('c', 300)}\nCOMMIT\n", "f");
+        var d = Assert.Single(r.Diagnostics);
+        Assert.Equal(("NF0039", Severity.Warning, 3, 21), (d.Code, d.Severity, d.Location.Line, d.Location.Column));
+        Assert.Equal($"-A INPUT -m comment --comment {new string('c', 255)}", r.RuleSet.Table("filter")!.Chain("INPUT")!.Rules[0].Canonical);
+    }
+
+    [Fact]
     public void Non_utf8_bytes_are_located()
     {
         var bytes = Encoding.ASCII.GetBytes("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment caf")
