@@ -23,6 +23,11 @@ public sealed class TableEvaluator
 
     public string Table { get; }
     readonly CompiledChain[] chains;
+    /// <summary>Per chain, what the walk touches first: the rules array and the index (null when scanned), in one
+    /// array so that entering a chain costs one load before its rules.</summary>
+    readonly Slot[] slots;
+
+    readonly record struct Slot(CompiledRule[] Rules, CompiledChain? Indexed);
     readonly Dictionary<string, int> chainIndex;
     readonly int[] startByHook = [-1, -1, -1, -1, -1];
 
@@ -33,6 +38,7 @@ public sealed class TableEvaluator
         for (int i = 0; i < table.Chains.Length; i++) chainIndex[table.Chains[i].Name] = i;
         chains = new CompiledChain[table.Chains.Length];
         for (int i = 0; i < chains.Length; i++) chains[i] = new CompiledChain(table.Chains[i], table.Name, chainIndex);
+        slots = [.. chains.Select(c => new Slot(c.Rules, c.Scan is null ? null : c))];
         foreach (NetfilterHook h in Enum.GetValues<NetfilterHook>())
             if (chainIndex.TryGetValue(NetfilterTables.ChainOf(h), out var k) && table.Chains[k].IsBuiltin) startByHook[(int)h] = k;
     }
@@ -149,7 +155,8 @@ public sealed class TableEvaluator
         }
     }
 
-    readonly record struct IndexKey(IpProtocol Protocol, uint Dst, ushort Port);
+    /// <summary>(protocol, destination, port) packed in one integer: a cheap hash and a small dictionary entry.</summary>
+    static ulong IndexKey(IpProtocol protocol, uint dst, ushort port) => (ulong)protocol << 48 | (ulong)dst << 16 | port;
 
     sealed class CompiledChain
     {
@@ -160,8 +167,8 @@ public sealed class TableEvaluator
         // Index (null when scanned): rules that are always evaluated, and buckets for indexable shapes.
         public readonly int[]? Scan;
         // Bucket value: the rule index when one rule has the key (the common case), else ~k for Overflow[k].
-        public readonly Dictionary<IndexKey, int>? ByDst;
-        public readonly Dictionary<IndexKey, int>? AnyDst;
+        public readonly Dictionary<ulong, int>? ByDst;
+        public readonly Dictionary<ulong, int>? AnyDst;
         readonly List<int[]> Overflow = [];
 
         public CompiledChain(Chain chain, string table, Dictionary<string, int> chains)
@@ -173,8 +180,8 @@ public sealed class TableEvaluator
             for (int i = 0; i < Rules.Length; i++) Rules[i] = CompiledRule.From(chain.Rules[i], i + 1, chains);
             if (Rules.Length < IndexThreshold) return;
             var scan = new List<int>();
-            var byDst = new Dictionary<IndexKey, List<int>>();
-            var anyDst = new Dictionary<IndexKey, List<int>>();
+            var byDst = new Dictionary<ulong, List<int>>();
+            var anyDst = new Dictionary<ulong, List<int>>();
             for (int i = 0; i < Rules.Length; i++)
             {
                 if (TryKey(Rules[i].Cold.Rule, out var key, out bool exactDst))
@@ -193,7 +200,7 @@ public sealed class TableEvaluator
         /// <summary>A rule can be indexed when it can only match packets of one (protocol, destination, port): no
         /// source, interfaces, fragment test or negation, and only comment/nfacct besides one port match with a single
         /// destination port.</summary>
-        static bool TryKey(Rule r, out IndexKey key, out bool exactDst)
+        static bool TryKey(Rule r, out ulong key, out bool exactDst)
         {
             key = default;
             exactDst = false;
@@ -228,7 +235,7 @@ public sealed class TableEvaluator
                 }
             }
             if (port is null) return false;
-            key = new IndexKey(proto, dst, port.Value);
+            key = IndexKey(proto, dst, port.Value);
             return true;
         }
 
@@ -248,8 +255,8 @@ public sealed class TableEvaluator
             int best = NextIn(Scan, from);
             if (p.FragmentOffset == 0)
             {
-                if (ByDst!.Count > 0 && ByDst.TryGetValue(new IndexKey(p.Protocol, p.Dst.Value, p.DstPort), out var a)) best = Math.Min(best, NextInBucket(a, from));
-                if (AnyDst!.Count > 0 && AnyDst.TryGetValue(new IndexKey(p.Protocol, 0, p.DstPort), out var b)) best = Math.Min(best, NextInBucket(b, from));
+                if (ByDst!.Count > 0 && ByDst.TryGetValue(IndexKey(p.Protocol, p.Dst.Value, p.DstPort), out var a)) best = Math.Min(best, NextInBucket(a, from));
+                if (AnyDst!.Count > 0 && AnyDst.TryGetValue(IndexKey(p.Protocol, 0, p.DstPort), out var b)) best = Math.Min(best, NextInBucket(b, from));
             }
             return best;
         }
@@ -332,29 +339,31 @@ public sealed class TableEvaluator
         var builtin = chains[start];
         while (true)
         {
-            var chain = chains[ci];
-            int next = chain.Next(i, packet);
-            if (next >= chain.Rules.Length)
+            var slot = slots[ci];
+            var rules = slot.Rules;
+            int next = slot.Indexed is null ? i : slot.Indexed.Next(i, packet);
+            if (next >= rules.Length)
             {
                 // End of chain: a user chain returns (return:N), a built-in chain applies its policy (policy:N).
-                if (stack.Count > 0 || !chain.Builtin && ci != start)
+                if (stack.Count > 0)
                 {
-                    visits?.Add(new RuleVisit(Table, chain.Name, chain.Rules.Length + 1, null, VisitAction.Return));
-                    if (stack.Count == 0) return Policy();
+                    visits?.Add(new RuleVisit(Table, chains[ci].Name, rules.Length + 1, null, VisitAction.Return));
                     var f = stack.Pop();
                     ci = f.Chain;
                     i = f.Next;
                     continue;
                 }
+                if (ci != start) visits?.Add(new RuleVisit(Table, chains[ci].Name, rules.Length + 1, null, VisitAction.Return));
                 return Policy();
             }
-            ref var cr = ref chain.Rules[next];
+            ref var cr = ref rules[next];
+            var chain = visits is null ? null! : chains[ci];
             i = next + 1;
-            var m = Test(ref cr, ctx, packet, choices, ref probability, visits, chain.Name, out var reason);
+            var m = Test(ref cr, ctx, packet, choices, ref probability, visits, ci, out var reason);
             if (m == MatchOutcome.Uncertain)
             {
                 visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Uncertain, reason));
-                uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Cold.Index}: {reason}");
+                uncertain = uncertain.Add($"{Table}:{chains[ci].Name}:{cr.Cold.Index}: {reason}");
                 return Finish(TableVerdict.Uncertain);
             }
             if (m == MatchOutcome.NoMatch) continue;
@@ -368,7 +377,7 @@ public sealed class TableEvaluator
                 if (cr.MissingChain)
                 {
                     visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Uncertain, "jump to undefined chain " + ((JumpTarget)cr.Cold.Target!).ChainName));
-                    uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Cold.Index}: jump to undefined chain {((JumpTarget)cr.Cold.Target!).ChainName}");
+                    uncertain = uncertain.Add($"{Table}:{chains[ci].Name}:{cr.Cold.Index}: jump to undefined chain {((JumpTarget)cr.Cold.Target!).ChainName}");
                     return Finish(TableVerdict.Uncertain);
                 }
                 visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, cr.IsGoto ? VisitAction.Goto : VisitAction.Jump, ((JumpTarget)cr.Cold.Target!).ChainName));
@@ -376,7 +385,7 @@ public sealed class TableEvaluator
                 {
                     if (stack.Count >= MaxDepth)
                     {
-                        uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Cold.Index}: chain nesting deeper than {MaxDepth} (loop?)");
+                        uncertain = uncertain.Add($"{Table}:{chains[ci].Name}:{cr.Cold.Index}: chain nesting deeper than {MaxDepth} (loop?)");
                         return Finish(TableVerdict.Uncertain);
                     }
                     stack.Push(new Frame(ci, i));
@@ -422,7 +431,7 @@ public sealed class TableEvaluator
                     continue;
                 default:
                     visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Uncertain, res.Detail));
-                    uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Cold.Index}: {res.Detail}");
+                    uncertain = uncertain.Add($"{Table}:{chains[ci].Name}:{cr.Cold.Index}: {res.Detail}");
                     return Finish(TableVerdict.Uncertain);
             }
         }
@@ -453,7 +462,7 @@ public sealed class TableEvaluator
     }
 
     MatchOutcome Test(ref CompiledRule cr, EvalContext ctx, Packet p, IChoices choices, ref double probability,
-        ImmutableArray<RuleVisit>.Builder? visits, string chain, out string? reason)
+        ImmutableArray<RuleVisit>.Builder? visits, int ci, out string? reason)
     {
         reason = null;
         // ip_tables.c ip_packet_match: -s -d -i -o -p -f, each with its inversion.
@@ -473,24 +482,24 @@ public sealed class TableEvaluator
             if (cr.HasSport && (p.SrcPort >= cr.SportMin && p.SrcPort <= cr.SportMax) == cr.SportNeg) return MatchOutcome.NoMatch;
             if (cr.HasDport && (p.DstPort >= cr.DportMin && p.DstPort <= cr.DportMax) == cr.DportNeg) return MatchOutcome.NoMatch;
         }
-        if (cr.Matches is not null && (ctx.CurrentRule = cr.Cold.Rule) is not null && TestMatches(ref cr, ctx, choices, ref probability, visits, chain, out reason) is var mo && mo != MatchOutcome.Match) return mo;
+        if (cr.Matches is not null && (ctx.CurrentRule = cr.Cold.Rule) is not null && TestMatches(ref cr, ctx, choices, ref probability, visits, ci, out reason) is var mo && mo != MatchOutcome.Match) return mo;
         if (double.IsNaN(cr.Random)) return MatchOutcome.Match;
-        return Branch(ref cr, cr.Random, "statistic", choices, ref probability, visits, chain);
+        return Branch(ref cr, cr.Random, "statistic", choices, ref probability, visits, ci);
     }
 
-    MatchOutcome Branch(ref CompiledRule cr, double p, string module, IChoices choices, ref double probability, ImmutableArray<RuleVisit>.Builder? visits, string chain)
+    MatchOutcome Branch(ref CompiledRule cr, double p, string module, IChoices choices, ref double probability, ImmutableArray<RuleVisit>.Builder? visits, int ci)
     {
         if (p >= 1) return MatchOutcome.Match;
         if (p <= 0) return MatchOutcome.NoMatch;
         bool taken = choices.Choose(p);
         probability *= taken ? p : 1 - p;
-        visits?.Add(new RuleVisit(Table, chain, cr.Cold.Index, cr.Cold.Text, VisitAction.Branch,
+        visits?.Add(new RuleVisit(Table, chains[ci].Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Branch,
             $"{module} {(taken ? "matched" : "did not match")} (p={(taken ? p : 1 - p).ToString("0.###########", System.Globalization.CultureInfo.InvariantCulture)})"));
         return taken ? MatchOutcome.Match : MatchOutcome.NoMatch;
     }
 
     MatchOutcome TestMatches(ref CompiledRule cr, EvalContext ctx, IChoices choices, ref double probability,
-        ImmutableArray<RuleVisit>.Builder? visits, string chain, out string? reason)
+        ImmutableArray<RuleVisit>.Builder? visits, int ci, out string? reason)
     {
         reason = null;
         foreach (var m in cr.Matches!)
@@ -503,7 +512,7 @@ public sealed class TableEvaluator
                 case MatchOutcome.NoMatch:
                     return MatchOutcome.NoMatch;
                 case MatchOutcome.Branch:
-                    if (Branch(ref cr, res.Probability, m.Module, choices, ref probability, visits, chain) == MatchOutcome.NoMatch) return MatchOutcome.NoMatch;
+                    if (Branch(ref cr, res.Probability, m.Module, choices, ref probability, visits, ci) == MatchOutcome.NoMatch) return MatchOutcome.NoMatch;
                     continue;
                 default:
                     reason = res.Reason;
