@@ -13,6 +13,16 @@ namespace PacketLife.Core.Netfilter.Text;
 /// unsupported.</summary>
 internal sealed class RuleParser
 {
+    /// <summary>Stateless parts that repeat across a dump's rules (jump targets, comments) are shared: a kube-proxy
+    /// dump has one jump per rule and a few distinct comments per Service, and fewer objects read faster. Stateful
+    /// matches (nth, limit, recent) are never shared: their state is keyed by the match object.</summary>
+    internal sealed class Shared
+    {
+        public readonly Dictionary<string, JumpTarget> Jumps = new(StringComparer.Ordinal);
+        public readonly Dictionary<string, JumpTarget> Gotos = new(StringComparer.Ordinal);
+        public readonly Dictionary<string, Match> Comments = new(StringComparer.Ordinal);
+    }
+
     readonly string source;
     readonly int line;
     readonly List<Diagnostic> diags;
@@ -40,14 +50,17 @@ internal sealed class RuleParser
     }
 
     /// <summary>Parses tokens[start..] (after `-A CHAIN` / `-I CHAIN [N]`).</summary>
+    Shared? shared;
+
     public static Rule Parse(string chain, RuleCommand command, int? insertAt, List<Token> tokens, int start,
-        Counters? counters, string text, string source, int line, List<Diagnostic> diags, SourceLocation at)
+        Counters? counters, (string Source, int Start, int Length) text, string source, int line, List<Diagnostic> diags, SourceLocation at,
+        Shared? shared = null)
     {
-        var p = new RuleParser(source, line, diags);
+        var p = new RuleParser(source, line, diags) { shared = shared };
         return p.Run(chain, command, insertAt, tokens, start, counters, text, at);
     }
 
-    Rule Run(string chain, RuleCommand command, int? insertAt, List<Token> tk, int i, Counters? counters, string text, SourceLocation at)
+    Rule Run(string chain, RuleCommand command, int? insertAt, List<Token> tk, int i, Counters? counters, (string Source, int Start, int Length) text, SourceLocation at)
     {
         var unsupported = new List<string>();
         AddressSpec? src = null, dst = null;
@@ -253,6 +266,11 @@ internal sealed class RuleParser
                 {
                     built = MatchRegistry.WithImplicit(built);
                 }
+                else if (built is CommentMatch cm && shared is not null)
+                {
+                    if (shared.Comments.TryGetValue(cm.Comment, out var same)) built = same;
+                    else shared.Comments[cm.Comment] = cm;
+                }
                 unsupported.AddRange(m.Bag.Unmodelled);
             }
             if (built.UnsupportedReason is { } r && !unsupported.Contains(r)) unsupported.Add(r);
@@ -262,7 +280,7 @@ internal sealed class RuleParser
         Target? target = null;
         if (targetName is not null)
         {
-            if (isGoto) target = new JumpTarget(targetName, true);
+            if (isGoto) target = SharedJump(targetName, true);
             else if (VerdictTarget.ByName(targetName) is { } vt)
             {
                 target = vt;
@@ -285,7 +303,7 @@ internal sealed class RuleParser
             else
             {
                 // A plain name: a jump to a user chain (checked against the table's chains at COMMIT).
-                target = new JumpTarget(targetName, false);
+                target = SharedJump(targetName, false);
             }
             if (target.UnsupportedReason is { } r && !unsupported.Contains(r)) unsupported.Add(r);
         }
@@ -305,11 +323,19 @@ internal sealed class RuleParser
             Matches = matches is null ? [] : matches.MoveToImmutable(),
             Target = target,
             Counters = counters,
-            Text = text,
+            TextRange = text,
             Location = at,
             Unsupported = unsupported.Count == 0 ? [] : [.. unsupported],
             TargetColumn = targetName is null ? 0 : targetToken.Column,
         };
+    }
+
+    JumpTarget SharedJump(string chain, bool isGoto)
+    {
+        if (shared is null) return new JumpTarget(chain, isGoto);
+        var d = isGoto ? shared.Gotos : shared.Jumps;
+        if (!d.TryGetValue(chain, out var j)) d[chain] = j = new JumpTarget(chain, isGoto);
+        return j;
     }
 
     string? NextArg(List<Token> tk, ref int j, Token opt, out bool intraNeg)
