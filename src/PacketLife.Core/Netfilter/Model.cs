@@ -250,6 +250,8 @@ public sealed record RuleSet
     public ImmutableArray<RuleSetLine> Lines { get; init; } = [];
     /// <summary>True when the text ended with a line break (iptables-save's output does).</summary>
     public bool EndsWithNewline { get; init; } = true;
+    /// <summary>The file started with a UTF-8 byte order mark (given back by the writer).</summary>
+    public bool ByteOrderMark { get; init; }
 
     public IEnumerable<Table> Tables => Lines.OfType<Table>();
 

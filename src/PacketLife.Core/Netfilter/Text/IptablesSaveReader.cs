@@ -38,7 +38,8 @@ public static class IptablesSaveReader
     {
         var diags = new List<Diagnostic>();
         var top = ImmutableArray.CreateBuilder<RuleSetLine>();
-        if (text.Length > 0 && text[0] == '\uFEFF') text = text[1..];
+        bool bom = text.Length > 0 && text[0] == '\uFEFF';
+        if (bom) text = text[1..];
         bool endsWithNewline = text.EndsWith('\n');
         var tokens = new List<Token>(32);
         TableBuilder? open = null;
@@ -125,7 +126,7 @@ public static class IptablesSaveReader
         if (!sawTable && diags.All(d => d.Code != "NF0006"))
             diags.Add(NetfilterMessages.EmptyFile(new SourceLocation(source, Math.Max(lineNo, 1), 1)));
         var sorted = diags.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column).ToList();
-        return new NetfilterParseResult(new RuleSet { Lines = top.ToImmutable(), EndsWithNewline = endsWithNewline || text.Length == 0 }, sorted);
+        return new NetfilterParseResult(new RuleSet { Lines = top.ToImmutable(), EndsWithNewline = endsWithNewline || text.Length == 0, ByteOrderMark = bom }, sorted);
     }
 
     sealed class ChainBuilder(string name, bool builtin, string? policy, Counters counters, SourceLocation at)
