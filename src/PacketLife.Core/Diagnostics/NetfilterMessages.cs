@@ -88,8 +88,10 @@ public static class NetfilterMessages
     public static Diagnostic CannotInvert(SourceLocation at, string module, string option) =>
         E("NF0026", $"{module}: option \"{option}\" cannot be inverted.", at, null);
 
+    // iptables 1.8.9 no longer accepts `--option ! value` (verified: `-s ! 10.0.0.0/8` → "Bad argument `10.0.0.0/8'",
+    // `--dport ! 80` → "invalid port/service `!' specified"): `!` goes before the option.
     public static Diagnostic IntrapositionedNegation(SourceLocation at) =>
-        W("NF0027", "Using intrapositioned negation (`--option ! this`) is deprecated in favor of extrapositioned (`! --option this`).", at, null);
+        E("NF0027", "intrapositioned negation (`--option ! value`) is refused by iptables 1.8", at, "write `! --option value`");
 
     public static Diagnostic DuplicateOption(SourceLocation at, string option) =>
         E("NF0028", $"multiple {option} flags not allowed", at, null);

@@ -43,6 +43,8 @@ public class ReaderDiagnosticsTests
         { "unknown command", "*filter\n:INPUT ACCEPT [0:0]\n-Q INPUT\nCOMMIT\n", "NF0010", "3:1" },
         { "bad counters", "*filter\n:INPUT ACCEPT [x:0]\nCOMMIT\n", "NF0035", "2:15" },
         { "duplicate chain", "*nat\n:A - [0:0]\n:A - [0:0]\nCOMMIT\n", "NF0014", "3:1" },
+        { "intrapositioned negation of -s", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s ! 10.0.0.0/8\nCOMMIT\n", "NF0027", "3:13" },
+        { "intrapositioned negation of --dport", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport ! 80\nCOMMIT\n", "NF0027", "3:25" },
     };
 
     [Theory]

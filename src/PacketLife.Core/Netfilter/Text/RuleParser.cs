@@ -345,6 +345,7 @@ internal sealed class RuleParser
         {
             intraNeg = true;
             diags.Add(NetfilterMessages.IntrapositionedNegation(At(tk[j + 1])));
+            errors = true;
             j++;
         }
         if (j + 1 >= tk.Count)
@@ -376,7 +377,7 @@ internal sealed class RuleParser
             if (k == 0 && i + 1 < tk.Count && tk[i + 1].Value == "!" && spec.Invertible)
             {
                 intra = true;
-                diags.Add(NetfilterMessages.IntrapositionedNegation(At(tk[i + 1])));
+                bag.Error(NetfilterMessages.IntrapositionedNegation(At(tk[i + 1])));
                 i++;
             }
             if (i + 1 >= tk.Count)
