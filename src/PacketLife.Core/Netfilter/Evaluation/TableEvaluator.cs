@@ -155,7 +155,45 @@ public sealed class TableEvaluator
         }
     }
 
-    /// <summary>(protocol, destination, port) packed in one integer: a cheap hash and a small dictionary entry.</summary>
+    /// <summary>An open-addressing map from packed keys (never 0: the protocol is set) to bucket values, key and value
+    /// side by side so that a lookup usually costs one cache line.</summary>
+    sealed class KeyTable
+    {
+        readonly (ulong Key, int Value)[] slots;
+        readonly int mask;
+        public int Count { get; }
+
+        public KeyTable(List<(ulong Key, int Value)> items)
+        {
+            Count = items.Count;
+            int cap = 4;
+            while (cap < items.Count * 2) cap <<= 1;
+            slots = new (ulong, int)[cap];
+            mask = cap - 1;
+            foreach (var (k, v) in items)
+            {
+                int i = Slot(k);
+                while (slots[i].Key != 0) i = (i + 1) & mask;
+                slots[i] = (k, v);
+            }
+        }
+
+        int Slot(ulong k) => (int)((k * 0x9E3779B97F4A7C15UL) >> 40) & mask;
+
+        public bool TryGetValue(ulong key, out int value)
+        {
+            int i = Slot(key);
+            while (true)
+            {
+                ref var e = ref slots[i];
+                if (e.Key == key) { value = e.Value; return true; }
+                if (e.Key == 0) { value = 0; return false; }
+                i = (i + 1) & mask;
+            }
+        }
+    }
+
+    /// <summary>(protocol, destination, port) packed in one integer: a cheap hash and a small table entry.</summary>
     static ulong IndexKey(IpProtocol protocol, uint dst, ushort port) => (ulong)protocol << 48 | (ulong)dst << 16 | port;
 
     sealed class CompiledChain
@@ -167,8 +205,8 @@ public sealed class TableEvaluator
         // Index (null when scanned): rules that are always evaluated, and buckets for indexable shapes.
         public readonly int[]? Scan;
         // Bucket value: the rule index when one rule has the key (the common case), else ~k for Overflow[k].
-        public readonly Dictionary<ulong, int>? ByDst;
-        public readonly Dictionary<ulong, int>? AnyDst;
+        public readonly KeyTable? ByDst;
+        public readonly KeyTable? AnyDst;
         readonly List<int[]> Overflow = [];
 
         public CompiledChain(Chain chain, string table, Dictionary<string, int> chains)
@@ -193,8 +231,8 @@ public sealed class TableEvaluator
                 else scan.Add(i);
             }
             Scan = [.. scan];
-            ByDst = byDst.ToDictionary(kv => kv.Key, kv => Bucket(kv.Value));
-            AnyDst = anyDst.ToDictionary(kv => kv.Key, kv => Bucket(kv.Value));
+            ByDst = new KeyTable(byDst.Select(kv => (kv.Key, Bucket(kv.Value))).ToList());
+            AnyDst = new KeyTable(anyDst.Select(kv => (kv.Key, Bucket(kv.Value))).ToList());
         }
 
         /// <summary>A rule can be indexed when it can only match packets of one (protocol, destination, port): no
