@@ -21,6 +21,10 @@ internal sealed class RuleParser
         public readonly Dictionary<string, JumpTarget> Jumps = new(StringComparer.Ordinal);
         public readonly Dictionary<string, JumpTarget> Gotos = new(StringComparer.Ordinal);
         public readonly Dictionary<string, Match> Comments = new(StringComparer.Ordinal);
+        public readonly Dictionary<(IpProtocol?, bool), ProtocolSpec> Protocols = [];
+        public readonly Dictionary<(string, bool), InterfaceSpec> Interfaces = [];
+        /// <summary>Port-only tcp/udp matches and random statistic matches, by their save text (stateless).</summary>
+        public readonly Dictionary<string, Match> Stateless = new(StringComparer.Ordinal);
     }
 
     readonly string source;
@@ -114,7 +118,7 @@ internal sealed class RuleParser
                     var a = NextArg(tk, ref i, t, out var intra);
                     if (a is null) break;
                     if (a.Length > 15 || a.Length == 0) { diags.Add(NetfilterMessages.BadInterface(At(tk[i]), a)); errors = true; break; }
-                    var spec = new InterfaceSpec(a, n || intra);
+                    var spec = SharedInterface(a, n || intra);
                     if (isIn) inIf = spec; else outIf = spec;
                     break;
                 }
@@ -122,8 +126,8 @@ internal sealed class RuleParser
                 {
                     var a = NextArg(tk, ref i, t, out var intra);
                     if (a is null) break;
-                    if (a.Equals("all", StringComparison.OrdinalIgnoreCase) || a == "0") proto = new ProtocolSpec(null, n || intra, a);
-                    else if (ProtocolNames.TryParse(a, out var pr)) proto = new ProtocolSpec(pr, n || intra, a);
+                    if (a.Equals("all", StringComparison.OrdinalIgnoreCase) || a == "0") proto = SharedProtocol(null, n || intra, a);
+                    else if (ProtocolNames.TryParse(a, out var pr)) proto = SharedProtocol(pr, n || intra, a);
                     else { diags.Add(NetfilterMessages.BadProtocol(At(tk[i]), a)); errors = true; }
                     break;
                 }
@@ -271,6 +275,13 @@ internal sealed class RuleParser
                     if (shared.Comments.TryGetValue(cm.Comment, out var same)) built = same;
                     else shared.Comments[cm.Comment] = cm;
                 }
+                else if (shared is not null && built is TcpMatch { HasFlags: false, TcpOption: null } or UdpMatch or StatisticMatch { Mode: StatisticMode.Random })
+                {
+                    // Stateless: one instance per distinct save text (never nth or limit, whose state is per object).
+                    var key = built.SaveText;
+                    if (shared.Stateless.TryGetValue(key, out var same)) built = same;
+                    else shared.Stateless[key] = built;
+                }
                 unsupported.AddRange(m.Bag.Unmodelled);
             }
             if (built.UnsupportedReason is { } r && !unsupported.Contains(r)) unsupported.Add(r);
@@ -328,6 +339,20 @@ internal sealed class RuleParser
             Unsupported = unsupported.Count == 0 ? [] : [.. unsupported],
             TargetColumn = targetName is null ? 0 : targetToken.Column,
         };
+    }
+
+    ProtocolSpec SharedProtocol(IpProtocol? p, bool negated, string written)
+    {
+        if (shared is null) return new ProtocolSpec(p, negated, written);
+        if (!shared.Protocols.TryGetValue((p, negated), out var s)) shared.Protocols[(p, negated)] = s = new ProtocolSpec(p, negated, written);
+        return s;
+    }
+
+    InterfaceSpec SharedInterface(string name, bool negated)
+    {
+        if (shared is null) return new InterfaceSpec(name, negated);
+        if (!shared.Interfaces.TryGetValue((name, negated), out var s)) shared.Interfaces[(name, negated)] = s = new InterfaceSpec(name, negated);
+        return s;
     }
 
     JumpTarget SharedJump(string chain, bool isGoto)
