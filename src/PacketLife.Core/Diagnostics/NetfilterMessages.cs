@@ -69,13 +69,15 @@ public static class NetfilterMessages
         E("NF0020", $"option \"{option}\" requires an argument", at, null);
 
     public static Diagnostic UnknownModule(SourceLocation at, string module) =>
-        W("NF0021", $"match module \"{module}\" is not modelled; the rule is kept and traces reaching it are uncertain", at, "see `packetlife iptables check` docs for the supported modules");
+        W("NF0021", $"match module \"{module}\" is not modelled; the rule is kept and traces reaching it are uncertain", at,
+            "modelled modules: " + string.Join(", ", Netfilter.Matches.MatchRegistry.Names.Order(StringComparer.Ordinal)));
 
     public static Diagnostic UnknownOption(SourceLocation at, string option) =>
         W("NF0022", $"unknown option \"{option}\": not modelled; the rule is kept and traces reaching it are uncertain", at, "if it belongs to a protocol, give `-p` before it");
 
     public static Diagnostic UnknownTarget(SourceLocation at, string target) =>
-        W("NF0023", $"target \"{target}\" is not modelled; the rule is kept and traces reaching it are uncertain", at, null);
+        W("NF0023", $"target \"{target}\" is not modelled; the rule is kept and traces reaching it are uncertain", at,
+            "modelled targets: ACCEPT, DROP, RETURN, jumps and gotos, " + string.Join(", ", Netfilter.Targets.TargetRegistry.Names.Order(StringComparer.Ordinal)));
 
     public static Diagnostic BadValue(SourceLocation at, string module, string option, string value, string? detail = null) =>
         E("NF0024", detail ?? $"{module}: Bad value for \"{option}\" option: \"{value}\"", at, null);
@@ -86,8 +88,10 @@ public static class NetfilterMessages
     public static Diagnostic CannotInvert(SourceLocation at, string module, string option) =>
         E("NF0026", $"{module}: option \"{option}\" cannot be inverted.", at, null);
 
+    // iptables 1.8.9 no longer accepts `--option ! value` (verified: `-s ! 10.0.0.0/8` → "Bad argument `10.0.0.0/8'",
+    // `--dport ! 80` → "invalid port/service `!' specified"): `!` goes before the option.
     public static Diagnostic IntrapositionedNegation(SourceLocation at) =>
-        W("NF0027", "Using intrapositioned negation (`--option ! this`) is deprecated in favor of extrapositioned (`! --option this`).", at, null);
+        E("NF0027", "intrapositioned negation (`--option ! value`) is refused by iptables 1.8", at, "write `! --option value`");
 
     public static Diagnostic DuplicateOption(SourceLocation at, string option) =>
         E("NF0028", $"multiple {option} flags not allowed", at, null);
@@ -118,6 +122,12 @@ public static class NetfilterMessages
 
     public static Diagnostic UnknownIpset(SourceLocation at, string set) =>
         W("NF0037", $"Set {set} doesn't exist.", at, "pass the node's `ipset save` output with --ipset; without it the match is uncertain");
+
+    public static Diagnostic CommentTruncated(SourceLocation at, int length, int max) =>
+        W("NF0039", $"comment is {length} characters; iptables keeps only the first {max}", at, "shorten the comment");
+
+    public static Diagnostic IpsetTypeNotModelled(SourceLocation at, string type, string set) =>
+        W("NF0040", $"ipset type {type} is not modelled; rules using set {set} are uncertain", at, "modelled: hash:ip, hash:net, hash:ip,port, hash:net,port, hash:ip,port,ip, hash:ip,port,net, hash:net,net, bitmap:port");
 
     public static Diagnostic IpsetProblem(SourceLocation at, string message) =>
         E("NF0038", message, at, null);

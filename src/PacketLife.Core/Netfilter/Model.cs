@@ -128,8 +128,24 @@ public sealed record Rule
     /// <summary>null: a rule without a target only counts packets.</summary>
     public Target? Target { get; init; }
     public Counters? Counters { get; init; }
+    // The text is kept as a range of the file that was read (one string for the whole file instead of one per line:
+    // a 200k-line dump would otherwise spend most of its reading time in the garbage collector).
+    string? text;
+    string? textSource;
+    int textStart, textLength;
+
     /// <summary>The line exactly as read (null when built in code).</summary>
-    public string? Text { get; init; }
+    public string? Text
+    {
+        get => text ?? textSource?.Substring(textStart, textLength);
+        init { text = value; textSource = null; }
+    }
+
+    /// <summary>Sets <see cref="Text"/> to a range of the source text without copying it.</summary>
+    internal (string Source, int Start, int Length) TextRange
+    {
+        init { text = null; (textSource, textStart, textLength) = value; }
+    }
     public SourceLocation Location { get; init; }
     /// <summary>Why this rule cannot be evaluated exactly (unknown module, option or target). Traces that
     /// reach it are marked uncertain with these reasons.</summary>
@@ -162,8 +178,24 @@ public sealed record Chain
 /// <summary>A line of an iptables-save / iptables-restore file, kept in file order for the exact round trip.</summary>
 public abstract record RuleSetLine
 {
-    /// <summary>The exact text as read (without the line break), or null when built in code.</summary>
-    public string? Text { get; init; }
+    // The text is kept as a range of the file that was read (one string for the whole file instead of one per line:
+    // a 200k-line dump would otherwise spend most of its reading time in the garbage collector).
+    string? text;
+    string? textSource;
+    int textStart, textLength;
+
+    /// <summary>The line exactly as read (null when built in code).</summary>
+    public string? Text
+    {
+        get => text ?? textSource?.Substring(textStart, textLength);
+        init { text = value; textSource = null; }
+    }
+
+    /// <summary>Sets <see cref="Text"/> to a range of the source text without copying it.</summary>
+    internal (string Source, int Start, int Length) TextRange
+    {
+        init { text = null; (textSource, textStart, textLength) = value; }
+    }
     public SourceLocation Location { get; init; }
 }
 
@@ -218,6 +250,8 @@ public sealed record RuleSet
     public ImmutableArray<RuleSetLine> Lines { get; init; } = [];
     /// <summary>True when the text ended with a line break (iptables-save's output does).</summary>
     public bool EndsWithNewline { get; init; } = true;
+    /// <summary>The file started with a UTF-8 byte order mark (given back by the writer).</summary>
+    public bool ByteOrderMark { get; init; }
 
     public IEnumerable<Table> Tables => Lines.OfType<Table>();
 

@@ -19,6 +19,14 @@ public static class ProtocolNames
 
     public static bool TryParse(string text, out IpProtocol p)
     {
+        // Fast path for what nearly every rule says (IpProtocols.TryParse lower-cases first).
+        switch (text)
+        {
+            case "tcp": p = IpProtocol.Tcp; return true;
+            case "udp": p = IpProtocol.Udp; return true;
+            case "icmp": p = IpProtocol.Icmp; return true;
+            case "sctp": p = IpProtocol.Sctp; return true;
+        }
         if (IpProtocols.TryParse(text, out p)) return true;
         foreach (var (n, num) in Extra)
             if (n.Equals(text, StringComparison.OrdinalIgnoreCase)) { p = (IpProtocol)num; return true; }

@@ -38,26 +38,46 @@ internal static class TableChecks
                 }
             }
 
-        // Which hooks reach each chain (a rule in a user chain must be valid from every caller's hook).
-        var hooks = new Dictionary<string, HashSet<NetfilterHook>>(StringComparer.Ordinal);
-        foreach (var c in table.Chains)
+        // Which hooks reach each chain (a rule in a user chain must be valid from every caller's hook): a bitmask per
+        // chain, filled by a walk over chain indices from each built-in chain.
+        var index = new Dictionary<string, int>(table.Chains.Length, StringComparer.Ordinal);
+        for (int k = 0; k < table.Chains.Length; k++) index[table.Chains[k].Name] = k;
+        var succ = new int[table.Chains.Length][];
+        for (int k = 0; k < succ.Length; k++)
         {
+            List<int>? l = null;
+            foreach (var r in table.Chains[k].Rules)
+                if (r.Target is JumpTarget jt && index.TryGetValue(jt.ChainName, out var t) && !table.Chains[t].IsBuiltin)
+                    (l ??= []).Add(t);
+            succ[k] = l is null ? [] : [.. l.Distinct()];
+        }
+        var mask = new int[table.Chains.Length];
+        var queue = new Queue<int>();
+        for (int k = 0; k < table.Chains.Length; k++)
+        {
+            var c = table.Chains[k];
             if (!c.IsBuiltin || NetfilterTables.HookOf(c.Name) is not { } h) continue;
-            var stack = new Stack<string>();
-            stack.Push(c.Name);
-            while (stack.Count > 0)
+            int bit = 1 << (int)h;
+            queue.Enqueue(k);
+            while (queue.Count > 0)
             {
-                var name = stack.Pop();
-                if (!hooks.TryGetValue(name, out var set)) hooks[name] = set = [];
-                if (!set.Add(h)) continue;
-                if (!byName.TryGetValue(name, out var cc)) continue;
-                foreach (var r in cc.Rules)
-                    if (r.Target is JumpTarget jt && byName.TryGetValue(jt.ChainName, out var tgt) && !tgt.IsBuiltin) stack.Push(jt.ChainName);
+                int x = queue.Dequeue();
+                if ((mask[x] & bit) != 0) continue;
+                mask[x] |= bit;
+                foreach (var y in succ[x]) if ((mask[y] & bit) == 0) queue.Enqueue(y);
             }
         }
-        foreach (var chain in table.Chains)
+        var hookSets = new Dictionary<int, NetfilterHook[]>();
+        NetfilterHook[] HooksOf(int m)
         {
-            var hs = hooks.GetValueOrDefault(chain.Name) ?? [];
+            if (!hookSets.TryGetValue(m, out var a))
+                hookSets[m] = a = [.. Enum.GetValues<NetfilterHook>().Where(h => (m & (1 << (int)h)) != 0)];
+            return a;
+        }
+        for (int k = 0; k < table.Chains.Length; k++)
+        {
+            var chain = table.Chains[k];
+            var hs = HooksOf(mask[k]);
             foreach (var rule in chain.Rules)
             {
                 var at = rule.TargetColumn > 0 ? rule.Location with { Column = rule.TargetColumn } : rule.Location;
@@ -65,12 +85,12 @@ internal static class TableChecks
                 {
                     if (t.AllowedTables is { } tables && !tables.Contains(table.Name))
                         diags.Add(NetfilterMessages.HookRestriction(at, $"{t.Name} target: only valid in {string.Join("/", tables)} table, not {table.Name}", "iptables-restore fails with \"Invalid argument\""));
-                    else if (t.AllowedHooks is { } allowed && hs.Count > 0 && hs.Where(h => !allowed.Contains(h)).ToList() is { Count: > 0 } bad)
+                    else if (t.AllowedHooks is { } allowed && hs.Length > 0 && !hs.All(allowed.Contains) && hs.Where(h => !allowed.Contains(h)).ToList() is { Count: > 0 } bad)
                         diags.Add(NetfilterMessages.HookRestriction(at,
                             $"{t.Name} target: used from hooks {string.Join("/", bad.Select(NetfilterTables.ChainOf))}, but only usable from {string.Join("/", allowed.Select(NetfilterTables.ChainOf))}",
                             "iptables-restore fails with \"Invalid argument\""));
                 }
-                if (hs.Count > 0)
+                if (hs.Length > 0)
                     foreach (var m in rule.Matches)
                         if (m.CheckHooks(hs) is { } msg)
                             diags.Add(NetfilterMessages.HookRestriction(rule.Location, msg, "iptables-restore fails with \"Invalid argument\""));

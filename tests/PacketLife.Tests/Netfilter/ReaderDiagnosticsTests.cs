@@ -43,6 +43,8 @@ public class ReaderDiagnosticsTests
         { "unknown command", "*filter\n:INPUT ACCEPT [0:0]\n-Q INPUT\nCOMMIT\n", "NF0010", "3:1" },
         { "bad counters", "*filter\n:INPUT ACCEPT [x:0]\nCOMMIT\n", "NF0035", "2:15" },
         { "duplicate chain", "*nat\n:A - [0:0]\n:A - [0:0]\nCOMMIT\n", "NF0014", "3:1" },
+        { "intrapositioned negation of -s", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s ! 10.0.0.0/8\nCOMMIT\n", "NF0027", "3:13" },
+        { "intrapositioned negation of --dport", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport ! 80\nCOMMIT\n", "NF0027", "3:25" },
     };
 
     [Theory]
@@ -55,6 +57,15 @@ public class ReaderDiagnosticsTests
         Assert.Equal(at, $"{d!.Location.Line}:{d.Location.Column}");
         Assert.False(string.IsNullOrWhiteSpace(d.Message));
         Assert.DoesNotContain('\n', d.ToString());
+    }
+
+    [Fact]
+    public void Long_comments_are_truncated_to_255_as_iptables_does()
+    {
+        var r = IptablesSaveReader.Read($"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment {new string('c', 300)}\nCOMMIT\n", "f");
+        var d = Assert.Single(r.Diagnostics);
+        Assert.Equal(("NF0039", Severity.Warning, 3, 21), (d.Code, d.Severity, d.Location.Line, d.Location.Column));
+        Assert.Equal($"-A INPUT -m comment --comment {new string('c', 255)}", r.RuleSet.Table("filter")!.Chain("INPUT")!.Rules[0].Canonical);
     }
 
     [Fact]

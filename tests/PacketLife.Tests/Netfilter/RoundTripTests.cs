@@ -64,6 +64,7 @@ public class RoundTripTests
     [InlineData("*filter\r\n:INPUT ACCEPT [0:0]\r\n-A INPUT -j ACCEPT\r\nCOMMIT\r\n")]
     [InlineData("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT   -s 10.0.0.1  -j ACCEPT\nCOMMIT")]
     [InlineData("# header\n\n*filter\n  # indented comment\n:INPUT DROP [5:300]\nCOMMIT\n# trailer\n")]
+    [InlineData("\uFEFF*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n")]
     public void Odd_spacing_and_line_endings_round_trip(string text)
     {
         var r = IptablesSaveReader.Read(text, "t");

@@ -87,7 +87,9 @@ public class TraversalTests
         Assert.Equal(0xbu, o.Packet.Mark); // (0xf & ~0xc) ^ 0x8 = 0xb (facts §4.1)
         Assert.Equal(TableVerdict.Accept, o.Verdict);
         Assert.Equal("seen ", Assert.Single(o.Requests.OfType<LogRequest>()).Prefix);
-        Assert.Equal(0xbu, Assert.Single(o.Requests.OfType<ConnmarkRequest>()).NewMark);
+        var cm = Assert.Single(o.Requests.OfType<ConnmarkRequest>());
+        Assert.Equal((0xf00u, 0xbu), (cm.OldMark, cm.NewMark)); // save-mark: ctmark = (0xf00 & 0) ^ (0xb & ~0)
+        Assert.Equal("-A PREROUTING -m mark --mark 0xb -j CONNMARK --save-mark", cm.Rule);
         Assert.Equal("PREROUTING:1 matched, PREROUTING:2 matched, PREROUTING:3 matched, PREROUTING:4 policy", Walk(o));
     }
 
@@ -164,5 +166,29 @@ public class TraversalTests
             seen.Add(string.Join("", counts));
         }
         Assert.Equal(["1001", "1101", "1111", "2112", "2212", "2222", "3223"], seen);
+    }
+
+    [Fact]
+    public void Explain_leaves_the_state_alone_and_sample_changes_it()
+    {
+        var e = Eval("filter", ":INPUT ACCEPT [0:0]\n-A INPUT -m recent --set --name SEEN\n-A INPUT -m statistic --mode nth --every 2 --packet 0 -j DROP");
+        var state = new NetfilterState();
+        var ctx = Ctx(Udp7002, NetfilterHook.Input) with { State = state };
+        Assert.Equal(TableVerdict.Drop, Assert.Single(e.Explain(ctx)).Verdict);
+        Assert.Equal(TableVerdict.Drop, Assert.Single(e.Explain(ctx)).Verdict); // same answer: nothing was counted
+        Assert.Empty(state.Recent);
+        Assert.Empty(state.NthCounters);
+        Assert.Equal(TableVerdict.Drop, e.Sample(ctx, new Random(1)).Verdict);
+        Assert.Equal(TableVerdict.Accept, e.Sample(ctx, new Random(1)).Verdict); // the nth counter moved on
+        Assert.Single(state.Recent["SEEN"].Entries);
+    }
+
+    [Fact]
+    public void A_table_without_the_hooks_chain_accepts_without_visits()
+    {
+        var e = Eval("raw", ":OUTPUT ACCEPT [0:0]\n-A OUTPUT -j DROP");
+        var o = Assert.Single(e.Explain(Ctx(Udp7002, NetfilterHook.Prerouting)));
+        Assert.Equal(TableVerdict.Accept, o.Verdict);
+        Assert.Empty(o.Visits);
     }
 }

@@ -77,7 +77,7 @@ public sealed class IpSetCollection
                 case "create" or "-N" or "-exist" when parts.Length >= 3:
                     result.sets[parts[1]] = new IpSet(parts[1], parts[2]);
                     if (result.sets[parts[1]].Dimensions is null)
-                        diags.Add(new Diagnostic(Severity.Warning, "NF0040", $"ipset type {parts[2]} is not modelled; rules using set {parts[1]} are uncertain", at));
+                        diags.Add(NetfilterMessages.IpsetTypeNotModelled(at, parts[2], parts[1]));
                     break;
                 case "add" or "-A" when parts.Length >= 3:
                 {

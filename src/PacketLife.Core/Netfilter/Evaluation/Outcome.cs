@@ -65,5 +65,12 @@ public sealed record EvaluationOutcome(
     ImmutableArray<string> Uncertain)
 {
     public bool IsUncertain => !Uncertain.IsDefaultOrEmpty;
-    public NatRequest? Nat => Requests.OfType<NatRequest>().FirstOrDefault();
+    public NatRequest? Nat
+    {
+        get
+        {
+            foreach (var r in Requests) if (r is NatRequest n) return n;
+            return null;
+        }
+    }
 }

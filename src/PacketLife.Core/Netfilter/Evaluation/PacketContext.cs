@@ -120,6 +120,8 @@ public sealed class EvalContext
     public uint Mark { get; set; }
     public uint CtMark { get; set; }
     public bool CtMarkChanged { get; set; }
+    /// <summary>The last rule that changed the connection mark (quoted in the <see cref="ConnmarkRequest"/>).</summary>
+    public string? CtMarkRule { get; set; }
     public List<EvalRequest> Requests { get; } = [];
     /// <summary>The rule being evaluated (stateful matches key their state on it).</summary>
     public Rule? CurrentRule { get; set; }

@@ -23,7 +23,13 @@ public sealed class TableEvaluator
 
     public string Table { get; }
     readonly CompiledChain[] chains;
+    /// <summary>Per chain, what the walk touches first: the rules array and the index (null when scanned), in one
+    /// array so that entering a chain costs one load before its rules.</summary>
+    readonly Slot[] slots;
+
+    readonly record struct Slot(CompiledRule[] Rules, CompiledChain? Indexed);
     readonly Dictionary<string, int> chainIndex;
+    readonly int[] startByHook = [-1, -1, -1, -1, -1];
 
     public TableEvaluator(Table table)
     {
@@ -32,19 +38,163 @@ public sealed class TableEvaluator
         for (int i = 0; i < table.Chains.Length; i++) chainIndex[table.Chains[i].Name] = i;
         chains = new CompiledChain[table.Chains.Length];
         for (int i = 0; i < chains.Length; i++) chains[i] = new CompiledChain(table.Chains[i], table.Name, chainIndex);
+        slots = [.. chains.Select(c => new Slot(c.Rules, c.Scan is null ? null : c))];
+        foreach (NetfilterHook h in Enum.GetValues<NetfilterHook>())
+            if (chainIndex.TryGetValue(NetfilterTables.ChainOf(h), out var k) && table.Chains[k].IsBuiltin) startByHook[(int)h] = k;
     }
 
-    sealed class CompiledRule
+    /// <summary>A rule flattened for the hot path: the built-in fields inline (no pointer chasing before the first
+    /// test), matches that always match (comment, nfacct) left out, the jump resolved to a chain index.</summary>
+    /// <summary>What the walk needs only when it records or executes: kept out of the hot struct.</summary>
+    sealed class ColdRule
     {
         public required Rule Rule;
         public required int Index; // 1-based
         public required string Text;
-        public required Match[] Matches;
-        public int JumpTo = -1;
-        public bool MissingChain;
+        public Target? Target;
+        public InterfaceSpec? In, Out;
+        public bool? Fragment;
     }
 
-    readonly record struct IndexKey(IpProtocol Protocol, uint Dst, ushort Port);
+    struct CompiledRule
+    {
+        // Kept small (about one cache line) because a 10k-Service dump is walked with cold caches.
+        int F;
+        public bool HasPorts { readonly get => (F & 1) != 0; set => F = value ? F | 1 : F & ~1; }
+        public bool SportNeg { readonly get => (F & 2) != 0; set => F = value ? F | 2 : F & ~2; }
+        public bool DportNeg { readonly get => (F & 4) != 0; set => F = value ? F | 4 : F & ~4; }
+        public bool HasSport { readonly get => (F & 8) != 0; set => F = value ? F | 8 : F & ~8; }
+        public bool HasDport { readonly get => (F & 16) != 0; set => F = value ? F | 16 : F & ~16; }
+        public bool IsJump { readonly get => (F & 32) != 0; set => F = value ? F | 32 : F & ~32; }
+        public bool IsGoto { readonly get => (F & 64) != 0; set => F = value ? F | 64 : F & ~64; }
+        public bool MissingChain { readonly get => (F & 128) != 0; set => F = value ? F | 128 : F & ~128; }
+        public bool HasSrc { readonly get => (F & 256) != 0; set => F = value ? F | 256 : F & ~256; }
+        public bool SrcNeg { readonly get => (F & 512) != 0; set => F = value ? F | 512 : F & ~512; }
+        public bool HasDst { readonly get => (F & 1024) != 0; set => F = value ? F | 1024 : F & ~1024; }
+        public bool DstNeg { readonly get => (F & 2048) != 0; set => F = value ? F | 2048 : F & ~2048; }
+        public bool HasProto { readonly get => (F & 4096) != 0; set => F = value ? F | 4096 : F & ~4096; }
+        public bool ProtoNeg { readonly get => (F & 8192) != 0; set => F = value ? F | 8192 : F & ~8192; }
+        public bool ProtoAll { readonly get => (F & 16384) != 0; set => F = value ? F | 16384 : F & ~16384; }
+        public bool HasIfaceOrFrag { readonly get => (F & 32768) != 0; set => F = value ? F | 32768 : F & ~32768; }
+        public bool HasTarget { readonly get => (F & 65536) != 0; set => F = value ? F | 65536 : F & ~65536; }
+        public ColdRule Cold;
+        /// <summary>Matches evaluated through their objects; null when all were inlined or always match.</summary>
+        public Match[]? Matches;
+        /// <summary>For NAT targets: the request, built once (it only depends on the rule).</summary>
+        public NatRequest? Nat;
+        /// <summary>An inlined `statistic --mode random` (the last match of kube-proxy's KUBE-SVC rules): the
+        /// probability of matching, NaN when there is none.</summary>
+        public double Random;
+        public int JumpTo;
+        public uint SrcMask, SrcNet, DstMask, DstNet;
+        // A tcp/udp match with only port tests, inlined (xt_tcpudp.c: non-first fragments never match).
+        public ushort SportMin, SportMax, DportMin, DportMax;
+        public IpProtocol PortProto;
+        public IpProtocol Proto; // when HasProto and not "all"
+
+        void Inline(IpProtocol proto, PortRange? sp, bool sn, PortRange? dp, bool dn)
+        {
+            HasPorts = true;
+            PortProto = proto;
+            if (sp is { } a) { HasSport = true; SportMin = a.Min; SportMax = a.Max; SportNeg = sn; }
+            if (dp is { } b) { HasDport = true; DportMin = b.Min; DportMax = b.Max; DportNeg = dn; }
+        }
+
+        public static CompiledRule From(Rule r, int index, Dictionary<string, int> chains)
+        {
+            var cr = new CompiledRule
+            {
+                Cold = new ColdRule { Rule = r, Index = index, Text = r.Text ?? r.Canonical, Target = r.Target, In = r.InInterface, Out = r.OutInterface, Fragment = r.Fragment },
+                JumpTo = -1,
+                HasIfaceOrFrag = r.InInterface is not null || r.OutInterface is not null || r.Fragment is not null,
+                HasTarget = r.Target is not null,
+            };
+            var rest = new List<Match>(r.Matches.Length);
+            foreach (var m in r.Matches)
+            {
+                if (m is CommentMatch or NfacctMatch) continue;
+                // Only the first port match of a rule is inlined; it keeps its place because comment/nfacct (always
+                // true, stateless) are the only matches that may precede it in the inlined form.
+                if (!cr.HasPorts && rest.Count == 0 && m is TcpMatch { HasFlags: false, TcpOption: null } t)
+                {
+                    cr.Inline(IpProtocol.Tcp, t.SourcePorts, t.SourceNegated, t.DestinationPorts, t.DestinationNegated);
+                    continue;
+                }
+                if (!cr.HasPorts && rest.Count == 0 && m is UdpMatch u)
+                {
+                    cr.Inline(IpProtocol.Udp, u.SourcePorts, u.SourceNegated, u.DestinationPorts, u.DestinationNegated);
+                    continue;
+                }
+                rest.Add(m);
+            }
+            cr.Random = double.NaN;
+            if (rest.Count > 0 && rest[^1] is StatisticMatch { Mode: StatisticMode.Random } st)
+            {
+                cr.Random = st.Negated ? 1 - st.Probability : st.Probability;
+                rest.RemoveAt(rest.Count - 1);
+            }
+            cr.Matches = rest.Count == 0 ? null : [.. rest];
+            cr.Nat = r.Target switch
+            {
+                DnatTarget dn => new NatRequest(NatKind.Dnat, dn.Range.Addresses, dn.Range.Ports, dn.Flags, cr.Cold.Text),
+                SnatTarget sn => new NatRequest(NatKind.Snat, sn.Range.Addresses, sn.Range.Ports, sn.Flags, cr.Cold.Text),
+                MasqueradeTarget m => new NatRequest(NatKind.Masquerade, null, m.Ports, m.Flags, cr.Cold.Text),
+                RedirectTarget rd => new NatRequest(NatKind.Redirect, null, rd.Ports, rd.Flags, cr.Cold.Text),
+                _ => null,
+            };
+            if (r.Source is { } s) { cr.HasSrc = true; cr.SrcNeg = s.Negated; cr.SrcMask = s.Prefix.Mask; cr.SrcNet = s.Prefix.Address.Value & s.Prefix.Mask; }
+            if (r.Destination is { } d) { cr.HasDst = true; cr.DstNeg = d.Negated; cr.DstMask = d.Prefix.Mask; cr.DstNet = d.Prefix.Address.Value & d.Prefix.Mask; }
+            if (r.Protocol is { } p) { cr.HasProto = true; cr.ProtoNeg = p.Negated; cr.ProtoAll = p.Protocol is null; cr.Proto = p.Protocol ?? 0; }
+            if (r.Target is JumpTarget j)
+            {
+                cr.IsJump = true;
+                cr.IsGoto = j.IsGoto;
+                if (chains.TryGetValue(j.ChainName, out var k)) cr.JumpTo = k; else cr.MissingChain = true;
+            }
+            return cr;
+        }
+    }
+
+    /// <summary>An open-addressing map from packed keys (never 0: the protocol is set) to bucket values, key and value
+    /// side by side so that a lookup usually costs one cache line.</summary>
+    sealed class KeyTable
+    {
+        readonly (ulong Key, int Value)[] slots;
+        readonly int mask;
+        public int Count { get; }
+
+        public KeyTable(List<(ulong Key, int Value)> items)
+        {
+            Count = items.Count;
+            int cap = 4;
+            while (cap < items.Count * 2) cap <<= 1;
+            slots = new (ulong, int)[cap];
+            mask = cap - 1;
+            foreach (var (k, v) in items)
+            {
+                int i = Slot(k);
+                while (slots[i].Key != 0) i = (i + 1) & mask;
+                slots[i] = (k, v);
+            }
+        }
+
+        int Slot(ulong k) => (int)((k * 0x9E3779B97F4A7C15UL) >> 40) & mask;
+
+        public bool TryGetValue(ulong key, out int value)
+        {
+            int i = Slot(key);
+            while (true)
+            {
+                ref var e = ref slots[i];
+                if (e.Key == key) { value = e.Value; return true; }
+                if (e.Key == 0) { value = 0; return false; }
+                i = (i + 1) & mask;
+            }
+        }
+    }
+
+    /// <summary>(protocol, destination, port) packed in one integer: a cheap hash and a small table entry.</summary>
+    static ulong IndexKey(IpProtocol protocol, uint dst, ushort port) => (ulong)protocol << 48 | (ulong)dst << 16 | port;
 
     sealed class CompiledChain
     {
@@ -54,8 +204,10 @@ public sealed class TableEvaluator
         public readonly bool Builtin;
         // Index (null when scanned): rules that are always evaluated, and buckets for indexable shapes.
         public readonly int[]? Scan;
-        public readonly Dictionary<IndexKey, int[]>? ByDst;
-        public readonly Dictionary<IndexKey, int[]>? AnyDst;
+        // Bucket value: the rule index when one rule has the key (the common case), else ~k for Overflow[k].
+        public readonly KeyTable? ByDst;
+        public readonly KeyTable? AnyDst;
+        readonly List<int[]> Overflow = [];
 
         public CompiledChain(Chain chain, string table, Dictionary<string, int> chains)
         {
@@ -63,23 +215,14 @@ public sealed class TableEvaluator
             Name = chain.Name;
             Builtin = chain.IsBuiltin;
             Rules = new CompiledRule[chain.Rules.Length];
-            for (int i = 0; i < Rules.Length; i++)
-            {
-                var r = chain.Rules[i];
-                var cr = new CompiledRule { Rule = r, Index = i + 1, Text = r.Text ?? r.Canonical, Matches = [.. r.Matches] };
-                if (r.Target is JumpTarget j)
-                {
-                    if (chains.TryGetValue(j.ChainName, out var k)) cr.JumpTo = k; else cr.MissingChain = true;
-                }
-                Rules[i] = cr;
-            }
+            for (int i = 0; i < Rules.Length; i++) Rules[i] = CompiledRule.From(chain.Rules[i], i + 1, chains);
             if (Rules.Length < IndexThreshold) return;
             var scan = new List<int>();
-            var byDst = new Dictionary<IndexKey, List<int>>();
-            var anyDst = new Dictionary<IndexKey, List<int>>();
+            var byDst = new Dictionary<ulong, List<int>>();
+            var anyDst = new Dictionary<ulong, List<int>>();
             for (int i = 0; i < Rules.Length; i++)
             {
-                if (TryKey(Rules[i].Rule, out var key, out bool exactDst))
+                if (TryKey(Rules[i].Cold.Rule, out var key, out bool exactDst))
                 {
                     var d = exactDst ? byDst : anyDst;
                     if (!d.TryGetValue(key, out var l)) d[key] = l = [];
@@ -88,14 +231,14 @@ public sealed class TableEvaluator
                 else scan.Add(i);
             }
             Scan = [.. scan];
-            ByDst = byDst.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
-            AnyDst = anyDst.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
+            ByDst = new KeyTable(byDst.Select(kv => (kv.Key, Bucket(kv.Value))).ToList());
+            AnyDst = new KeyTable(anyDst.Select(kv => (kv.Key, Bucket(kv.Value))).ToList());
         }
 
         /// <summary>A rule can be indexed when it can only match packets of one (protocol, destination, port): no
         /// source, interfaces, fragment test or negation, and only comment/nfacct besides one port match with a single
         /// destination port.</summary>
-        static bool TryKey(Rule r, out IndexKey key, out bool exactDst)
+        static bool TryKey(Rule r, out ulong key, out bool exactDst)
         {
             key = default;
             exactDst = false;
@@ -130,9 +273,18 @@ public sealed class TableEvaluator
                 }
             }
             if (port is null) return false;
-            key = new IndexKey(proto, dst, port.Value);
+            key = IndexKey(proto, dst, port.Value);
             return true;
         }
+
+        int Bucket(List<int> rules)
+        {
+            if (rules.Count == 1) return rules[0];
+            Overflow.Add([.. rules]);
+            return ~(Overflow.Count - 1);
+        }
+
+        int NextInBucket(int bucket, int from) => bucket >= 0 ? (bucket >= from ? bucket : Rules.Length) : NextIn(Overflow[~bucket], from);
 
         /// <summary>The first rule at or after <paramref name="from"/> that could match the packet.</summary>
         public int Next(int from, Packet p)
@@ -141,8 +293,8 @@ public sealed class TableEvaluator
             int best = NextIn(Scan, from);
             if (p.FragmentOffset == 0)
             {
-                if (ByDst!.Count > 0 && ByDst.TryGetValue(new IndexKey(p.Protocol, p.Dst.Value, p.DstPort), out var a)) best = Math.Min(best, NextIn(a, from));
-                if (AnyDst!.Count > 0 && AnyDst.TryGetValue(new IndexKey(p.Protocol, 0, p.DstPort), out var b)) best = Math.Min(best, NextIn(b, from));
+                if (ByDst!.Count > 0 && ByDst.TryGetValue(IndexKey(p.Protocol, p.Dst.Value, p.DstPort), out var a)) best = Math.Min(best, NextInBucket(a, from));
+                if (AnyDst!.Count > 0 && AnyDst.TryGetValue(IndexKey(p.Protocol, 0, p.DstPort), out var b)) best = Math.Min(best, NextInBucket(b, from));
             }
             return best;
         }
@@ -217,62 +369,61 @@ public sealed class TableEvaluator
         var uncertain = ImmutableArray<string>.Empty;
         double probability = 1;
         var packet = input.Packet;
-        var chainName = NetfilterTables.ChainOf(input.Hook);
-        if (!chainIndex.TryGetValue(chainName, out int start))
-            return Finish(TableVerdict.Accept);
+        int start = startByHook[(int)input.Hook];
+        if (start < 0) return Finish(TableVerdict.Accept);
 
         var stack = new Stack<Frame>();
         int ci = start, i = 0;
         var builtin = chains[start];
         while (true)
         {
-            var chain = chains[ci];
-            int next = chain.Next(i, packet);
-            if (next >= chain.Rules.Length)
+            var slot = slots[ci];
+            var rules = slot.Rules;
+            int next = slot.Indexed is null ? i : slot.Indexed.Next(i, packet);
+            if (next >= rules.Length)
             {
                 // End of chain: a user chain returns (return:N), a built-in chain applies its policy (policy:N).
-                if (stack.Count > 0 || !chain.Builtin && ci != start)
+                if (stack.Count > 0)
                 {
-                    visits?.Add(new RuleVisit(Table, chain.Name, chain.Rules.Length + 1, null, VisitAction.Return));
-                    if (stack.Count == 0) return Policy();
+                    visits?.Add(new RuleVisit(Table, chains[ci].Name, rules.Length + 1, null, VisitAction.Return));
                     var f = stack.Pop();
                     ci = f.Chain;
                     i = f.Next;
                     continue;
                 }
+                if (ci != start) visits?.Add(new RuleVisit(Table, chains[ci].Name, rules.Length + 1, null, VisitAction.Return));
                 return Policy();
             }
-            var cr = chain.Rules[next];
+            ref var cr = ref rules[next];
+            var chain = visits is null ? null! : chains[ci];
             i = next + 1;
-            ctx.CurrentRule = cr.Rule;
-            var m = Test(cr, ctx, packet, choices, ref probability, visits, chain.Name, out var reason);
+            var m = Test(ref cr, ctx, packet, choices, ref probability, visits, ci, out var reason);
             if (m == MatchOutcome.Uncertain)
             {
-                visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Uncertain, reason));
-                uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Index}: {reason}");
+                visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Uncertain, reason));
+                uncertain = uncertain.Add($"{Table}:{chains[ci].Name}:{cr.Cold.Index}: {reason}");
                 return Finish(TableVerdict.Uncertain);
             }
             if (m == MatchOutcome.NoMatch) continue;
-            var target = cr.Rule.Target;
-            if (target is null)
+            if (!cr.HasTarget)
             {
-                visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Matched));
+                visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Matched));
                 continue;
             }
-            if (target is JumpTarget jt)
+            if (cr.IsJump)
             {
                 if (cr.MissingChain)
                 {
-                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Uncertain, "jump to undefined chain " + jt.ChainName));
-                    uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Index}: jump to undefined chain {jt.ChainName}");
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Uncertain, "jump to undefined chain " + ((JumpTarget)cr.Cold.Target!).ChainName));
+                    uncertain = uncertain.Add($"{Table}:{chains[ci].Name}:{cr.Cold.Index}: jump to undefined chain {((JumpTarget)cr.Cold.Target!).ChainName}");
                     return Finish(TableVerdict.Uncertain);
                 }
-                visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, jt.IsGoto ? VisitAction.Goto : VisitAction.Jump, jt.ChainName));
-                if (!jt.IsGoto)
+                visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, cr.IsGoto ? VisitAction.Goto : VisitAction.Jump, ((JumpTarget)cr.Cold.Target!).ChainName));
+                if (!cr.IsGoto)
                 {
                     if (stack.Count >= MaxDepth)
                     {
-                        uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Index}: chain nesting deeper than {MaxDepth} (loop?)");
+                        uncertain = uncertain.Add($"{Table}:{chains[ci].Name}:{cr.Cold.Index}: chain nesting deeper than {MaxDepth} (loop?)");
                         return Finish(TableVerdict.Uncertain);
                     }
                     stack.Push(new Frame(ci, i));
@@ -281,35 +432,44 @@ public sealed class TableEvaluator
                 i = 0;
                 continue;
             }
-            var res = target.Execute(ctx, cr.Rule);
+            if (cr.Nat is { } nat)
+            {
+                // NAT targets only request a binding and end the nat table (their Execute does the same).
+                ctx.Requests.Add(nat);
+                visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Verdict, cr.Cold.Target!.Name + (nat.Addresses is null && nat.Ports is null ? "" : " " + NatText(nat))));
+                return Finish(TableVerdict.Accept);
+            }
+            var target = cr.Cold.Target!;
+            ctx.CurrentRule = cr.Cold.Rule;
+            var res = target.Execute(ctx, cr.Cold.Rule);
             switch (res.Action)
             {
                 case TargetAction.Continue:
-                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Matched, target.Name));
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Matched, target.Name));
                     if (ctx.Mark != packet.Mark) packet = packet with { Mark = ctx.Mark };
                     continue;
                 case TargetAction.Accept:
-                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Verdict, "ACCEPT"));
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Verdict, "ACCEPT"));
                     return Finish(TableVerdict.Accept);
                 case TargetAction.Drop:
-                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Verdict, "DROP"));
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Verdict, "DROP"));
                     return Finish(TableVerdict.Drop);
                 case TargetAction.Reject:
-                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Verdict, "REJECT " + res.Detail));
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Verdict, "REJECT " + res.Detail));
                     return Finish(new TableVerdict(VerdictKind.Reject, res.Detail));
                 case TargetAction.Nat:
-                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Verdict, res.Detail));
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Verdict, res.Detail));
                     return Finish(TableVerdict.Accept);
                 case TargetAction.Return:
-                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Return));
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Return));
                     if (stack.Count == 0) return Policy();
                     var fr = stack.Pop();
                     ci = fr.Chain;
                     i = fr.Next;
                     continue;
                 default:
-                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Index, cr.Text, VisitAction.Uncertain, res.Detail));
-                    uncertain = uncertain.Add($"{Table}:{chain.Name}:{cr.Index}: {res.Detail}");
+                    visits?.Add(new RuleVisit(Table, chain.Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Uncertain, res.Detail));
+                    uncertain = uncertain.Add($"{Table}:{chains[ci].Name}:{cr.Cold.Index}: {res.Detail}");
                     return Finish(TableVerdict.Uncertain);
             }
         }
@@ -329,26 +489,58 @@ public sealed class TableEvaluator
         }
     }
 
+    static string NatText(NatRequest n) => new NatRange(n.Addresses, n.Ports).ToString();
+
     static ImmutableArray<EvalRequest> BuildRequests(EvalContext ctx, PacketContext input)
     {
         var b = ImmutableArray.CreateBuilder<EvalRequest>(ctx.Requests.Count + 1);
         b.AddRange(ctx.Requests);
-        if (ctx.CtMarkChanged) b.Add(new ConnmarkRequest(input.Conntrack?.Mark ?? 0, ctx.CtMark, ctx.CurrentRule?.Text ?? ""));
+        if (ctx.CtMarkChanged) b.Add(new ConnmarkRequest(input.Conntrack?.Mark ?? 0, ctx.CtMark, ctx.CtMarkRule ?? ""));
         return b.ToImmutable();
     }
 
-    MatchOutcome Test(CompiledRule cr, EvalContext ctx, Packet p, IChoices choices, ref double probability,
-        ImmutableArray<RuleVisit>.Builder? visits, string chain, out string? reason)
+    MatchOutcome Test(ref CompiledRule cr, EvalContext ctx, Packet p, IChoices choices, ref double probability,
+        ImmutableArray<RuleVisit>.Builder? visits, int ci, out string? reason)
     {
         reason = null;
-        var r = cr.Rule;
-        if (r.Source is { } s && !s.Test(p.Src)) return MatchOutcome.NoMatch;
-        if (r.Destination is { } d && !d.Test(p.Dst)) return MatchOutcome.NoMatch;
-        if (r.InInterface is { } ii && !ii.Test(ctx.Input.InInterface)) return MatchOutcome.NoMatch;
-        if (r.OutInterface is { } oi && !oi.Test(ctx.Input.OutInterface)) return MatchOutcome.NoMatch;
-        if (r.Protocol is { } pr && !pr.Test(p.Protocol)) return MatchOutcome.NoMatch;
-        if (r.Fragment is { } f && (p.FragmentOffset != 0) != f) return MatchOutcome.NoMatch;
-        foreach (var m in cr.Matches)
+        // ip_tables.c ip_packet_match: -s -d -i -o -p -f, each with its inversion.
+        if (cr.HasDst && ((p.Dst.Value & cr.DstMask) == cr.DstNet) == cr.DstNeg) return MatchOutcome.NoMatch;
+        if (cr.HasSrc && ((p.Src.Value & cr.SrcMask) == cr.SrcNet) == cr.SrcNeg) return MatchOutcome.NoMatch;
+        if (cr.HasProto && (cr.ProtoAll || cr.Proto == p.Protocol) == cr.ProtoNeg) return MatchOutcome.NoMatch;
+        if (cr.HasIfaceOrFrag)
+        {
+            var c = cr.Cold;
+            if (c.In is { } ii && !ii.Test(ctx.Input.InInterface)) return MatchOutcome.NoMatch;
+            if (c.Out is { } oi && !oi.Test(ctx.Input.OutInterface)) return MatchOutcome.NoMatch;
+            if (c.Fragment is { } f && (p.FragmentOffset != 0) != f) return MatchOutcome.NoMatch;
+        }
+        if (cr.HasPorts)
+        {
+            if (p.FragmentOffset != 0 || p.Protocol != cr.PortProto) return MatchOutcome.NoMatch;
+            if (cr.HasSport && (p.SrcPort >= cr.SportMin && p.SrcPort <= cr.SportMax) == cr.SportNeg) return MatchOutcome.NoMatch;
+            if (cr.HasDport && (p.DstPort >= cr.DportMin && p.DstPort <= cr.DportMax) == cr.DportNeg) return MatchOutcome.NoMatch;
+        }
+        if (cr.Matches is not null && (ctx.CurrentRule = cr.Cold.Rule) is not null && TestMatches(ref cr, ctx, choices, ref probability, visits, ci, out reason) is var mo && mo != MatchOutcome.Match) return mo;
+        if (double.IsNaN(cr.Random)) return MatchOutcome.Match;
+        return Branch(ref cr, cr.Random, "statistic", choices, ref probability, visits, ci);
+    }
+
+    MatchOutcome Branch(ref CompiledRule cr, double p, string module, IChoices choices, ref double probability, ImmutableArray<RuleVisit>.Builder? visits, int ci)
+    {
+        if (p >= 1) return MatchOutcome.Match;
+        if (p <= 0) return MatchOutcome.NoMatch;
+        bool taken = choices.Choose(p);
+        probability *= taken ? p : 1 - p;
+        visits?.Add(new RuleVisit(Table, chains[ci].Name, cr.Cold.Index, cr.Cold.Text, VisitAction.Branch,
+            $"{module} {(taken ? "matched" : "did not match")} (p={(taken ? p : 1 - p).ToString("0.###########", System.Globalization.CultureInfo.InvariantCulture)})"));
+        return taken ? MatchOutcome.Match : MatchOutcome.NoMatch;
+    }
+
+    MatchOutcome TestMatches(ref CompiledRule cr, EvalContext ctx, IChoices choices, ref double probability,
+        ImmutableArray<RuleVisit>.Builder? visits, int ci, out string? reason)
+    {
+        reason = null;
+        foreach (var m in cr.Matches!)
         {
             var res = m.Evaluate(ctx);
             switch (res.Outcome)
@@ -358,14 +550,8 @@ public sealed class TableEvaluator
                 case MatchOutcome.NoMatch:
                     return MatchOutcome.NoMatch;
                 case MatchOutcome.Branch:
-                {
-                    bool taken = choices.Choose(res.Probability);
-                    probability *= taken ? res.Probability : 1 - res.Probability;
-                    visits?.Add(new RuleVisit(Table, chain, cr.Index, cr.Text, VisitAction.Branch,
-                        $"{m.Module} {(taken ? "matched" : "did not match")} (p={(taken ? res.Probability : 1 - res.Probability).ToString("0.###########", System.Globalization.CultureInfo.InvariantCulture)})"));
-                    if (!taken) return MatchOutcome.NoMatch;
+                    if (Branch(ref cr, res.Probability, m.Module, choices, ref probability, visits, ci) == MatchOutcome.NoMatch) return MatchOutcome.NoMatch;
                     continue;
-                }
                 default:
                     reason = res.Reason;
                     return MatchOutcome.Uncertain;

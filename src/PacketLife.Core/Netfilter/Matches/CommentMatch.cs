@@ -22,8 +22,7 @@ public sealed class CommentMatch(string comment) : Match
         var text = o.Arg;
         if (text.Length > MaxLength)
         {
-            bag.Warn(new Diagnostics.Diagnostic(Diagnostics.Severity.Warning, "NF0039",
-                $"comment is {text.Length} characters; iptables keeps only the first {MaxLength}", o.Location, "shorten the comment"));
+            bag.Warn(Diagnostics.NetfilterMessages.CommentTruncated(o.Location, text.Length, MaxLength));
             text = text[..MaxLength];
         }
         return new CommentMatch(text);

@@ -82,7 +82,8 @@ public sealed class OptionBag(string module, SourceLocation moduleLocation, List
     public SourceLocation Location { get; } = moduleLocation;
     public List<ParsedOption> Options { get; } = [];
     public bool Failed { get; private set; }
-    public List<string> Unmodelled { get; } = [];
+    List<string>? unmodelled;
+    public IReadOnlyList<string> Unmodelled => (IReadOnlyList<string>?)unmodelled ?? [];
 
     public ParsedOption? Get(string name)
     {
@@ -110,7 +111,7 @@ public sealed class OptionBag(string module, SourceLocation moduleLocation, List
     public void NotModelled(ParsedOption o)
     {
         diagnostics.Add(NetfilterMessages.UnsupportedOption(o.Location, Module, o.Name));
-        Unmodelled.Add($"{Module} option {o.Name} is not modelled");
+        (unmodelled ??= []).Add($"{Module} option {o.Name} is not modelled");
     }
 }
 

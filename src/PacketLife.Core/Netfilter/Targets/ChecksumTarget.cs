@@ -14,7 +14,8 @@ public sealed class ChecksumTarget : Target
         return Instance;
     });
     public override string Name => "CHECKSUM";
-    public override IReadOnlyList<string> AllowedTables => ["mangle"];
+    static readonly string[] Tables = ["mangle"];
+    public override IReadOnlyList<string> AllowedTables => Tables;
     public override void WriteSave(StringBuilder sb) => sb.Append(" --checksum-fill");
 
     public override TargetResult Execute(EvalContext ctx, Rule rule)

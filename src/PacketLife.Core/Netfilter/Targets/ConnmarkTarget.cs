@@ -69,10 +69,12 @@ public sealed class ConnmarkTarget : Target
             case ConnmarkMode.Set:
                 ctx.CtMark = (ctx.CtMark & ~CtMask) ^ CtMark;
                 ctx.CtMarkChanged = true;
+                ctx.CtMarkRule = rule.Text ?? rule.Canonical;
                 break;
             case ConnmarkMode.Save:
                 ctx.CtMark = (ctx.CtMark & ~CtMask) ^ (ctx.Mark & NfMask);
                 ctx.CtMarkChanged = true;
+                ctx.CtMarkRule = rule.Text ?? rule.Canonical;
                 break;
             default:
                 ctx.Mark = (ctx.Mark & ~NfMask) ^ (ctx.CtMark & CtMask);

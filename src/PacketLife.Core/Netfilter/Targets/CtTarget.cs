@@ -42,7 +42,8 @@ public sealed class CtTarget : Target
 
     bool Unmodelled { get; init; }
 
-    public override IReadOnlyList<string> AllowedTables => ["raw"];
+    static readonly string[] Tables = ["raw"];
+    public override IReadOnlyList<string> AllowedTables => Tables;
 
     public override void WriteSave(StringBuilder sb)
     {

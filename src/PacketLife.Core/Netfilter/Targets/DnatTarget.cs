@@ -16,8 +16,10 @@ public sealed class DnatTarget(NatRange range, NatFlags flags) : Target
     public static readonly TargetModule Spec = new("DNAT", [new("--to-destination", 1, Aliases: ["--to"]), new("--random", 0), new("--persistent", 0)], bag =>
         NatTargets.Parse(bag, "--to-destination", true, (r, f) => new DnatTarget(r!.Value, f)));
 
-    public override IReadOnlyList<string> AllowedTables => ["nat"];
-    public override IReadOnlyList<NetfilterHook> AllowedHooks => [NetfilterHook.Prerouting, NetfilterHook.Output];
+    static readonly string[] Tables = ["nat"];
+    public override IReadOnlyList<string> AllowedTables => Tables;
+    static readonly NetfilterHook[] Hooks = [NetfilterHook.Prerouting, NetfilterHook.Output];
+    public override IReadOnlyList<NetfilterHook> AllowedHooks => Hooks;
 
     public override void WriteSave(StringBuilder sb)
     {

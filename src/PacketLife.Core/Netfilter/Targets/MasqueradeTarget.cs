@@ -25,8 +25,10 @@ public sealed class MasqueradeTarget(PortRange? ports, NatFlags flags) : Target
         return new MasqueradeTarget(ports, f);
     });
 
-    public override IReadOnlyList<string> AllowedTables => ["nat"];
-    public override IReadOnlyList<NetfilterHook> AllowedHooks => [NetfilterHook.Postrouting];
+    static readonly string[] Tables = ["nat"];
+    public override IReadOnlyList<string> AllowedTables => Tables;
+    static readonly NetfilterHook[] Hooks = [NetfilterHook.Postrouting];
+    public override IReadOnlyList<NetfilterHook> AllowedHooks => Hooks;
 
     public override void WriteSave(StringBuilder sb)
     {

@@ -24,8 +24,10 @@ public sealed class RedirectTarget(PortRange? ports, NatFlags flags) : Target
         return new RedirectTarget(ports, bag.Has("--random") ? NatFlags.Random : 0);
     });
 
-    public override IReadOnlyList<string> AllowedTables => ["nat"];
-    public override IReadOnlyList<NetfilterHook> AllowedHooks => [NetfilterHook.Prerouting, NetfilterHook.Output];
+    static readonly string[] Tables = ["nat"];
+    public override IReadOnlyList<string> AllowedTables => Tables;
+    static readonly NetfilterHook[] Hooks = [NetfilterHook.Prerouting, NetfilterHook.Output];
+    public override IReadOnlyList<NetfilterHook> AllowedHooks => Hooks;
 
     public override void WriteSave(StringBuilder sb)
     {

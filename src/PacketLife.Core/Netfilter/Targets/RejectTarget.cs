@@ -30,8 +30,10 @@ public sealed class RejectTarget(string rejectWith) : Target
         return null;
     });
 
-    public override IReadOnlyList<string> AllowedTables => ["filter"];
-    public override IReadOnlyList<NetfilterHook> AllowedHooks => [NetfilterHook.Input, NetfilterHook.Forward, NetfilterHook.Output];
+    static readonly string[] Tables = ["filter"];
+    public override IReadOnlyList<string> AllowedTables => Tables;
+    static readonly NetfilterHook[] Hooks = [NetfilterHook.Input, NetfilterHook.Forward, NetfilterHook.Output];
+    public override IReadOnlyList<NetfilterHook> AllowedHooks => Hooks;
 
     public override void WriteSave(StringBuilder sb) => sb.Append(" --reject-with ").Append(RejectWith);
 

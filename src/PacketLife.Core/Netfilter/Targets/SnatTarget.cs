@@ -16,8 +16,10 @@ public sealed class SnatTarget(NatRange range, NatFlags flags) : Target
         [new("--to-source", 1, Aliases: ["--to"]), new("--random", 0), new("--random-fully", 0), new("--persistent", 0)],
         bag => NatTargets.Parse(bag, "--to-source", true, (r, f) => new SnatTarget(r!.Value, f)));
 
-    public override IReadOnlyList<string> AllowedTables => ["nat"];
-    public override IReadOnlyList<NetfilterHook> AllowedHooks => [NetfilterHook.Postrouting, NetfilterHook.Input];
+    static readonly string[] Tables = ["nat"];
+    public override IReadOnlyList<string> AllowedTables => Tables;
+    static readonly NetfilterHook[] Hooks = [NetfilterHook.Postrouting, NetfilterHook.Input];
+    public override IReadOnlyList<NetfilterHook> AllowedHooks => Hooks;
 
     public override void WriteSave(StringBuilder sb)
     {

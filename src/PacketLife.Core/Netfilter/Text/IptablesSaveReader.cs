@@ -38,7 +38,8 @@ public static class IptablesSaveReader
     {
         var diags = new List<Diagnostic>();
         var top = ImmutableArray.CreateBuilder<RuleSetLine>();
-        if (text.Length > 0 && text[0] == '\uFEFF') text = text[1..];
+        bool bom = text.Length > 0 && text[0] == '\uFEFF';
+        if (bom) text = text[1..];
         bool endsWithNewline = text.EndsWith('\n');
         var tokens = new List<Token>(32);
         TableBuilder? open = null;
@@ -49,7 +50,8 @@ public static class IptablesSaveReader
         {
             int nl = text.IndexOf('\n', pos);
             int end = nl < 0 ? text.Length : nl;
-            var raw = text.Substring(pos, end - pos);
+            var range = (text, pos, end - pos);
+            var raw = text.AsSpan(pos, end - pos);
             pos = end + 1;
             lineNo++;
             if (reportReplacement)
@@ -57,13 +59,13 @@ public static class IptablesSaveReader
                 int bad = raw.IndexOf('\uFFFD');
                 if (bad >= 0) diags.Add(NetfilterMessages.NonUtf8(new SourceLocation(source, lineNo, bad + 1)));
             }
-            var body = raw.AsSpan().TrimEnd('\r');
+            var body = raw.TrimEnd('\r');
             var trimmed = body.TrimStart();
             int indent = body.Length - trimmed.Length;
             var at = new SourceLocation(source, lineNo, indent + 1);
             if (trimmed.IsEmpty || trimmed[0] == '#')
             {
-                var c = new CommentLine(trimmed.ToString()) { Text = raw, Location = at };
+                var c = new CommentLine(trimmed.ToString()) { TextRange = range, Location = at };
                 if (open is not null) open.Lines.Add(c); else top.Add(c);
                 continue;
             }
@@ -78,7 +80,7 @@ public static class IptablesSaveReader
                 }
                 if (name.Length == 0) diags.Add(NetfilterMessages.MissingTableName(at));
                 else if (!NetfilterTables.IsKnown(name)) diags.Add(NetfilterMessages.UnknownTable(new SourceLocation(source, lineNo, indent + 2), name));
-                open = new TableBuilder(name, raw, at, source);
+                open = new TableBuilder(name, range, at, source);
                 continue;
             }
             if (trimmed.SequenceEqual("COMMIT"))
@@ -86,10 +88,10 @@ public static class IptablesSaveReader
                 if (open is null)
                 {
                     diags.Add(NetfilterMessages.OutsideTable(at, "COMMIT"));
-                    top.Add(new CommentLine("") { Text = raw, Location = at });
+                    top.Add(new CommentLine("") { TextRange = range, Location = at });
                     continue;
                 }
-                open.Lines.Add(new CommitLine { Text = raw, Location = at });
+                open.Lines.Add(new CommitLine { TextRange = range, Location = at });
                 open.Committed = true;
                 top.Add(open.Finish(diags));
                 open = null;
@@ -99,22 +101,22 @@ public static class IptablesSaveReader
             {
                 diags.Add(NetfilterMessages.OutsideTable(at, trimmed[0] == ':' ? "chain line" : "rule"));
                 // Keep the text so the writer still gives the file back.
-                top.Add(new CommentLine("") { Text = raw, Location = at });
+                top.Add(new CommentLine("") { TextRange = range, Location = at });
                 continue;
             }
             if (trimmed[0] == ':')
             {
-                open.ChainDeclaration(raw, trimmed, at, indent, lineNo, diags);
+                open.ChainDeclaration(range, trimmed, at, indent, lineNo, diags);
                 continue;
             }
             tokens.Clear();
             if (!Tokenizer.Split(body, tokens, out var qcol))
             {
                 diags.Add(NetfilterMessages.UnterminatedQuote(new SourceLocation(source, lineNo, qcol)));
-                open.Lines.Add(new CommentLine("") { Text = raw, Location = at });
+                open.Lines.Add(new CommentLine("") { TextRange = range, Location = at });
                 continue;
             }
-            open.Command(raw, tokens, at, lineNo, diags);
+            open.Command(range, tokens, at, lineNo, diags);
         }
         if (open is not null)
         {
@@ -124,7 +126,7 @@ public static class IptablesSaveReader
         if (!sawTable && diags.All(d => d.Code != "NF0006"))
             diags.Add(NetfilterMessages.EmptyFile(new SourceLocation(source, Math.Max(lineNo, 1), 1)));
         var sorted = diags.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column).ToList();
-        return new NetfilterParseResult(new RuleSet { Lines = top.ToImmutable(), EndsWithNewline = endsWithNewline || text.Length == 0 }, sorted);
+        return new NetfilterParseResult(new RuleSet { Lines = top.ToImmutable(), EndsWithNewline = endsWithNewline || text.Length == 0, ByteOrderMark = bom }, sorted);
     }
 
     sealed class ChainBuilder(string name, bool builtin, string? policy, Counters counters, SourceLocation at)
@@ -138,7 +140,7 @@ public static class IptablesSaveReader
         public Chain Build() => new() { Name = Name, IsBuiltin = Builtin, Policy = Policy, Counters = Counters, Rules = [.. Rules], Location = Location };
     }
 
-    sealed class TableBuilder(string name, string header, SourceLocation at, string source)
+    sealed class TableBuilder(string name, (string, int, int) header, SourceLocation at, string source)
     {
         public string Name { get; } = name;
         public List<RuleSetLine> Lines { get; } = [];
@@ -146,6 +148,7 @@ public static class IptablesSaveReader
         readonly Dictionary<string, ChainBuilder> chains = new(StringComparer.Ordinal);
         readonly List<ChainBuilder> order = [];
         readonly bool known = NetfilterTables.IsKnown(name);
+        readonly RuleParser.Shared shared = new();
 
         ChainBuilder? Get(string chain) => chains.GetValueOrDefault(chain);
 
@@ -159,14 +162,14 @@ public static class IptablesSaveReader
             return c;
         }
 
-        public void ChainDeclaration(string raw, ReadOnlySpan<char> trimmed, SourceLocation at, int indent, int lineNo, List<Diagnostic> diags)
+        public void ChainDeclaration((string, int, int) range, ReadOnlySpan<char> trimmed, SourceLocation at, int indent, int lineNo, List<Diagnostic> diags)
         {
             var tokens = new List<Token>(3);
             Tokenizer.Split(trimmed[1..], tokens, out _);
             if (tokens.Count is < 2 or > 3 || tokens[0].Value.Length == 0)
             {
                 diags.Add(NetfilterMessages.BadChainLine(at, trimmed.ToString()));
-                Lines.Add(new CommentLine("") { Text = raw, Location = at });
+                Lines.Add(new CommentLine("") { TextRange = range, Location = at });
                 return;
             }
             var name = tokens[0].Value;
@@ -194,12 +197,12 @@ public static class IptablesSaveReader
                 c.Counters = counters;
             }
             DeclaredHere.Add(name);
-            Lines.Add(new ChainLine(name, pol, counters) { Text = raw, Location = at });
+            Lines.Add(new ChainLine(name, pol, counters) { TextRange = range, Location = at });
         }
 
         readonly HashSet<string> DeclaredHere = new(StringComparer.Ordinal);
 
-        public void Command(string raw, List<Token> tk, SourceLocation at, int lineNo, List<Diagnostic> diags)
+        public void Command((string, int, int) range, List<Token> tk, SourceLocation at, int lineNo, List<Diagnostic> diags)
         {
             int i = 0;
             Counters? counters = null;
@@ -209,7 +212,7 @@ public static class IptablesSaveReader
                 else diags.Add(NetfilterMessages.BadCounters(new SourceLocation(source, lineNo, tk[0].Column), tk[0].Value));
                 i = 1;
             }
-            if (i >= tk.Count) { diags.Add(NetfilterMessages.UnknownCommand(at, raw.Trim())); Lines.Add(new CommentLine("") { Text = raw, Location = at }); return; }
+            if (i >= tk.Count) { diags.Add(NetfilterMessages.UnknownCommand(at, range.Item1.Substring(range.Item2, range.Item3).Trim())); Lines.Add(new CommentLine("") { TextRange = range, Location = at }); return; }
             var cmd = tk[i];
             SourceLocation L(Token t) => new(source, lineNo, t.Column);
             string? Arg(int k) => i + k < tk.Count ? tk[i + k].Value : null;
@@ -218,19 +221,19 @@ public static class IptablesSaveReader
                 case "-A" or "--append" or "-I" or "--insert":
                 {
                     var chain = Arg(1);
-                    if (chain is null) { diags.Add(NetfilterMessages.MissingArgument(L(cmd), cmd.Value)); Lines.Add(new CommentLine("") { Text = raw, Location = at }); return; }
+                    if (chain is null) { diags.Add(NetfilterMessages.MissingArgument(L(cmd), cmd.Value)); Lines.Add(new CommentLine("") { TextRange = range, Location = at }); return; }
                     bool insert = cmd.Value is "-I" or "--insert";
                     int start = i + 2;
                     int? pos = null;
                     if (insert && Arg(2) is { } n && int.TryParse(n, out var np)) { pos = np; start++; }
-                    var rule = RuleParser.Parse(chain, insert ? RuleCommand.Insert : RuleCommand.Append, pos, tk, start, counters, raw, source, lineNo, diags);
-                    rule = rule with { Location = at };
                     var cb = Get(chain);
                     if (cb is null)
                     {
                         if (!NetfilterTables.IsBuiltin(Name, chain) && known) diags.Add(NetfilterMessages.ChainNotDeclared(L(tk[i + 1]), chain, Name));
                         cb = Ensure(chain, at);
                     }
+                    // The chain's own name string is shared by its rules (one copy per chain, not per rule).
+                    var rule = RuleParser.Parse(cb.Name, insert ? RuleCommand.Insert : RuleCommand.Append, pos, tk, start, counters, range, source, lineNo, diags, at, shared);
                     if (insert)
                     {
                         int idx = Math.Clamp((pos ?? 1) - 1, 0, cb.Rules.Count);
@@ -239,7 +242,7 @@ public static class IptablesSaveReader
                         cb.Rules.Insert(idx, rule);
                     }
                     else cb.Rules.Add(rule);
-                    Lines.Add(new RuleLine(rule) { Text = raw, Location = at });
+                    Lines.Add(new RuleLine(rule) { TextRange = range, Location = at });
                     return;
                 }
                 case "-N" or "--new-chain" or "-X" or "--delete-chain" or "-F" or "--flush" or "-P" or "--policy" or "-Z" or "--zero" or "-E" or "--rename-chain" or "-D" or "--delete" or "-R" or "--replace":
@@ -257,13 +260,13 @@ public static class IptablesSaveReader
                     };
                     var chain = Arg(1);
                     var rest = tk.Skip(i + 2).Select(t => t.Value).ToImmutableArray();
-                    Lines.Add(new ChainCommandLine(kind, chain, rest) { Text = raw, Location = at });
+                    Lines.Add(new ChainCommandLine(kind, chain, rest) { TextRange = range, Location = at });
                     Apply(kind, chain, rest, L(cmd), tk.Count > i + 1 ? L(tk[i + 1]) : L(cmd), diags);
                     return;
                 }
                 default:
                     diags.Add(NetfilterMessages.UnknownCommand(L(cmd), cmd.Value));
-                    Lines.Add(new CommentLine("") { Text = raw, Location = at });
+                    Lines.Add(new CommentLine("") { TextRange = range, Location = at });
                     return;
             }
         }
@@ -320,7 +323,7 @@ public static class IptablesSaveReader
         public Table Finish(List<Diagnostic> diags)
         {
             var built = order.Select(c => c.Build()).ToImmutableArray();
-            var table = new Table { Name = Name, Lines = [.. Lines], Chains = built, Text = header, Location = at };
+            var table = new Table { Name = Name, Lines = [.. Lines], Chains = built, TextRange = header, Location = at };
             if (known) TableChecks.Check(table, diags);
             return table;
         }

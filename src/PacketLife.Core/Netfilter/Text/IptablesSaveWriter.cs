@@ -12,6 +12,7 @@ public static class IptablesSaveWriter
     public static string Write(RuleSet ruleSet)
     {
         var sb = new StringBuilder();
+        if (ruleSet.ByteOrderMark) sb.Append('\uFEFF');
         bool first = true;
         void Line(string s)
         {

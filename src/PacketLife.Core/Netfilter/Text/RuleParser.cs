@@ -13,9 +13,24 @@ namespace PacketLife.Core.Netfilter.Text;
 /// unsupported.</summary>
 internal sealed class RuleParser
 {
+    /// <summary>Stateless parts that repeat across a dump's rules (jump targets, comments) are shared: a kube-proxy
+    /// dump has one jump per rule and a few distinct comments per Service, and fewer objects read faster. Stateful
+    /// matches (nth, limit, recent) are never shared: their state is keyed by the match object.</summary>
+    internal sealed class Shared
+    {
+        public readonly Dictionary<string, JumpTarget> Jumps = new(StringComparer.Ordinal);
+        public readonly Dictionary<string, JumpTarget> Gotos = new(StringComparer.Ordinal);
+        public readonly Dictionary<string, Match> Comments = new(StringComparer.Ordinal);
+        public readonly Dictionary<(IpProtocol?, bool), ProtocolSpec> Protocols = [];
+        public readonly Dictionary<(string, bool), InterfaceSpec> Interfaces = [];
+        /// <summary>Port-only tcp/udp matches and random statistic matches, by their save text (stateless).</summary>
+        public readonly Dictionary<string, Match> Stateless = new(StringComparer.Ordinal);
+    }
+
     readonly string source;
     readonly int line;
     readonly List<Diagnostic> diags;
+    bool errors;
 
     RuleParser(string source, int line, List<Diagnostic> diags)
     {
@@ -33,18 +48,23 @@ internal sealed class RuleParser
         public OptionBag Bag { get; } = bag;
         public bool Implicit { get; } = isImplicit;
         public int Order { get; } = order;
-        public List<string> RawArgs { get; } = [];
+        List<string>? raw;
+        public List<string> RawArgs => raw ??= [];
+        public bool HasRawArgs => raw is { Count: > 0 };
     }
 
     /// <summary>Parses tokens[start..] (after `-A CHAIN` / `-I CHAIN [N]`).</summary>
+    Shared? shared;
+
     public static Rule Parse(string chain, RuleCommand command, int? insertAt, List<Token> tokens, int start,
-        Counters? counters, string text, string source, int line, List<Diagnostic> diags)
+        Counters? counters, (string Source, int Start, int Length) text, string source, int line, List<Diagnostic> diags, SourceLocation at,
+        Shared? shared = null)
     {
-        var p = new RuleParser(source, line, diags);
-        return p.Run(chain, command, insertAt, tokens, start, counters, text);
+        var p = new RuleParser(source, line, diags) { shared = shared };
+        return p.Run(chain, command, insertAt, tokens, start, counters, text, at);
     }
 
-    Rule Run(string chain, RuleCommand command, int? insertAt, List<Token> tk, int i, Counters? counters, string text)
+    Rule Run(string chain, RuleCommand command, int? insertAt, List<Token> tk, int i, Counters? counters, (string Source, int Start, int Length) text, SourceLocation at)
     {
         var unsupported = new List<string>();
         AddressSpec? src = null, dst = null;
@@ -60,26 +80,6 @@ internal sealed class RuleParser
         var targetRaw = new List<string>();
         bool neg = false;
         Token negTok = default;
-        bool errors = false;
-
-        string? NextArg(ref int j, Token opt, out bool intraNeg)
-        {
-            intraNeg = false;
-            if (j + 1 < tk.Count && tk[j + 1].Value == "!")
-            {
-                intraNeg = true;
-                diags.Add(NetfilterMessages.IntrapositionedNegation(At(tk[j + 1])));
-                j++;
-            }
-            if (j + 1 >= tk.Count)
-            {
-                diags.Add(NetfilterMessages.MissingArgument(At(opt), opt.Value));
-                errors = true;
-                return null;
-            }
-            j++;
-            return tk[j].Value;
-        }
 
         for (; i < tk.Count; i++)
         {
@@ -103,7 +103,7 @@ internal sealed class RuleParser
                 case "-s" or "--source" or "--src" or "-d" or "--destination" or "--dst":
                 {
                     bool isSrc = v is "-s" or "--source" or "--src";
-                    var a = NextArg(ref i, t, out var intra);
+                    var a = NextArg(tk, ref i, t, out var intra);
                     if (a is null) break;
                     if ((isSrc ? src : dst) is not null) { diags.Add(NetfilterMessages.DuplicateOption(At(t), isSrc ? "-s" : "-d")); errors = true; }
                     if (a.Contains(',')) { diags.Add(NetfilterMessages.OptionProblem(At(tk[i]), $"{(isSrc ? "-s" : "-d")} with several addresses (`{a}`) makes one rule per address in iptables; write them as separate rules", "iptables-save prints one rule per address")); errors = true; break; }
@@ -115,20 +115,19 @@ internal sealed class RuleParser
                 case "-i" or "--in-interface" or "-o" or "--out-interface":
                 {
                     bool isIn = v is "-i" or "--in-interface";
-                    var a = NextArg(ref i, t, out var intra);
+                    var a = NextArg(tk, ref i, t, out var intra);
                     if (a is null) break;
                     if (a.Length > 15 || a.Length == 0) { diags.Add(NetfilterMessages.BadInterface(At(tk[i]), a)); errors = true; break; }
-                    var spec = new InterfaceSpec(a, n || intra);
+                    var spec = SharedInterface(a, n || intra);
                     if (isIn) inIf = spec; else outIf = spec;
                     break;
                 }
                 case "-p" or "--protocol":
                 {
-                    var a = NextArg(ref i, t, out var intra);
+                    var a = NextArg(tk, ref i, t, out var intra);
                     if (a is null) break;
-                    var lower = a.ToLowerInvariant();
-                    if (lower is "all" or "0") proto = new ProtocolSpec(null, n || intra, a);
-                    else if (ProtocolNames.TryParse(a, out var pr)) proto = new ProtocolSpec(pr, n || intra, a);
+                    if (a.Equals("all", StringComparison.OrdinalIgnoreCase) || a == "0") proto = SharedProtocol(null, n || intra, a);
+                    else if (ProtocolNames.TryParse(a, out var pr)) proto = SharedProtocol(pr, n || intra, a);
                     else { diags.Add(NetfilterMessages.BadProtocol(At(tk[i]), a)); errors = true; }
                     break;
                 }
@@ -150,7 +149,7 @@ internal sealed class RuleParser
                 }
                 case "-m" or "--match":
                 {
-                    var a = NextArg(ref i, t, out _);
+                    var a = NextArg(tk, ref i, t, out _);
                     if (a is null) break;
                     var module = MatchRegistry.Find(a);
                     var bag = new OptionBag(a, At(tk[i]), diags);
@@ -164,14 +163,14 @@ internal sealed class RuleParser
                 }
                 case "-j" or "--jump" or "-g" or "--goto":
                 {
-                    var a = NextArg(ref i, t, out _);
+                    var a = NextArg(tk, ref i, t, out _);
                     if (a is null) break;
                     if (targetName is not null) { diags.Add(NetfilterMessages.DuplicateOption(At(t), "-j")); errors = true; }
                     targetName = a;
                     targetToken = tk[i];
                     isGoto = v is "-g" or "--goto";
                     targetModule = isGoto ? null : TargetRegistry.Find(a);
-                    targetBag = new OptionBag(a, At(tk[i]), diags);
+                    targetBag = targetModule is null ? null : new OptionBag(a, At(tk[i]), diags);
                     break;
                 }
                 default:
@@ -243,12 +242,13 @@ internal sealed class RuleParser
 
         // Build the matches, each from its collected options.
         var matches = ImmutableArray.CreateBuilder<Match>(modules.Count);
+        if (modules.Count == 0) matches = null!;
         foreach (var m in modules)
         {
             Match? built;
             if (m.Module is null)
             {
-                built = new UnknownMatch(m.Name, [.. m.RawArgs]);
+                built = new UnknownMatch(m.Name, m.HasRawArgs ? [.. m.RawArgs] : []);
             }
             else
             {
@@ -270,6 +270,18 @@ internal sealed class RuleParser
                 {
                     built = MatchRegistry.WithImplicit(built);
                 }
+                else if (built is CommentMatch cm && shared is not null)
+                {
+                    if (shared.Comments.TryGetValue(cm.Comment, out var same)) built = same;
+                    else shared.Comments[cm.Comment] = cm;
+                }
+                else if (shared is not null && built is TcpMatch { HasFlags: false, TcpOption: null } or UdpMatch or StatisticMatch { Mode: StatisticMode.Random })
+                {
+                    // Stateless: one instance per distinct save text (never nth or limit, whose state is per object).
+                    var key = built.SaveText;
+                    if (shared.Stateless.TryGetValue(key, out var same)) built = same;
+                    else shared.Stateless[key] = built;
+                }
                 unsupported.AddRange(m.Bag.Unmodelled);
             }
             if (built.UnsupportedReason is { } r && !unsupported.Contains(r)) unsupported.Add(r);
@@ -279,7 +291,7 @@ internal sealed class RuleParser
         Target? target = null;
         if (targetName is not null)
         {
-            if (isGoto) target = new JumpTarget(targetName, true);
+            if (isGoto) target = SharedJump(targetName, true);
             else if (VerdictTarget.ByName(targetName) is { } vt)
             {
                 target = vt;
@@ -302,7 +314,7 @@ internal sealed class RuleParser
             else
             {
                 // A plain name: a jump to a user chain (checked against the table's chains at COMMIT).
-                target = new JumpTarget(targetName, false);
+                target = SharedJump(targetName, false);
             }
             if (target.UnsupportedReason is { } r && !unsupported.Contains(r)) unsupported.Add(r);
         }
@@ -319,14 +331,56 @@ internal sealed class RuleParser
             OutInterface = outIf,
             Protocol = proto,
             Fragment = frag,
-            Matches = matches.MoveToImmutable(),
+            Matches = matches is null ? [] : matches.MoveToImmutable(),
             Target = target,
             Counters = counters,
-            Text = text,
-            Location = new SourceLocation(source, line, 1),
-            Unsupported = [.. unsupported],
+            TextRange = text,
+            Location = at,
+            Unsupported = unsupported.Count == 0 ? [] : [.. unsupported],
             TargetColumn = targetName is null ? 0 : targetToken.Column,
         };
+    }
+
+    ProtocolSpec SharedProtocol(IpProtocol? p, bool negated, string written)
+    {
+        if (shared is null) return new ProtocolSpec(p, negated, written);
+        if (!shared.Protocols.TryGetValue((p, negated), out var s)) shared.Protocols[(p, negated)] = s = new ProtocolSpec(p, negated, written);
+        return s;
+    }
+
+    InterfaceSpec SharedInterface(string name, bool negated)
+    {
+        if (shared is null) return new InterfaceSpec(name, negated);
+        if (!shared.Interfaces.TryGetValue((name, negated), out var s)) shared.Interfaces[(name, negated)] = s = new InterfaceSpec(name, negated);
+        return s;
+    }
+
+    JumpTarget SharedJump(string chain, bool isGoto)
+    {
+        if (shared is null) return new JumpTarget(chain, isGoto);
+        var d = isGoto ? shared.Gotos : shared.Jumps;
+        if (!d.TryGetValue(chain, out var j)) d[chain] = j = new JumpTarget(chain, isGoto);
+        return j;
+    }
+
+    string? NextArg(List<Token> tk, ref int j, Token opt, out bool intraNeg)
+    {
+        intraNeg = false;
+        if (j + 1 < tk.Count && tk[j + 1].Value == "!")
+        {
+            intraNeg = true;
+            diags.Add(NetfilterMessages.IntrapositionedNegation(At(tk[j + 1])));
+            errors = true;
+            j++;
+        }
+        if (j + 1 >= tk.Count)
+        {
+            diags.Add(NetfilterMessages.MissingArgument(At(opt), opt.Value));
+            errors = true;
+            return null;
+        }
+        j++;
+        return tk[j].Value;
     }
 
     static IEnumerable<string> RawOf(OptionBag bag)
@@ -348,7 +402,7 @@ internal sealed class RuleParser
             if (k == 0 && i + 1 < tk.Count && tk[i + 1].Value == "!" && spec.Invertible)
             {
                 intra = true;
-                diags.Add(NetfilterMessages.IntrapositionedNegation(At(tk[i + 1])));
+                bag.Error(NetfilterMessages.IntrapositionedNegation(At(tk[i + 1])));
                 i++;
             }
             if (i + 1 >= tk.Count)

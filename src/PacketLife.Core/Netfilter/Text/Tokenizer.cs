@@ -7,53 +7,62 @@ public readonly record struct Token(string Value, int Column);
 /// the closing quote ends the argument; outside quotes a backslash is an ordinary character.</summary>
 public static class Tokenizer
 {
+    // The words every kube-proxy line repeats are shared instead of allocated per line (a 200k-line dump has
+    // millions of them); everything else is sliced from the line.
+    static readonly Dictionary<string, string> Common = new[]
+    {
+        "-A", "-I", "-N", "-X", "-F", "-P", "-m", "-j", "-g", "-p", "-s", "-d", "-i", "-o", "!", "tcp", "udp", "sctp", "icmp",
+        "comment", "--comment", "--dport", "--sport", "statistic", "--mode", "random", "--probability", "mark", "--mark",
+        "MARK", "--set-xmark", "--or-mark", "--xor-mark", "DNAT", "--to-destination", "MASQUERADE", "--random-fully",
+        "conntrack", "--ctstate", "addrtype", "--dst-type", "--src-type", "LOCAL", "RETURN", "ACCEPT", "DROP", "REJECT",
+        "KUBE-MARK-MASQ", "KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "recent", "--name", "--rcheck", "--set",
+        "--seconds", "--reap", "--mask", "--rsource", "multiport", "--dports", "set", "--match-set", "src", "dst",
+    }.ToDictionary(s => s, StringComparer.Ordinal);
+
+    static readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> CommonLookup = Common.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    static string Str(ReadOnlySpan<char> s) => CommonLookup.TryGetValue(s, out var v) ? v : s.ToString();
+
     /// <returns>false when a quote is left open (the column of the opening quote is in <paramref name="errorColumn"/>).</returns>
     public static bool Split(ReadOnlySpan<char> line, List<Token> tokens, out int errorColumn)
     {
         errorColumn = 0;
-        var buf = new System.Text.StringBuilder();
-        bool quote = false, escaped = false, have = false;
-        int start = 0, quoteAt = 0;
-        for (int i = 0; i < line.Length; i++)
+        int i = 0, n = line.Length;
+        while (i < n)
         {
             char c = line[i];
-            if (quote)
+            if (c is ' ' or '\t' or '\n' or '\r' or '\v' or '\f') { i++; continue; }
+            int start = i;
+            // Fast path: a bare word without quotes.
+            while (i < n && line[i] is not (' ' or '\t' or '\n' or '\r' or '\v' or '\f' or '"')) i++;
+            if (i == n || line[i] != '"')
             {
-                if (escaped) { buf.Append(c); escaped = false; continue; }
-                if (c == '\\') { escaped = true; continue; }
-                if (c != '"') { buf.Append(c); continue; }
-                quote = false;
-                tokens.Add(new Token(buf.ToString(), start + 1));
-                buf.Clear();
-                have = false;
+                tokens.Add(new Token(Str(line[start..i]), start + 1));
                 continue;
             }
-            if (c == '"')
+            // Slow path: the word continues into a quoted part.
+            var buf = new System.Text.StringBuilder();
+            buf.Append(line[start..i]);
+            bool closed = false;
+            int quoteAt = i;
+            i++; // opening quote
+            bool escaped = false;
+            for (; i < n; i++)
             {
-                if (!have) { start = i; have = true; }
-                quote = true;
-                quoteAt = i;
-                continue;
+                char q = line[i];
+                if (escaped) { buf.Append(q); escaped = false; continue; }
+                if (q == '\\') { escaped = true; continue; }
+                if (q == '"') { closed = true; i++; break; }
+                buf.Append(q);
             }
-            if (c is ' ' or '\t' or '\n' or '\r' or '\v' or '\f')
+            if (!closed)
             {
-                if (have)
-                {
-                    tokens.Add(new Token(buf.ToString(), start + 1));
-                    buf.Clear();
-                    have = false;
-                }
-                continue;
+                errorColumn = quoteAt + 1;
+                return false;
             }
-            if (!have) { start = i; have = true; }
-            buf.Append(c);
+            // The closing quote ends the argument (text right after it starts a new one).
+            tokens.Add(new Token(buf.ToString(), start + 1));
         }
-        if (quote)
-        {
-            errorColumn = quoteAt + 1;
-            return false;
-        }
-        if (have) tokens.Add(new Token(buf.ToString(), start + 1));
         return true;
     }
 }
