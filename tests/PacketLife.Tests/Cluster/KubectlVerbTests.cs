@@ -233,3 +233,24 @@ public class LayoutSpecTests
             "  Normal  EnsuringLoadBalancer  2m    service-controller  Ensuring load balancer", "  Normal  EnsuredLoadBalancer   2m    service-controller  Ensured load balancer", ""], lines[^6..]);
     }
 }
+
+public class SeedFlagTests
+{
+    [Fact]
+    public void Seed_flag_on_a_verb_reproduces_its_random_choices()
+    {
+        string Expose(bool extraDraws, string seed)
+        {
+            using var h = new CliTestHost();
+            Assert.Equal(0, h.Run("kubectl run nginx --image=nginx --port=80").Code);
+            // Without --seed, earlier random draws would change what expose allocates.
+            if (extraDraws) Assert.Equal(0, h.Run("kubectl create deploy other --image=nginx --replicas=3").Code);
+            Assert.Equal(0, h.Run($"kubectl expose po nginx --type=LoadBalancer {seed}").Code);
+            return h.Run("kubectl get svc nginx -o wide").Out.Split('\n')[1].Split("   ", StringSplitOptions.RemoveEmptyEntries)[2..5].Aggregate((a, b) => a + "|" + b);
+        }
+        Assert.Equal(Expose(false, "--seed 31148"), Expose(true, "--seed 31148"));
+        Assert.NotEqual(Expose(false, ""), Expose(true, ""));
+        using var h2 = new CliTestHost();
+        Assert.Equal("error: invalid argument \"x\" for \"--seed\" flag: strconv.ParseUint: parsing \"x\": invalid syntax\n", h2.Run("kubectl get svc --seed x").Err);
+    }
+}
