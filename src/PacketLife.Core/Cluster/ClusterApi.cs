@@ -393,6 +393,10 @@ public sealed partial class ClusterApi
                 {
                     _s.Controllers.Imported.Remove("Deployment/" + d.Metadata.Namespace + "/" + d.Metadata.Name);
                     var old = _s.FindDeployment(d.Metadata.Namespace, d.Metadata.Name);
+                    // Its ReplicaSets come under the simulated controller with it.
+                    if (old is not null)
+                        foreach (var rs in _s.ReplicaSets.Where(r => r.Metadata.OwnerReferences.Any(o => o.Uid == old.Metadata.Uid)))
+                            _s.Controllers.Imported.Remove("ReplicaSet/" + rs.Metadata.Namespace + "/" + rs.Metadata.Name);
                     if (old is null) return (CreateDeployment(d), "created");
                     if (ValidateDeployment(d) is { } err) return (ApiResult.Fail(err), "");
                     var updated = old with { Replicas = d.Replicas, Selector = d.Selector, Template = d.Template, Metadata = old.Metadata with { Labels = d.Metadata.Labels, Annotations = d.Metadata.Annotations } };

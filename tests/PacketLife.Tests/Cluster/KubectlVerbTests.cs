@@ -254,3 +254,41 @@ public class SeedFlagTests
         Assert.Equal("error: invalid argument \"x\" for \"--seed\" flag: strconv.ParseUint: parsing \"x\": invalid syntax\n", h2.Run("kubectl get svc --seed x").Err);
     }
 }
+
+public class ImportWorkloadTests
+{
+    [Fact]
+    public void Imported_deployment_keeps_its_real_replicaset_and_pods_when_controllers_run_later()
+    {
+        using var h = new CliTestHost();
+        var f = h.File("real.json", """
+            {"apiVersion":"v1","kind":"List","items":[
+             {"apiVersion":"v1","kind":"Node","metadata":{"name":"aks-nodepool1-14217322-vmss000000"},"spec":{"podCIDR":"10.244.2.0/24"},
+              "status":{"addresses":[{"type":"InternalIP","address":"10.224.0.9"}],"conditions":[{"type":"Ready","status":"True"}],
+                        "nodeInfo":{"kubeletVersion":"v1.29.7","osImage":"Ubuntu 22.04.4 LTS","kernelVersion":"5.15.0-1071-azure","containerRuntimeVersion":"containerd://1.7.20-1"}}},
+             {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"api","namespace":"default","uid":"11111111-1111-4111-8111-111111111111"},
+              "spec":{"replicas":1,"selector":{"matchLabels":{"app":"api"}},"template":{"metadata":{"labels":{"app":"api"}},"spec":{"containers":[{"name":"api","image":"api:1"}]}}}},
+             {"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"api-7cd7f56848","namespace":"default","uid":"22222222-2222-4222-8222-222222222222",
+               "labels":{"app":"api","pod-template-hash":"7cd7f56848"},
+               "ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"api","uid":"11111111-1111-4111-8111-111111111111","controller":true}]},
+              "spec":{"replicas":1,"selector":{"matchLabels":{"app":"api","pod-template-hash":"7cd7f56848"}},"template":{"metadata":{"labels":{"app":"api","pod-template-hash":"7cd7f56848"}},"spec":{"containers":[{"name":"api","image":"api:1"}]}}}},
+             {"apiVersion":"v1","kind":"Pod","metadata":{"name":"api-7cd7f56848-fcvv7","namespace":"default","labels":{"app":"api","pod-template-hash":"7cd7f56848"},
+               "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"api-7cd7f56848","uid":"22222222-2222-4222-8222-222222222222","controller":true}]},
+              "spec":{"nodeName":"aks-nodepool1-14217322-vmss000000","containers":[{"name":"api","image":"api:1"}]},
+              "status":{"phase":"Running","podIP":"10.244.2.7","conditions":[{"type":"Ready","status":"True"}]}}
+            ]}
+            """);
+        var r = h.Run($"cluster import --replace {f}");
+        Assert.Equal((0, "imported 1 Deployment, 1 Node, 1 Pod, 1 ReplicaSet\n", ""), r);
+        Assert.Equal(0, h.Run("kubectl expose deploy api --port=80 --target-port=8080").Code);
+        Assert.Equal("pod/api-7cd7f56848-fcvv7\n", h.Run("kubectl get po -o name").Out);
+        Assert.Equal("replicaset.apps/api-7cd7f56848\n", h.Run("kubectl get rs -o name").Out);
+        Assert.Contains("10.244.2.7:8080", h.Run("kubectl get ep api").Out);
+        Assert.EndsWith("aks-nodepool1-14217322-vmss000000   Ready    <none>   <unknown>   v1.29.7\n", h.Run("kubectl get no").Out); // no creationTimestamp in the import
+        // Applying a new template takes the Deployment over: the simulated controller rolls it out.
+        Assert.Equal(0, h.Run($"kubectl apply -f {h.File("d.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: api, image: 'api:2'}]}\n")}").Code);
+        var pods = h.Run("kubectl get po -o name").Out.Trim().Split('\n');
+        Assert.Equal(2, pods.Length);
+        Assert.DoesNotContain("pod/api-7cd7f56848-fcvv7", pods);
+    }
+}
