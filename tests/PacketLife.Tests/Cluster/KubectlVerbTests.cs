@@ -292,3 +292,20 @@ public class ImportWorkloadTests
         Assert.DoesNotContain("pod/api-7cd7f56848-fcvv7", pods);
     }
 }
+
+public class MultiKindGetTests
+{
+    [Fact]
+    public void Get_of_several_kinds_prints_one_table_each_with_kind_prefixed_names()
+    {
+        using var h = new CliTestHost();
+        Assert.Equal(0, h.Run("kubectl run nginx --image=nginx --port=80").Code);
+        var lines = h.Run("kubectl get po,svc").Out.Split('\n');
+        Assert.StartsWith("NAME        READY   STATUS    RESTARTS   AGE", lines[0]);
+        Assert.StartsWith("pod/nginx   1/1     Running   0          0s", lines[1]);
+        Assert.Equal("", lines[2]);
+        Assert.StartsWith("NAME                 TYPE        CLUSTER-IP   EXTERNAL-IP   PORT(S)   AGE", lines[3]);
+        Assert.StartsWith("service/kubernetes   ClusterIP   10.0.0.1     <none>        443/TCP", lines[4]);
+        Assert.Equal("pod/nginx\nservice/kubernetes\n", h.Run("kubectl get po,svc -o name").Out);
+    }
+}
