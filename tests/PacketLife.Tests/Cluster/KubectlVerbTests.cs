@@ -136,12 +136,11 @@ public class KubectlVerbTests
     }
 
     [Fact]
-    public void Two_invocations_at_once_never_lose_an_update()
+    public async Task Two_invocations_at_once_never_lose_an_update()
     {
         using var h = new CliTestHost();
-        var tasks = Enumerable.Range(0, 6).Select(i => Task.Run(() => h.Run($"kubectl run p{i} --image=nginx").Code)).ToArray();
-        Task.WaitAll(tasks);
-        Assert.All(tasks, t => Assert.Equal(0, t.Result));
+        var codes = await Task.WhenAll(Enumerable.Range(0, 6).Select(i => Task.Run(() => h.Run($"kubectl run p{i} --image=nginx").Code)));
+        Assert.All(codes, c => Assert.Equal(0, c));
         Assert.Equal(6, StateFile.Load(h.StatePath)!.Pods.Count(p => p.Metadata.Name.StartsWith('p')));
     }
 
