@@ -194,6 +194,9 @@ internal static class Kubectl
         var state = ClusterSession.Read(cluster);
         var ns = Ns(f);
         var rc = 0;
+        // API servers from v1.33 attach this warning to every v1 Endpoints read (facts azure-aks.md §4.2).
+        if (requests.Any(r => r.Kind == "Endpoints") && state.Profile.AtLeast(1, 33))
+            stderr.WriteLine("Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice");
         var blocks = new List<string>();
         var objects = new List<JsonObject>();
         var total = 0;

@@ -55,3 +55,29 @@ public class ClusterCommandTests
         }
     }
 }
+
+public class VersionBehaviourTests
+{
+    // case                        version   VIP in describe   Endpoints warning
+    public static TheoryData<string, string, bool, bool> Versions => new()
+    {
+        { "1.29: bare ingress IP",   "1.29.7", false, false },
+        { "1.30 (the seed)",         "1.30.6", true,  false },
+        { "1.33: Endpoints warning", "1.33.2", true,  true },
+    };
+
+    [Theory, MemberData(nameof(Versions))]
+    public void Version_dependent_output(string @case, string version, bool vip, bool warning)
+    {
+        using var h = new CliTestHost();
+        var s = PacketLife.Manifests.StateFile.Load(h.StatePath)!;
+        s.Profile = s.Profile with { KubernetesVersion = version };
+        PacketLife.Manifests.StateFile.Save(h.StatePath, s);
+        Assert.Equal(0, h.Run("kubectl run nginx --image=nginx --port=80").Code);
+        Assert.Equal(0, h.Run("kubectl expose po nginx --type=LoadBalancer").Code);
+        var ingress = h.Run("kubectl describe svc nginx").Out.Split('\n').Single(l => l.StartsWith("LoadBalancer Ingress:"));
+        Assert.True(ingress.EndsWith(" (VIP)") == vip, $"{@case}: {ingress}");
+        var ep = h.Run("kubectl get ep nginx");
+        Assert.True((ep.Err == "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice\n") == warning, $"{@case}: [{ep.Err}]");
+    }
+}
