@@ -546,7 +546,7 @@ internal static class Kubectl
                 else
                 {
                     var existed = ListKind(api.State, kind).Any(x => x.Name == name);
-                    ClusterSession.Check(api.Import(o));
+                    ClusterSession.Check(api.Import(o, frozen: false));
                     api.ReconcileAll();
                     op = existed ? "configured" : "created";
                 }

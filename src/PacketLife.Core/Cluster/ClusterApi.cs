@@ -454,7 +454,9 @@ public sealed partial class ClusterApi
 
     /// <summary>Adds an object as-is (import of a real cluster's objects): no allocation, no scheduling;
     /// the controllers then reconcile around it.</summary>
-    public ApiResult Import(object obj)
+    /// <param name="frozen">Imported from a real cluster: the simulated controllers leave the object's
+    /// Service endpoints / ReplicaSets / Pods as imported. `kubectl apply` of such kinds passes false.</param>
+    public ApiResult Import(object obj, bool frozen = true)
     {
         var key = obj switch
         {
@@ -463,7 +465,7 @@ public sealed partial class ClusterApi
             ReplicaSet r => "ReplicaSet/" + r.Metadata.Namespace + "/" + r.Metadata.Name,
             _ => null,
         };
-        if (key is not null) _s.Controllers.Imported.Add(key);
+        if (key is not null && frozen) _s.Controllers.Imported.Add(key);
         switch (obj)
         {
             case Node n: _s.Nodes.RemoveAll(x => x.Metadata.Name == n.Metadata.Name); _s.Nodes.Add(n); break;

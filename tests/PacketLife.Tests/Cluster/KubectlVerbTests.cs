@@ -308,3 +308,24 @@ public class MultiKindGetTests
         Assert.Equal("pod/nginx\nservice/kubernetes\n", h.Run("kubectl get po,svc -o name").Out);
     }
 }
+
+public class ApplyListTests
+{
+    [Fact]
+    public void A_whole_namespace_dumped_as_yaml_applies_back_without_changing_the_workloads()
+    {
+        using var h = new CliTestHost();
+        Assert.Equal(0, h.Run("kubectl create deploy web --image=nginx --port=80 --replicas=2").Code);
+        Assert.Equal(0, h.Run("kubectl expose deploy web --type=NodePort").Code);
+        var dump = h.Run("kubectl get deploy,rs,po,svc,endpointslices -o yaml").Out;
+        var pods = h.Run("kubectl get po -o name").Out;
+        var r = h.Run($"kubectl apply -f {h.File("all.yaml", dump)}");
+        Assert.Equal(0, r.Code);
+        Assert.Contains("deployment.apps/web unchanged\n", r.Out);
+        Assert.Contains("service/web unchanged\n", r.Out);
+        Assert.Equal(pods, h.Run("kubectl get po -o name").Out);
+        // The ReplicaSet stays under the simulated controller: scaling still works.
+        Assert.Equal(0, h.Run("kubectl scale deploy web --replicas=3").Code);
+        Assert.Equal(3, h.Run("kubectl get po -l app=web -o name").Out.Trim().Split('\n').Length);
+    }
+}
