@@ -273,7 +273,19 @@ public static class ManifestReader
                 restarts += cs.Int("restartCount") ?? 0;
                 cs.Done(Severity.Info);
             }
-            st.Ignore("podIPs").Ignore("hostIPs");
+            // podIPs/hostIPs repeat podIP/hostIP on a single-stack cluster; anything more (dual-stack) is reported.
+            var podIp = st.Str("podIP");
+            foreach (var ip in st.Seq("podIPs").Select(i => i.Mapping).OfType<M>())
+            {
+                if (ip.Str("ip") is { } extra && extra != podIp) ip.Ctx.Warn(ip.Node, ClusterMessages.UnknownField, $"{ip.Path}ip: additional pod IP {extra} is not modelled (single-stack IPv4 only); ignored");
+                ip.Done();
+            }
+            var hostIp = st.Str("hostIP");
+            foreach (var ip in st.Seq("hostIPs").Select(i => i.Mapping).OfType<M>())
+            {
+                if (ip.Str("ip") is { } extra && extra != hostIp) ip.Ctx.Warn(ip.Node, ClusterMessages.UnknownField, $"{ip.Path}ip: additional host IP {extra} is not modelled (single-stack IPv4 only); ignored");
+                ip.Done();
+            }
             pod = pod with
             {
                 Status = new PodStatus
@@ -298,7 +310,8 @@ public static class ManifestReader
         if (m.Map("spec") is { } spec)
         {
             var cidr = spec.Str("podCIDR");
-            spec.Ignore("podCIDRs");
+            foreach (var extra in spec.StrList("podCIDRs").Where(c => c != cidr))
+                spec.Ctx.Warn(spec.Node, ClusterMessages.UnknownField, $"{spec.Path}podCIDRs: additional pod CIDR {extra} is not modelled (single-stack IPv4 only); ignored");
             node = node with { PodCIDR = cidr, ProviderID = spec.Str("providerID"), Unschedulable = spec.Bool("unschedulable") ?? false };
             spec.Done();
         }

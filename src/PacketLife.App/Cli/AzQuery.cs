@@ -9,7 +9,9 @@ public static class AzQuery
 {
     public static JsonNode? Apply(JsonNode? input, string expression)
     {
-        var segments = Parse(expression);
+        List<Seg> segments;
+        try { segments = Parse(expression); }
+        catch (CliException) { throw Invalid(expression); } // report the whole expression, as azure-cli does
         return Eval(input, segments, 0);
     }
 

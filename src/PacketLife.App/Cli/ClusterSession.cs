@@ -29,9 +29,26 @@ internal static class ClusterSession
     public static string ResolvePath(string? flag) =>
         flag ?? (Environment.GetEnvironmentVariable("PACKETLIFE_CLUSTER") is { Length: > 0 } env ? env : Path.Combine(Environment.CurrentDirectory, StateFile.DefaultRelativePath));
 
-    /// <summary>Removes `--cluster PATH` / `--cluster=PATH` from the tokens (a PacketLife flag, not kubectl's or az's).</summary>
+    static readonly AsyncLocal<ulong?> SeedOverride = new();
+
+    /// <summary>Removes PacketLife's own flags from kubectl/az tokens: `--cluster PATH` (state file) and
+    /// `--seed S` (reseeds the controllers' random source for this invocation, so a sampled run repeats).</summary>
     public static (List<string> Tokens, string? Cluster) TakeClusterFlag(IReadOnlyList<string> tokens)
     {
+        var withoutSeed = new List<string>();
+        SeedOverride.Value = null;
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            var t = tokens[i];
+            string? v = null;
+            if (t == "--") { withoutSeed.AddRange(tokens.Skip(i)); break; }
+            if (t == "--seed") v = i + 1 < tokens.Count ? tokens[++i] : throw new CliException("error: flag needs an argument: --seed");
+            else if (t.StartsWith("--seed=", StringComparison.Ordinal)) v = t["--seed=".Length..];
+            else { withoutSeed.Add(t); continue; }
+            SeedOverride.Value = ulong.TryParse(v, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seed) ? seed
+                : throw new CliException($"error: invalid argument \"{v}\" for \"--seed\" flag: strconv.ParseUint: parsing \"{v}\": invalid syntax");
+        }
+        tokens = withoutSeed;
         var rest = new List<string>();
         string? cluster = null;
         for (var i = 0; i < tokens.Count; i++)
@@ -69,6 +86,7 @@ internal static class ClusterSession
         {
             return StateFile.Update(ResolvePath(clusterFlag), () => ClusterState.EmbeddedDefault(Clock), state =>
             {
+                if (SeedOverride.Value is { } seed) state.Controllers.RandomState = seed;
                 var api = new ClusterApi(state, Clock);
                 var result = change(api);
                 return (true, result);

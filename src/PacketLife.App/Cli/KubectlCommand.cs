@@ -176,78 +176,103 @@ internal static class Kubectl
     {
         var f = KubectlFlags.Parse(rest, [Namespace, Output, new("all-namespaces", 'A', FlagKind.Bool), new("selector", 'l', FlagKind.String), new("no-headers", null, FlagKind.Bool), new("show-labels", null, FlagKind.Bool)]);
         var format = CheckOutput(f.Get("output"), "wide", "yaml", "json", "name");
-        var (kind, names) = TypeAndNames(f.Args, "get");
+        // `get po,svc`: several kinds, each printed as its own table with `kind/name` names (kubectl get.go).
+        List<(string Kind, List<string> Names)> requests;
+        if (f.Args.Count > 0 && f.Args[0].Contains(',') && !f.Args[0].Contains('/'))
+            requests = f.Args[0].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(k => (Kind(k), f.Args.Skip(1).ToList())).ToList();
+        else requests = [TypeAndNames(f.Args, "get")];
+        var multi = requests.Count > 1;
+        var anyNames = requests.Any(r => r.Names.Count > 0);
         LabelSelector? selector = null;
         if (f.Get("selector") is { } sel)
         {
             selector = LabelSelector.TryParse(sel, out var err) ?? throw new CliException("error: " + err);
-            if (names.Count > 0) throw new CliException("error: selectors and the --all flag cannot be used when passing resource/name arguments");
+            if (anyNames) throw new CliException("error: selectors and the --all flag cannot be used when passing resource/name arguments");
         }
         var all = f.Bool("all-namespaces");
-        if (all && names.Count > 0) throw new CliException("error: a resource cannot be retrieved by name across all namespaces");
+        if (all && anyNames) throw new CliException("error: a resource cannot be retrieved by name across all namespaces");
         var state = ClusterSession.Read(cluster);
         var ns = Ns(f);
-        var items = ListKind(state, kind);
-        var clusterScoped = kind == "Node";
         var rc = 0;
-        List<Listed> shown;
-        if (names.Count > 0)
+        // API servers from v1.33 attach this warning to every v1 Endpoints read (facts azure-aks.md §4.2).
+        if (requests.Any(r => r.Kind == "Endpoints") && state.Profile.AtLeast(1, 33))
+            stderr.WriteLine("Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice");
+        var blocks = new List<string>();
+        var objects = new List<JsonObject>();
+        var total = 0;
+        foreach (var (kind, names) in requests)
         {
-            shown = [];
-            foreach (var n in names)
+            var items = ListKind(state, kind);
+            var clusterScoped = kind == "Node";
+            List<Listed> shown;
+            if (names.Count > 0)
             {
-                var hit = items.Find(x => x.Name == n && (clusterScoped || x.Namespace == ns));
-                if (hit is null) { stderr.WriteLine(ClusterMessages.NotFound(kind, n)); rc = 1; }
-                else shown.Add(hit);
+                shown = [];
+                foreach (var n in names)
+                {
+                    var hit = items.Find(x => x.Name == n && (clusterScoped || x.Namespace == ns));
+                    if (hit is null) { stderr.WriteLine(ClusterMessages.NotFound(kind, n)); rc = 1; }
+                    else shown.Add(hit);
+                }
+            }
+            else shown = items.Where(x => (clusterScoped || all || x.Namespace == ns) && (selector is null || selector.Matches(LabelsOf(x.Obj)))).ToList();
+            total += shown.Count;
+            if (shown.Count == 0) continue;
+            switch (format)
+            {
+                case "name":
+                    blocks.Add(string.Concat(shown.Select(x => $"{NamePrefix(kind)}/{x.Name}\n")));
+                    break;
+                case "yaml":
+                case "json":
+                    objects.AddRange(shown.Select(x => KubectlObjects.ToJson(state, x.Obj)));
+                    break;
+                default:
+                    blocks.Add(Table(state, kind, shown, f, all && !clusterScoped, multi, format == "wide", now));
+                    break;
             }
         }
-        else shown = items.Where(x => (clusterScoped || all || x.Namespace == ns) && (selector is null || selector.Matches(LabelsOf(x.Obj)))).ToList();
-
-        if (shown.Count == 0)
+        if (total == 0)
         {
-            if (names.Count == 0)
-                stderr.WriteLine(clusterScoped || all ? "No resources found" : $"No resources found in {ns} namespace.");
+            if (!anyNames)
+                stderr.WriteLine(requests.All(r => r.Kind == "Node") || all ? "No resources found" : $"No resources found in {ns} namespace.");
             return rc;
         }
-        switch (format)
+        if (format is "yaml" or "json")
         {
-            case "name":
-                foreach (var x in shown) stdout.WriteLine($"{NamePrefix(kind)}/{x.Name}");
-                break;
-            case "yaml":
-            case "json":
-                JsonNode node = names.Count == 1 ? KubectlObjects.ToJson(state, shown[0].Obj) : KubectlObjects.List(shown.Select(x => KubectlObjects.ToJson(state, x.Obj)));
-                stdout.Write(format == "yaml" ? KubectlObjects.Yaml(node) : KubectlObjects.Json(node));
-                break;
-            default:
-                var wide = format == "wide";
-                var nsColumn = all && !clusterScoped;
-                var w = KubectlTabWriter.ForGet();
-                var headers = KubectlPrinters.Headers(kind, wide).ToList();
-                if (nsColumn) headers.Insert(0, "NAMESPACE");
-                if (f.Bool("show-labels")) headers.Add("LABELS");
-                if (!f.Bool("no-headers")) w.Row(headers);
-                foreach (var x in shown)
-                {
-                    var row = (x.Obj switch
-                    {
-                        Pod p => KubectlPrinters.PodRow(p, now, wide),
-                        Service s => KubectlPrinters.ServiceRow(s, now, wide),
-                        KubectlObjects.EndpointsObject e => KubectlPrinters.EndpointsRow(state, e.Service, now),
-                        EndpointSlice e => KubectlPrinters.EndpointSliceRow(e, now),
-                        Node n => KubectlPrinters.NodeRow(n, now, wide),
-                        Deployment d => KubectlPrinters.DeploymentRow(state, d, now, wide),
-                        ReplicaSet r => KubectlPrinters.ReplicaSetRow(state, r, now, wide),
-                        _ => throw new InvalidOperationException(),
-                    }).ToList();
-                    if (nsColumn) row.Insert(0, x.Namespace);
-                    if (f.Bool("show-labels")) row.Add(LabelsOf(x.Obj).Count == 0 ? "<none>" : KubectlPrinters.Selector(LabelsOf(x.Obj)));
-                    w.Row(row);
-                }
-                stdout.Write(w.ToString());
-                break;
+            JsonNode node = !multi && requests[0].Names.Count == 1 ? objects[0] : KubectlObjects.List(objects);
+            stdout.Write(format == "yaml" ? KubectlObjects.Yaml(node) : KubectlObjects.Json(node));
         }
+        else stdout.Write(string.Join(format == "name" ? "" : "\n", blocks));
         return rc;
+    }
+
+    static string Table(ClusterState state, string kind, List<Listed> shown, KubectlFlags f, bool nsColumn, bool kindPrefix, bool wide, DateTimeOffset now)
+    {
+        var w = KubectlTabWriter.ForGet();
+        var headers = KubectlPrinters.Headers(kind, wide).ToList();
+        if (nsColumn) headers.Insert(0, "NAMESPACE");
+        if (f.Bool("show-labels")) headers.Add("LABELS");
+        if (!f.Bool("no-headers")) w.Row(headers);
+        foreach (var x in shown)
+        {
+            var row = (x.Obj switch
+            {
+                Pod p => KubectlPrinters.PodRow(p, now, wide),
+                Service s => KubectlPrinters.ServiceRow(s, now, wide),
+                KubectlObjects.EndpointsObject e => KubectlPrinters.EndpointsRow(state, e.Service, now),
+                EndpointSlice e => KubectlPrinters.EndpointSliceRow(e, now),
+                Node n => KubectlPrinters.NodeRow(n, now, wide),
+                Deployment d => KubectlPrinters.DeploymentRow(state, d, now, wide),
+                ReplicaSet r => KubectlPrinters.ReplicaSetRow(state, r, now, wide),
+                _ => throw new InvalidOperationException(),
+            }).ToList();
+            if (kindPrefix) row[0] = $"{NamePrefix(kind)}/{row[0]}";
+            if (nsColumn) row.Insert(0, x.Namespace);
+            if (f.Bool("show-labels")) row.Add(LabelsOf(x.Obj).Count == 0 ? "<none>" : KubectlPrinters.Selector(LabelsOf(x.Obj)));
+            w.Row(row);
+        }
+        return w.ToString();
     }
 
     // ------------------------------------------------------------------------------------------ describe
@@ -521,7 +546,7 @@ internal static class Kubectl
                 else
                 {
                     var existed = ListKind(api.State, kind).Any(x => x.Name == name);
-                    ClusterSession.Check(api.Import(o));
+                    ClusterSession.Check(api.Import(o, frozen: false));
                     api.ReconcileAll();
                     op = existed ? "configured" : "created";
                 }

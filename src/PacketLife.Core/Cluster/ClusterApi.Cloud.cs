@@ -71,7 +71,8 @@ public sealed partial class ClusterApi
                     Service = svcKey,
                 });
             }
-            var ingress = new LoadBalancerIngress(pip.IpAddress, null, "VIP");
+            // The API server defaults ipMode to VIP since the LoadBalancerIPMode gate (beta, on by default, 1.30).
+            var ingress = new LoadBalancerIngress(pip.IpAddress, null, _s.Profile.AtLeast(1, 30) ? "VIP" : null);
             if (svc.Status.LoadBalancerIngress.Count != 1 || svc.Status.LoadBalancerIngress[0] != ingress)
                 _s.Services[_s.Services.IndexOf(svc)] = svc with { Status = new ServiceStatus { LoadBalancerIngress = [ingress] } };
         }

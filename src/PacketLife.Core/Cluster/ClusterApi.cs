@@ -393,6 +393,10 @@ public sealed partial class ClusterApi
                 {
                     _s.Controllers.Imported.Remove("Deployment/" + d.Metadata.Namespace + "/" + d.Metadata.Name);
                     var old = _s.FindDeployment(d.Metadata.Namespace, d.Metadata.Name);
+                    // Its ReplicaSets come under the simulated controller with it.
+                    if (old is not null)
+                        foreach (var rs in _s.ReplicaSets.Where(r => r.Metadata.OwnerReferences.Any(o => o.Uid == old.Metadata.Uid)))
+                            _s.Controllers.Imported.Remove("ReplicaSet/" + rs.Metadata.Namespace + "/" + rs.Metadata.Name);
                     if (old is null) return (CreateDeployment(d), "created");
                     if (ValidateDeployment(d) is { } err) return (ApiResult.Fail(err), "");
                     var updated = old with { Replicas = d.Replicas, Selector = d.Selector, Template = d.Template, Metadata = old.Metadata with { Labels = d.Metadata.Labels, Annotations = d.Metadata.Annotations } };
@@ -450,7 +454,9 @@ public sealed partial class ClusterApi
 
     /// <summary>Adds an object as-is (import of a real cluster's objects): no allocation, no scheduling;
     /// the controllers then reconcile around it.</summary>
-    public ApiResult Import(object obj)
+    /// <param name="frozen">Imported from a real cluster: the simulated controllers leave the object's
+    /// Service endpoints / ReplicaSets / Pods as imported. `kubectl apply` of such kinds passes false.</param>
+    public ApiResult Import(object obj, bool frozen = true)
     {
         var key = obj switch
         {
@@ -459,7 +465,7 @@ public sealed partial class ClusterApi
             ReplicaSet r => "ReplicaSet/" + r.Metadata.Namespace + "/" + r.Metadata.Name,
             _ => null,
         };
-        if (key is not null) _s.Controllers.Imported.Add(key);
+        if (key is not null && frozen) _s.Controllers.Imported.Add(key);
         switch (obj)
         {
             case Node n: _s.Nodes.RemoveAll(x => x.Metadata.Name == n.Metadata.Name); _s.Nodes.Add(n); break;

@@ -33,4 +33,11 @@ public sealed record ClusterProfile
     /// <summary>The API server's public endpoint, the `default/kubernetes` endpoint (facts §3).</summary>
     public string ApiServerIP { get; init; } = "20.91.140.17";
     public string DnsPrefix { get; init; } = "aks-rg-3f2b8c";
+
+    /// <summary>Whether the control plane is at least major.minor (behaviour that changed with a release).</summary>
+    public bool AtLeast(int major, int minor)
+    {
+        var parts = KubernetesVersion.TrimStart('v').Split('.');
+        return parts.Length >= 2 && int.TryParse(parts[0], out var ma) && int.TryParse(parts[1], out var mi) && (ma > major || (ma == major && mi >= minor));
+    }
 }

@@ -105,4 +105,29 @@ public class AllocatorSpecTests
         Assert.Null(HostLocalIpam.AllocateNext(Ip4Prefix.Parse("10.244.1.0/24"), null, all));
         Assert.Equal("10.244.1.1", HostLocalIpam.Gateway(Ip4Prefix.Parse("10.244.1.0/24")).ToString());
     }
+
+    [Fact]
+    public void Allocations_never_repeat_until_the_range_is_full()
+    {
+        // Property: for any seed and any /26../28 service CIDR, the allocator hands out every usable address
+        // exactly once and then reports full; likewise for a small NodePort range.
+        Gen.Select(Gen.ULong, Gen.Int[26, 28]).Sample((seed, len) =>
+        {
+            var a = new ClusterIpAllocator(new Ip4Prefix(Ip4.Parse("10.0.0.0"), len));
+            var used = new HashSet<Ip4>();
+            var rng = new ClusterRandom(seed);
+            for (var i = 0; i < a.Size; i++)
+                if (a.AllocateNext(used, rng) is not { } ip || !used.Add(ip) || !a.InRange(ip)) return false;
+            return a.AllocateNext(used, rng) is null && used.Count == (1 << (32 - len)) - 2;
+        });
+        Gen.ULong.Sample(seed =>
+        {
+            var a = new NodePortAllocator(30000, 30199);
+            var used = new HashSet<int>();
+            var rng = new ClusterRandom(seed);
+            for (var i = 0; i < 200; i++)
+                if (a.AllocateNext(used, rng) is not { } p || !used.Add(p)) return false;
+            return a.AllocateNext(used, rng) is null;
+        });
+    }
 }

@@ -136,12 +136,11 @@ public class KubectlVerbTests
     }
 
     [Fact]
-    public void Two_invocations_at_once_never_lose_an_update()
+    public async Task Two_invocations_at_once_never_lose_an_update()
     {
         using var h = new CliTestHost();
-        var tasks = Enumerable.Range(0, 6).Select(i => Task.Run(() => h.Run($"kubectl run p{i} --image=nginx").Code)).ToArray();
-        Task.WaitAll(tasks);
-        Assert.All(tasks, t => Assert.Equal(0, t.Result));
+        var codes = await Task.WhenAll(Enumerable.Range(0, 6).Select(i => Task.Run(() => h.Run($"kubectl run p{i} --image=nginx").Code)));
+        Assert.All(codes, c => Assert.Equal(0, c));
         Assert.Equal(6, StateFile.Load(h.StatePath)!.Pods.Count(p => p.Metadata.Name.StartsWith('p')));
     }
 
@@ -231,5 +230,102 @@ public class LayoutSpecTests
             "Selector:                 run=nginx", "Type:                     LoadBalancer", "IP Family Policy:         SingleStack", "IP Families:              IPv4"], lines[..8]);
         Assert.Equal(["Events:", "  Type    Reason                Age   From                Message", "  ----    ------                ----  ----                -------",
             "  Normal  EnsuringLoadBalancer  2m    service-controller  Ensuring load balancer", "  Normal  EnsuredLoadBalancer   2m    service-controller  Ensured load balancer", ""], lines[^6..]);
+    }
+}
+
+public class SeedFlagTests
+{
+    [Fact]
+    public void Seed_flag_on_a_verb_reproduces_its_random_choices()
+    {
+        string Expose(bool extraDraws, string seed)
+        {
+            using var h = new CliTestHost();
+            Assert.Equal(0, h.Run("kubectl run nginx --image=nginx --port=80").Code);
+            // Without --seed, earlier random draws would change what expose allocates.
+            if (extraDraws) Assert.Equal(0, h.Run("kubectl create deploy other --image=nginx --replicas=3").Code);
+            Assert.Equal(0, h.Run($"kubectl expose po nginx --type=LoadBalancer {seed}").Code);
+            return h.Run("kubectl get svc nginx -o wide").Out.Split('\n')[1].Split("   ", StringSplitOptions.RemoveEmptyEntries)[2..5].Aggregate((a, b) => a + "|" + b);
+        }
+        Assert.Equal(Expose(false, "--seed 31148"), Expose(true, "--seed 31148"));
+        Assert.NotEqual(Expose(false, ""), Expose(true, ""));
+        using var h2 = new CliTestHost();
+        Assert.Equal("error: invalid argument \"x\" for \"--seed\" flag: strconv.ParseUint: parsing \"x\": invalid syntax\n", h2.Run("kubectl get svc --seed x").Err);
+    }
+}
+
+public class ImportWorkloadTests
+{
+    [Fact]
+    public void Imported_deployment_keeps_its_real_replicaset_and_pods_when_controllers_run_later()
+    {
+        using var h = new CliTestHost();
+        var f = h.File("real.json", """
+            {"apiVersion":"v1","kind":"List","items":[
+             {"apiVersion":"v1","kind":"Node","metadata":{"name":"aks-nodepool1-14217322-vmss000000"},"spec":{"podCIDR":"10.244.2.0/24"},
+              "status":{"addresses":[{"type":"InternalIP","address":"10.224.0.9"}],"conditions":[{"type":"Ready","status":"True"}],
+                        "nodeInfo":{"kubeletVersion":"v1.29.7","osImage":"Ubuntu 22.04.4 LTS","kernelVersion":"5.15.0-1071-azure","containerRuntimeVersion":"containerd://1.7.20-1"}}},
+             {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"api","namespace":"default","uid":"11111111-1111-4111-8111-111111111111"},
+              "spec":{"replicas":1,"selector":{"matchLabels":{"app":"api"}},"template":{"metadata":{"labels":{"app":"api"}},"spec":{"containers":[{"name":"api","image":"api:1"}]}}}},
+             {"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"api-7cd7f56848","namespace":"default","uid":"22222222-2222-4222-8222-222222222222",
+               "labels":{"app":"api","pod-template-hash":"7cd7f56848"},
+               "ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"api","uid":"11111111-1111-4111-8111-111111111111","controller":true}]},
+              "spec":{"replicas":1,"selector":{"matchLabels":{"app":"api","pod-template-hash":"7cd7f56848"}},"template":{"metadata":{"labels":{"app":"api","pod-template-hash":"7cd7f56848"}},"spec":{"containers":[{"name":"api","image":"api:1"}]}}}},
+             {"apiVersion":"v1","kind":"Pod","metadata":{"name":"api-7cd7f56848-fcvv7","namespace":"default","labels":{"app":"api","pod-template-hash":"7cd7f56848"},
+               "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"api-7cd7f56848","uid":"22222222-2222-4222-8222-222222222222","controller":true}]},
+              "spec":{"nodeName":"aks-nodepool1-14217322-vmss000000","containers":[{"name":"api","image":"api:1"}]},
+              "status":{"phase":"Running","podIP":"10.244.2.7","conditions":[{"type":"Ready","status":"True"}]}}
+            ]}
+            """);
+        var r = h.Run($"cluster import --replace {f}");
+        Assert.Equal((0, "imported 1 Deployment, 1 Node, 1 Pod, 1 ReplicaSet\n", ""), r);
+        Assert.Equal(0, h.Run("kubectl expose deploy api --port=80 --target-port=8080").Code);
+        Assert.Equal("pod/api-7cd7f56848-fcvv7\n", h.Run("kubectl get po -o name").Out);
+        Assert.Equal("replicaset.apps/api-7cd7f56848\n", h.Run("kubectl get rs -o name").Out);
+        Assert.Contains("10.244.2.7:8080", h.Run("kubectl get ep api").Out);
+        Assert.EndsWith("aks-nodepool1-14217322-vmss000000   Ready    <none>   <unknown>   v1.29.7\n", h.Run("kubectl get no").Out); // no creationTimestamp in the import
+        // Applying a new template takes the Deployment over: the simulated controller rolls it out.
+        Assert.Equal(0, h.Run($"kubectl apply -f {h.File("d.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: api, image: 'api:2'}]}\n")}").Code);
+        var pods = h.Run("kubectl get po -o name").Out.Trim().Split('\n');
+        Assert.Equal(2, pods.Length);
+        Assert.DoesNotContain("pod/api-7cd7f56848-fcvv7", pods);
+    }
+}
+
+public class MultiKindGetTests
+{
+    [Fact]
+    public void Get_of_several_kinds_prints_one_table_each_with_kind_prefixed_names()
+    {
+        using var h = new CliTestHost();
+        Assert.Equal(0, h.Run("kubectl run nginx --image=nginx --port=80").Code);
+        var lines = h.Run("kubectl get po,svc").Out.Split('\n');
+        Assert.StartsWith("NAME        READY   STATUS    RESTARTS   AGE", lines[0]);
+        Assert.StartsWith("pod/nginx   1/1     Running   0          0s", lines[1]);
+        Assert.Equal("", lines[2]);
+        Assert.StartsWith("NAME                 TYPE        CLUSTER-IP   EXTERNAL-IP   PORT(S)   AGE", lines[3]);
+        Assert.StartsWith("service/kubernetes   ClusterIP   10.0.0.1     <none>        443/TCP", lines[4]);
+        Assert.Equal("pod/nginx\nservice/kubernetes\n", h.Run("kubectl get po,svc -o name").Out);
+    }
+}
+
+public class ApplyListTests
+{
+    [Fact]
+    public void A_whole_namespace_dumped_as_yaml_applies_back_without_changing_the_workloads()
+    {
+        using var h = new CliTestHost();
+        Assert.Equal(0, h.Run("kubectl create deploy web --image=nginx --port=80 --replicas=2").Code);
+        Assert.Equal(0, h.Run("kubectl expose deploy web --type=NodePort").Code);
+        var dump = h.Run("kubectl get deploy,rs,po,svc,endpointslices -o yaml").Out;
+        var pods = h.Run("kubectl get po -o name").Out;
+        var r = h.Run($"kubectl apply -f {h.File("all.yaml", dump)}");
+        Assert.Equal(0, r.Code);
+        Assert.Contains("deployment.apps/web unchanged\n", r.Out);
+        Assert.Contains("service/web unchanged\n", r.Out);
+        Assert.Equal(pods, h.Run("kubectl get po -o name").Out);
+        // The ReplicaSet stays under the simulated controller: scaling still works.
+        Assert.Equal(0, h.Run("kubectl scale deploy web --replicas=3").Code);
+        Assert.Equal(3, h.Run("kubectl get po -l app=web -o name").Out.Trim().Split('\n').Length);
     }
 }

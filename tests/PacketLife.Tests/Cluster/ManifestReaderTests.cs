@@ -103,3 +103,14 @@ public class ManifestReaderTests
         Assert.Equal("in.yaml", d.Location.Source);
     }
 }
+
+public class ManifestReaderDualStackTests
+{
+    [Fact]
+    public void A_second_pod_IP_is_reported_not_dropped()
+    {
+        var r = ManifestReader.ReadText("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i}]}\nstatus:\n  podIP: 10.244.0.5\n  podIPs: [{ip: 10.244.0.5}, {ip: 'fd00::5'}]\n", "p.yaml");
+        var d = Assert.Single(r.Diagnostics);
+        Assert.Equal("p.yaml:7:30: warning PL3003: status.podIPs[1].ip: additional pod IP fd00::5 is not modelled (single-stack IPv4 only); ignored", d.ToString());
+    }
+}
