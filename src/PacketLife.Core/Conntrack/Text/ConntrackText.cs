@@ -329,11 +329,12 @@ public static class ConntrackText
                     return null;
                 }
             }
+            int tupleStart = _pos;
             var orig = Tuple(proto);
             if (orig is null) return null;
             if (proto == 1 && ConntrackTuple.IcmpInverse(orig.Value.IcmpType) < 0)
             {
-                Fail(ConntrackMessages.IcmpTypeNotTracked(At(_tokStart), orig.Value.IcmpType));
+                Fail(ConntrackMessages.IcmpTypeNotTracked(At(text.IndexOf("type=", tupleStart, StringComparison.Ordinal)), orig.Value.IcmpType));
                 return null;
             }
             var zoneOrig = OptionalUShort("zone-orig");
