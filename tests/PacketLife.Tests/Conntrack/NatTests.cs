@@ -367,4 +367,50 @@ public class NatTests
     [InlineData("10.2.0.2:9005-9000")]
     [InlineData("")]
     public void Bad_nat_ranges_are_refused(string text) => Assert.False(NatRange.TryParse(text, NatRangeFlags.None, out _));
+
+    // facts §5.5: UDP cli → srv:7999 through MASQUERADE; srv's port unreachable to 10.2.0.1 reaches cli quoting cli's own packet.
+    [Fact]
+    public void Icmp_error_through_masquerade_is_rewritten_outside_and_inside()
+    {
+        var lab = new Lab();
+        var h = Router();
+        var udp = Udp("10.1.0.2:59633", "10.2.0.2:7999");
+        var (ct, _, _, ok) = First(lab, udp, masquerade: (h, "eth1", NatRange.To(null)));
+        Assert.True(ok);
+        var e = ct.Entry!;
+        var onWire = NatRewrite.ApplySnat(NatRewrite.ApplyDnat(udp, e), e);
+        var error = Icmp("10.2.0.2", "10.2.0.1", 3, 0, code: 3);
+        var rel = lab.Tracker.TrackIcmpError(error, onWire);
+        Assert.Equal(CtInfo.RelatedReply, rel.Info);
+        var (outer, quoted) = NatRewrite.ApplyToIcmpError(error, onWire, e, rel.Direction, NatManipType.Dst);
+        (outer, quoted) = NatRewrite.ApplyToIcmpError(outer, quoted, e, rel.Direction, NatManipType.Src);
+        Assert.Equal("icmp 10.2.0.2 -> 10.1.0.2 type=3 code=3 id=0", outer.ToString());
+        Assert.Equal("udp 10.1.0.2:59633 -> 10.2.0.2:7999", quoted.ToString());
+    }
+
+    [Fact]
+    public void Address_choice_is_a_deterministic_function_of_the_ip_pair() =>
+        Gen.Select(Gen.UInt, Gen.UInt, Gen.UInt, Gen.UInt[0, 1000], Gen.Bool).Sample((s, d, lo, width, persistent) =>
+        {
+            var min = new Ip4(lo);
+            var max = new Ip4((uint)Math.Min(uint.MaxValue, (ulong)lo + width));
+            uint j = JHash.NatAddressHash(new Ip4(s), new Ip4(d), 0, persistent);
+            var chosen = min.Value + JHash.ReciprocalScale(j, max.Value - min.Value + 1);
+            bool inRange = chosen >= min.Value && chosen <= max.Value;
+            bool stable = j == JHash.NatAddressHash(new Ip4(s), new Ip4(d), 0, persistent);
+            bool persistentIgnoresDst = !persistent || j == JHash.NatAddressHash(new Ip4(s), new Ip4(d ^ 0x01010101), 0, true);
+            return inRange && stable && persistentIgnoresDst;
+        }, iter: 2000);
+
+    [Fact]
+    public void A_second_binding_of_the_same_manip_type_changes_nothing()
+    {
+        var lab = new Lab();
+        var ct = lab.Tracker.Track(Tcp("10.1.0.2:40000", "10.1.0.1:80", TcpFlags.Syn));
+        lab.Nat.SetupInfo(ct.Entry!, Range("10.2.0.2:8080"), NatManipType.Dst);
+        var second = lab.Nat.SetupInfo(ct.Entry!, Range("10.2.0.9:9090"), NatManipType.Dst);
+        Assert.False(second.Changed);
+        Assert.NotNull(second.Reason);
+        Assert.Equal(Ip4.Parse("10.2.0.2"), ct.Entry!.Reply.Src);
+    }
 }

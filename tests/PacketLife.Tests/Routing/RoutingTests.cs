@@ -214,6 +214,17 @@ public class RoutingTests
         Assert.Single(h.Table(RouteTables.Main).Routes, r => r.Prefix.ToString() == "10.224.0.0/16");
     }
 
+    [Fact]
+    public void Aks_node_with_a_global_cbr0_masquerades_local_pods_to_the_bridge_address()
+    {
+        var h = AksNode();
+        var cbr0 = h.FindInterface("cbr0")!;
+        cbr0.RemoveAddress(Ip("10.244.1.1"));
+        cbr0.AddAddress(Ip("10.244.1.1"), 24);
+        h.RebuildKernelRoutes();
+        Assert.Equal(Ip("10.244.1.1"), h.InetSelectAddr(cbr0, Ip("10.244.1.136"), AddressScope.Global));
+    }
+
     internal static Host AksNode()
     {
         var dir = AppContext.BaseDirectory;

@@ -38,7 +38,12 @@ public sealed class NatEngine
         var curr = ct.Reply.Invert();
         var done = manip == NatManipType.Src ? ConntrackStatus.SrcNatDone : ConntrackStatus.DstNatDone;
         if (ct.Has(done))
-            return NatOutcome.Drop(manip, curr, "the connection already has a binding for this manip type") with { Dropped = false };
+        {
+            // The nat chains never run twice for one manip type (nf_nat_inet_fn checks nf_nat_initialized): nothing changes.
+            var key = manip == NatManipType.Src || curr.IsIcmp ? curr.SrcPort : curr.DstPort;
+            return new NatOutcome(manip, curr, curr, NatAddressRule.Unchanged, new NatPortChoice(NatPortRule.Kept, key, 0, 0, false), false,
+                Reason: "the connection already has a binding for this manip type");
+        }
 
         var result = GetUniqueTuple(curr, range, ct, manip, out var addressRule, out var port, out var hash);
         if (result != curr)

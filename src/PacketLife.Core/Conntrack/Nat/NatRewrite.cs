@@ -44,4 +44,24 @@ public static class NatRewrite
 
     /// <summary>Both reverse rewrites of a reply: what the original sender finally receives.</summary>
     public static Packet ReverseReply(Packet p, ConntrackEntry ct) => UnDnatReply(UnSnatReply(p, ct), ct);
+
+    /// <summary>An ICMP error RELATED to a NATed connection at one nat hook (kernel <c>nf_nat_icmp_reply_translation</c>):
+    /// the outer header is rewritten like any packet of direction <paramref name="dir"/>, and the quoted header, which
+    /// travelled the other way, gets the opposite manip from the other direction's tuple, so the sender sees its own
+    /// pre-NAT packet quoted (facts §5.5).</summary>
+    public static (Packet Outer, Packet Quoted) ApplyToIcmpError(Packet outer, Packet quoted, ConntrackEntry ct, ConntrackDirection dir, NatManipType manip)
+    {
+        var bit = manip == NatManipType.Src ? ConntrackStatus.SrcNat : ConntrackStatus.DstNat;
+        if (dir == ConntrackDirection.Reply) bit = bit == ConntrackStatus.SrcNat ? ConntrackStatus.DstNat : ConntrackStatus.SrcNat;
+        if (!ct.Has(bit)) return (outer, quoted);
+        var other = dir == ConntrackDirection.Original ? ct.Reply : ct.Original;
+        var target = other.Invert();
+        var newOuter = manip == NatManipType.Src ? outer with { Src = target.Src } : outer with { Dst = target.Dst };
+        // The quoted packet is rewritten with the other direction's tuple itself, on the opposite side.
+        bool ports = IpProtocols.HasPorts(quoted.Protocol);
+        var newQuoted = manip == NatManipType.Src
+            ? quoted with { Dst = other.Dst, DstPort = ports ? other.DstPort : quoted.DstPort }
+            : quoted with { Src = other.Src, SrcPort = ports || quoted.Protocol == IpProtocol.Icmp ? other.SrcPort : quoted.SrcPort };
+        return (newOuter, newQuoted);
+    }
 }
