@@ -94,6 +94,14 @@ public sealed class ConntrackTable
 
     public bool Contains(ConntrackEntry entry) => _nodes.ContainsKey(entry);
 
+    /// <summary>`conntrack -F`: deletes every entry; returns how many there were.</summary>
+    public int Flush()
+    {
+        int n = _nodes.Count;
+        foreach (var e in _order.ToList()) Remove(e);
+        return n;
+    }
+
     /// <summary>Removes every entry whose expiry has passed; returns how many.</summary>
     public int Expire()
     {

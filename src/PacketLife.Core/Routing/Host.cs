@@ -36,7 +36,10 @@ public sealed class Host
     {
         Name = name;
         Rules = DefaultRules();
+        _usable = Usable;
     }
+
+    private readonly Func<Route, bool> _usable;
 
     public string Name { get; set; }
     public IReadOnlyList<Interface> Interfaces => _interfaces;
@@ -130,11 +133,18 @@ public sealed class Host
     /// hashes the flow instead; explain mode should enumerate <see cref="RouteResult.Choices"/>).</summary>
     public RouteResult? Lookup(Ip4 dst, Ip4 src = default, uint mark = 0, string? iif = null, Random? random = null)
     {
-        foreach (var rule in Rules.OrderBy(r => r.Priority))
+        // Rules are tried by priority; keep the list sorted (callers may have appended) without allocating per lookup.
+        for (int i = 1; i < Rules.Count; i++)
+            if (Rules[i - 1].Priority > Rules[i].Priority)
+            {
+                Rules.Sort((a, b) => a.Priority.CompareTo(b.Priority));
+                break;
+            }
+        foreach (var rule in Rules)
         {
             if (!rule.Matches(src, dst, mark, iif)) continue;
             if (!_tables.TryGetValue(rule.Table, out var table)) continue;
-            var route = table.Lookup(dst, Usable);
+            var route = table.Lookup(dst, _usable);
             if (route is null || route.Type == RouteType.Throw) continue;
             return Resolve(route, random);
         }
@@ -174,7 +184,7 @@ public sealed class Host
         if ((ip.Value >> 24) == 0 || ip.Value == uint.MaxValue) return RouteType.Broadcast;
         if ((ip.Value >> 28) == 0xE) return RouteType.Multicast;
         if (!_tables.TryGetValue(RouteTables.Local, out var local)) return RouteType.Unicast;
-        var r = local.Lookup(ip, Usable);
+        var r = local.Lookup(ip, _usable);
         if (r is null) return RouteType.Unicast;
         if (limitIface is not null && r.Device != limitIface) return RouteType.Unicast;
         return r.Type;

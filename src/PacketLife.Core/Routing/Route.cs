@@ -80,7 +80,7 @@ public sealed record Route(
     {
         var sb = new System.Text.StringBuilder();
         if (Type != RouteType.Unicast) sb.Append(RouteTypes.Name(Type)).Append(' ');
-        sb.Append(Prefix.Length == 0 && Type == RouteType.Unicast ? "default" : Prefix.Length == 32 ? Prefix.Network.ToString() : Prefix.ToString());
+        sb.Append(Prefix.Length == 0 ? "default" : Prefix.Length == 32 ? Prefix.Network.ToString() : Prefix.ToString());
         if (!IsMultipath && First is { } nh)
         {
             if (nh.Gateway is { } g) sb.Append(" via ").Append(g);

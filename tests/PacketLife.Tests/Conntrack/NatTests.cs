@@ -413,4 +413,24 @@ public class NatTests
         Assert.NotNull(second.Reason);
         Assert.Equal(Ip4.Parse("10.2.0.2"), ct.Entry!.Reply.Src);
     }
+
+    // facts §4.6: masqueraded entries die with their interface, and a later packet leaving another way kills the entry.
+    [Fact]
+    public void Masqueraded_entries_follow_their_out_interface()
+    {
+        var lab = new Lab();
+        var h = Router();
+        var a = First(lab, Tcp("10.1.0.2:40000", "10.2.0.2:80", TcpFlags.Syn), masquerade: (h, "eth1", NatRange.To(null)));
+        var b = First(lab, Tcp("10.1.0.2:40001", "10.2.0.2:80", TcpFlags.Syn), masquerade: (h, "eth1", NatRange.To(null)));
+        var plain = First(lab, Tcp("10.1.0.2:40002", "10.1.0.9:80", TcpFlags.Syn));
+        Assert.True(lab.Nat.CheckMasqueradeOut(a.Ct.Entry!, ConntrackDirection.Original, "eth1"));
+        Assert.True(lab.Nat.CheckMasqueradeOut(plain.Ct.Entry!, ConntrackDirection.Original, "eth2"));
+        Assert.False(lab.Nat.CheckMasqueradeOut(a.Ct.Entry!, ConntrackDirection.Original, "eth2"));
+        Assert.False(lab.Table.Contains(a.Ct.Entry!));
+        Assert.Equal(1, lab.Table.FlushMasquerade("eth1"));
+        Assert.False(lab.Table.Contains(b.Ct.Entry!));
+        Assert.Equal(1, lab.Table.Count);
+        Assert.Equal(1, lab.Table.Flush());
+        Assert.Equal(0, lab.Table.Count);
+    }
 }

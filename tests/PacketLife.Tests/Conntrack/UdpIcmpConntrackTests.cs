@@ -34,6 +34,8 @@ public class UdpIcmpConntrackTests
         Assert.Equal("udp      17 29 src=10.1.0.2 dst=10.2.0.2 sport=60103 dport=7401 [UNREPLIED] src=10.2.0.2 dst=10.1.0.2 sport=7401 dport=60103 mark=0 use=1", Listing(lab));
         lab.Clock.Advance(29.5);
         Assert.Empty(lab.Table.List());
+        Assert.Equal(1, lab.Table.Expire());
+        Assert.Equal(0, lab.Table.Count);
     }
 
     [Fact]

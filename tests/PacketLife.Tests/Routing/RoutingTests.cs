@@ -302,6 +302,24 @@ public class RoutingTests
     }
 
     [Fact]
+    public void Ip_json_details_give_kinds_and_hairpin_and_route_types_print_like_ip()
+    {
+        const string addr = """
+            [{"ifindex":1,"ifname":"lo","flags":["LOOPBACK","UP"],"link_type":"loopback","addr_info":[]},
+             {"ifindex":5,"ifname":"br0","flags":["UP"],"link_type":"ether","linkinfo":{"info_kind":"bridge"},"addr_info":[]},
+             {"ifindex":6,"ifname":"vp1","flags":["UP"],"link_type":"ether","master":"br0","linkinfo":{"info_kind":"veth","info_slave_kind":"bridge","info_slave_data":{"hairpin":true}},"addr_info":[]},
+             {"ifindex":7,"ifname":"eth9","flags":["BROADCAST"],"link_type":"ether","addr_info":[]}]
+            """;
+        var h = IpJson.ReadHost(addr, """[{"type":"unreachable","dst":"default","flags":[]}]""", "d.json").Host!;
+        Assert.Equal([InterfaceKind.Loopback, InterfaceKind.Bridge, InterfaceKind.Veth, InterfaceKind.Ethernet], h.Interfaces.Select(i => i.Kind).ToArray());
+        Assert.True(h.FindInterface("vp1")!.Hairpin);
+        Assert.False(h.FindInterface("eth9")!.Up);
+        var r = h.Lookup(Ip("192.0.2.1"))!;
+        Assert.Equal(RouteType.Unreachable, r.Type);
+        Assert.Equal("unreachable default", r.Route.ToString());
+    }
+
+    [Fact]
     public void Broken_ip_json_gives_a_located_error()
     {
         var r = IpJson.ReadHost("[{\"ifindex\":1,\n \"ifname\": }]", null, "bad.json");

@@ -97,6 +97,17 @@ public sealed class NatEngine
         return SetupInfo(ct, r, NatManipType.Dst);
     }
 
+    /// <summary>For every later packet of a masqueraded connection leaving through <paramref name="outInterface"/>: the kernel
+    /// kills the entry and drops the packet when it leaves through another interface than the one it was masqueraded
+    /// through (nf_nat_core.c <c>nf_nat_inet_fn</c> → <c>nf_nat_oif_changed</c>). Returns false in that case, after removing
+    /// the entry from the table.</summary>
+    public bool CheckMasqueradeOut(ConntrackEntry ct, ConntrackDirection dir, string outInterface)
+    {
+        if (ct.MasqueradeInterface is not { } masq || dir != ConntrackDirection.Original || masq == outInterface) return true;
+        _table.Remove(ct);
+        return false;
+    }
+
     // "Unused" = no other entry already has the inverse of this tuple (nf_nat_used_tuple / nf_conntrack_tuple_taken).
     private bool Used(in ConntrackTuple tuple, ConntrackEntry ct) =>
         tuple.TryInvert(out var reply) && _table.IsTaken(reply, ct);
