@@ -234,9 +234,10 @@ public sealed class Host
         var dev = FindInterface(inIface);
         int mode = Math.Max(RpFilterAll, dev?.RpFilter ?? 0);
         if (dev is { IsLoopback: true }) return new RpFilterResult(true, mode, "loopback is not filtered");
-        // Even with rp_filter off, a packet from outside claiming one of our own addresses is a martian
-        // (fib_validate_source: inet_lookup_ifaddr_rcu) unless accept_local is set.
-        if (!AcceptLocal && _interfaces.Any(i => i.Addresses.Any(a => a.Address == src)))
+        // Even with rp_filter off, a packet from outside claiming one of our own addresses is a martian unless
+        // accept_local (all or the interface) is set. Verified on 6.18 in a netns pair: UDP from a peer with the
+        // receiver's own address as source was dropped with rp_filter=0 and delivered with accept_local=1.
+        if (!AcceptLocal && dev is not { AcceptLocal: true } && _interfaces.Any(i => i.Addresses.Any(a => a.Address == src)))
             return new RpFilterResult(false, mode, $"martian source: {src} is an address of this host");
         if (mode == 0) return new RpFilterResult(true, 0, "rp_filter off");
         var back = Lookup(src, default, mark, null);

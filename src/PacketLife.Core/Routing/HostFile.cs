@@ -358,7 +358,7 @@ public static class HostFile
                             return;
                     }
                 }
-                else if (host.FindInterface(dev) is { } iface && name is "rp_filter" or "route_localnet")
+                else if (host.FindInterface(dev) is { } iface && name is "rp_filter" or "route_localnet" or "accept_local")
                 {
                     Set(iface, name, v);
                     return;
@@ -376,6 +376,7 @@ public static class HostFile
         {
             if (name == "rp_filter") i.RpFilter = v;
             else if (name == "route_localnet") i.RouteLocalnet = v != 0;
+            else if (name == "accept_local") i.AcceptLocal = v != 0;
         }
     }
 
@@ -416,6 +417,7 @@ public static class HostFile
             }
             if (i.RpFilter != 0) sb.Append("sysctl net.ipv4.conf.").Append(i.Name).Append(".rp_filter = ").Append(i.RpFilter).Append('\n');
             if (i.RouteLocalnet) sb.Append("sysctl net.ipv4.conf.").Append(i.Name).Append(".route_localnet = 1\n");
+            if (i.AcceptLocal) sb.Append("sysctl net.ipv4.conf.").Append(i.Name).Append(".accept_local = 1\n");
         }
         foreach (var t in host.Tables)
             foreach (var r in t.Routes.Where(r => r.Protocol != "kernel"))

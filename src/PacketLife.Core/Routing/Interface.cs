@@ -96,6 +96,9 @@ public sealed class Interface
     /// <summary>`net.ipv4.conf.&lt;if&gt;.rp_filter`; the effective value is max(all, this).</summary>
     public int RpFilter { get; set; }
 
+    /// <summary>`net.ipv4.conf.&lt;if&gt;.accept_local` (ORed with `all`).</summary>
+    public bool AcceptLocal { get; set; }
+
     /// <summary>`net.ipv4.conf.&lt;if&gt;.route_localnet`.</summary>
     public bool RouteLocalnet { get; set; }
 

@@ -192,6 +192,8 @@ public class RoutingTests
         Assert.False(loose.CheckReversePath(Ip("203.0.113.9"), "eth0").Accepted);   // no route back at all
         var off = Router();
         Assert.Contains("martian", off.CheckReversePath(Ip("10.2.0.1"), "eth0").Reason);
+        Assert.True(Router("sysctl net.ipv4.conf.eth0.accept_local = 1").CheckReversePath(Ip("10.2.0.1"), "eth0").Accepted);
+        Assert.False(Router("sysctl net.ipv4.conf.eth1.accept_local = 1").CheckReversePath(Ip("10.2.0.1"), "eth0").Accepted);
     }
 
     [Fact]
