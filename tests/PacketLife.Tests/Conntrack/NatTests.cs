@@ -408,6 +408,8 @@ public class NatTests
         var lab = new Lab();
         var ct = lab.Tracker.Track(Tcp("10.1.0.2:40000", "10.1.0.1:80", TcpFlags.Syn));
         lab.Nat.SetupInfo(ct.Entry!, Range("10.2.0.2:8080"), NatManipType.Dst);
+        Assert.True(NatEngine.IsBound(ct.Entry!, NatManipType.Dst));
+        Assert.False(NatEngine.IsBound(ct.Entry!, NatManipType.Src));
         var second = lab.Nat.SetupInfo(ct.Entry!, Range("10.2.0.9:9090"), NatManipType.Dst);
         Assert.False(second.Changed);
         Assert.NotNull(second.Reason);

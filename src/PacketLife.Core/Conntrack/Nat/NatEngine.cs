@@ -31,6 +31,12 @@ public sealed class NatEngine
         _random = random;
     }
 
+    /// <summary>Whether the connection already has a binding for <paramref name="manip"/> (kernel <c>nf_nat_initialized</c>).
+    /// The nat chains of that manip type run only while it has none: in practice for the packet that created the entry
+    /// (facts §1.4). After the chain, an unbound connection gets <see cref="NullBinding"/>.</summary>
+    public static bool IsBound(ConntrackEntry ct, NatManipType manip) =>
+        ct.Has(manip == NatManipType.Src ? ConntrackStatus.SrcNatDone : ConntrackStatus.DstNatDone);
+
     /// <summary>Binds <paramref name="ct"/> for one manip type with <paramref name="range"/> (what DNAT/SNAT pass). The tuple
     /// used is the connection's current original view (after any earlier manip), as the kernel computes it from the reply.</summary>
     public NatOutcome SetupInfo(ConntrackEntry ct, NatRange range, NatManipType manip)
