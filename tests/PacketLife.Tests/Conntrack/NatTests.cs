@@ -341,6 +341,9 @@ public class NatTests
         Assert.Equal(Ip4.Parse("10.1.0.2"), NatRewrite.ReverseReply(reply, ct.Entry).Dst);
     }
 
+    // Verified on 6.18 (netns client/router/server, DNAT 10.1.0.1:80 → 10.2.0.2:8080): a client holding 10.1.0.2:40000 →
+    // 10.1.0.1:80 then connecting 10.1.0.2:40000 → 10.2.0.2:8080 directly got `… src=10.2.0.2 dst=10.1.0.2 sport=8080
+    // dport=6693`: the router's null binding moved the source port, and the server saw peer=10.1.0.2:6693.
     [Fact]
     public void Null_binding_moves_the_source_port_when_the_unchanged_reply_tuple_is_taken()
     {
@@ -352,6 +355,8 @@ public class NatTests
         Assert.True(direct.Confirmed);
         Assert.NotEqual(40000, direct.Ct.Entry!.Reply.DstPort);
         Assert.Equal(CtState.New | CtState.Snat, CtStates.Of(direct.Ct));
+        Assert.True(direct.Snat!.Port.IsRandom);
+        Assert.Equal((1024, 65535), (direct.Snat.Port.WindowMin, direct.Snat.Port.WindowMax));
     }
 
     [Theory]
