@@ -234,4 +234,40 @@ public class TcpConntrackTests
         var again = lab.Tracker.Track(Tcp("10.1.0.2:5000", "10.2.0.2:80", F("SYN")));
         Assert.True(again.IsNewEntry);
     }
+
+    // Observed on kernel 6.18 (Kernel/tcp-sequences.sh &lt; Kernel/tcp-sequences.txt) through a forwarding namespace (crafted segments with consistent sequence numbers, both end
+    // hosts dropping all input so only the crafted packets flow), `conntrack -L -p tcp` after each packet:
+    // "STATE UNREPLIED|- ASSURED|- timeout", or NONE when no entry is listed. c = client (original), s = server (reply).
+    public static TheoryData<string, string> KernelSequences => new()
+    {
+        { "simultaneous open", "c SYN: SYN_SENT UNREPLIED - 119 | s SYN: SYN_SENT2 - - 119 | c SYN+ACK: SYN_RECV - - 59 | s ACK: ESTABLISHED - ASSURED 431999" },
+        { "SYN in ESTABLISHED is ignored", "c SYN: SYN_SENT UNREPLIED - 119 | s SYN+ACK: SYN_RECV - - 59 | c ACK: ESTABLISHED - ASSURED 431999 | c SYN: ESTABLISHED - ASSURED 431999" },
+        { "close then reopen", "c SYN: SYN_SENT UNREPLIED - 119 | s SYN+ACK: SYN_RECV - - 59 | c ACK: ESTABLISHED - ASSURED 431999 | c FIN+ACK: FIN_WAIT - ASSURED 119 | s ACK: CLOSE_WAIT - ASSURED 59 | s FIN+ACK: LAST_ACK - ASSURED 29 | c ACK: TIME_WAIT - ASSURED 119 | c SYN: SYN_SENT UNREPLIED - 119" },
+        { "server RST after SYN-ACK", "c SYN: SYN_SENT UNREPLIED - 119 | s SYN+ACK: SYN_RECV - - 59 | s RST+ACK: CLOSE - - 9" },
+        { "RST answering a SYN deletes", "c SYN: SYN_SENT UNREPLIED - 119 | s RST+ACK: NONE" },
+        { "lone FIN+ACK", "c FIN+ACK: NONE" },
+        { "ACK in SYN_SENT is invalid", "c SYN: SYN_SENT UNREPLIED - 119 | c ACK: SYN_SENT UNREPLIED - 119" },
+        { "lone ACK pickup, then both ways", "c ACK: ESTABLISHED UNREPLIED - 299 | s ACK: ESTABLISHED - - 299 | c ACK: ESTABLISHED - ASSURED 431999" },
+    };
+
+    [Theory]
+    [MemberData(nameof(KernelSequences))]
+    public void Packet_sequences_end_where_the_kernel_ends(string name, string steps)
+    {
+        _ = name;
+        var lab = new Lab();
+        foreach (var step in steps.Split(" | "))
+        {
+            var colon = step.IndexOf(':');
+            var head = step[..colon].Split(' ');
+            var p = head[0] == "c" ? Tcp("10.1.0.2:41000", "10.2.0.2:80", F(head[1])) : Tcp("10.2.0.2:80", "10.1.0.2:41000", F(head[1]));
+            var ct = lab.Tracker.Track(p);
+            lab.Tracker.Confirm(ct);
+            lab.Clock.Advance(0.15);
+            var e = lab.Table.List().SingleOrDefault();
+            var seen = e is null ? "NONE"
+                : $"{TcpStates.Name(e.TcpState)} {(e.Has(ConntrackStatus.SeenReply) ? "-" : "UNREPLIED")} {(e.Has(ConntrackStatus.Assured) ? "ASSURED" : "-")} {e.RemainingSeconds(lab.Clock.Now)}";
+            Assert.Equal(step[(colon + 2)..], seen);
+        }
+    }
 }
