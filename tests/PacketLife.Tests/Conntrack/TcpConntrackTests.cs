@@ -235,7 +235,7 @@ public class TcpConntrackTests
         Assert.True(again.IsNewEntry);
     }
 
-    // Observed on kernel 6.18 (Kernel/tcp-sequences.sh &lt; Kernel/tcp-sequences.txt) through a forwarding namespace (crafted segments with consistent sequence numbers, both end
+    // Observed on kernel 6.18 (Kernel/tcp-sequences.sh < Kernel/tcp-sequences.txt) through a forwarding namespace (crafted segments with consistent sequence numbers, both end
     // hosts dropping all input so only the crafted packets flow), `conntrack -L -p tcp` after each packet:
     // "STATE UNREPLIED|- ASSURED|- timeout", or NONE when no entry is listed. c = client (original), s = server (reply).
     public static TheoryData<string, string> KernelSequences => new()
