@@ -94,7 +94,8 @@ public sealed class Host
     /// <summary>Re-derives the routes the kernel adds for addresses (fib_frontend.c <c>fib_add_ifaddr</c>): in table
     /// local, `local A` for every address (`local 127.0.0.0/8` for loopback prefixes) and `broadcast` for the directed
     /// broadcast of every primary with a prefix shorter than /31; in main, the connected `proto kernel scope link src A`
-    /// route of each primary. Kernel 6.18 no longer adds a broadcast route for the network address (facts §3.3).</summary>
+    /// route of each primary (unless `noprefixroute`). Kernel 6.18 no longer adds a broadcast route for the network address
+    /// (facts §3.3).</summary>
     public void RebuildKernelRoutes()
     {
         foreach (var t in _tables.Values)
@@ -107,7 +108,7 @@ public sealed class Host
             {
                 AddDerived(new Route(RouteType.Local, Ip4Prefix.Host(a.Address), [new Nexthop(null, dev.Name)], a.Address, 0, AddressScope.Host, "kernel", RouteTables.Local));
                 if (a.Secondary) continue;
-                if (a.PrefixLength < 32)
+                if (a.PrefixLength < 32 && !a.NoPrefixRoute)
                 {
                     if (dev.IsLoopback)
                         AddDerived(new Route(RouteType.Local, new Ip4Prefix(a.Prefix.Network, a.PrefixLength), [new Nexthop(null, dev.Name)], a.Address, 0, AddressScope.Host, "kernel", RouteTables.Local));

@@ -22,7 +22,7 @@ public sealed record HostReadResult(Host? Host, IReadOnlyList<Diagnostic> Diagno
 /// statement  = "host" NAME
 ///            | "sysctl" KEY "=" VALUE
 ///            | "interface" NAME KIND { "index" N | "master" NAME | "hairpin" | "down" }
-///            | "address" IP "/" LEN [ "scope" ( "global" | "link" | "host" | "site" ) ] [ "dev" NAME ]
+///            | "address" IP "/" LEN [ "scope" ( "global" | "link" | "host" | "site" ) ] [ "noprefixroute" ] [ "dev" NAME ]
 ///            | "route" [ TYPE ] ( PREFIX | IP | "default" ) { ROPT } { "nexthop" [ "via" IP ] [ "dev" NAME ] [ "weight" N ] }
 ///            | "rule" [ "pref" N ] [ "from" PREFIX ] [ "to" PREFIX ] [ "iif" NAME ] [ "fwmark" MARK [ "/" MASK ] ] ( "lookup" | "table" ) TABLE ;
 /// KIND       = "loopback" | "ethernet" | "veth" | "bridge" | "other" ;
@@ -47,7 +47,7 @@ public static class HostFile
         var sysctls = new List<(SourceLocation At, string Key, string Value)>();
         var routes = new List<(SourceLocation At, Route Route)>();
         var rules = new List<PolicyRule>();
-        var addresses = new List<(SourceLocation At, string Dev, Ip4 Ip, int Len, AddressScope Scope)>();
+        var addresses = new List<(SourceLocation At, string Dev, Ip4 Ip, int Len, AddressScope Scope, bool NoPrefixRoute)>();
         var ifaces = new List<(SourceLocation At, string Name, InterfaceKind Kind, int? Index, string? Master, bool Hairpin, bool Down)>();
         string? current = null;
         int lineNo = 0;
@@ -135,6 +135,7 @@ public static class HostFile
                         break;
                     }
                     var scope = AddressScope.Global;
+                    bool noPrefixRoute = false;
                     string? dev = current;
                     while (t.More)
                     {
@@ -146,12 +147,13 @@ public static class HostFile
                                 if (s is not null && !AddressScopes.TryParse(s, out scope)) t.Fail(RoutingMessages.Expected(t.LastAt, "global, link, host or site", s));
                                 break;
                             case "dev": dev = t.Next("interface name"); break;
+                            case "noprefixroute": noPrefixRoute = true; break;
                             default: t.Fail(RoutingMessages.UnknownOption(t.LastAt, opt, "address")); break;
                         }
                     }
                     if (t.Failed) break;
                     if (dev is null) { diags.Add(RoutingMessages.NoAddressBeforeInterface(at)); break; }
-                    addresses.Add((at, dev, p.Address, p.Length, scope));
+                    addresses.Add((at, dev, p.Address, p.Length, scope, noPrefixRoute));
                     break;
                 }
                 case "route":
@@ -184,11 +186,11 @@ public static class HostFile
             i.Hairpin = hairpin;
             i.Up = !down;
         }
-        foreach (var (at, dev, ip, len, scope) in addresses)
+        foreach (var (at, dev, ip, len, scope, noPrefixRoute) in addresses)
         {
             var i = host.FindInterface(dev);
             if (i is null) { diags.Add(RoutingMessages.UnknownInterface(at, dev)); continue; }
-            if (!i.AddAddress(ip, len, scope))
+            if (!i.AddAddress(ip, len, scope, noPrefixRoute))
                 diags.Add(RoutingMessages.AddressRefused(at, $"{ip}/{len}", "duplicate address, or another scope than the subnet's primary"));
         }
         foreach (var (at, key, value) in sysctls) ApplySysctl(host, at, key, value, diags);
@@ -413,6 +415,7 @@ public static class HostFile
             {
                 sb.Append("  address ").Append(a.Address).Append('/').Append(a.PrefixLength);
                 if (a.Scope != AddressScope.Global) sb.Append(" scope ").Append(AddressScopes.Name(a.Scope));
+                if (a.NoPrefixRoute) sb.Append(" noprefixroute");
                 sb.Append('\n');
             }
             if (i.RpFilter != 0) sb.Append("sysctl net.ipv4.conf.").Append(i.Name).Append(".rp_filter = ").Append(i.RpFilter).Append('\n');

@@ -49,13 +49,16 @@ public static class AddressScopes
 /// address of the same subnet was there first (IFA_F_SECONDARY); MASQUERADE and source selection skip it.</summary>
 public sealed record InterfaceAddress(Ip4 Address, int PrefixLength, AddressScope Scope = AddressScope.Global, bool Secondary = false)
 {
+    /// <summary>`noprefixroute` (IFA_F_NOPREFIXROUTE): the kernel adds no connected route for this address.</summary>
+    public bool NoPrefixRoute { get; init; }
+
     public Ip4Prefix Prefix => new(Address, PrefixLength);
 
     /// <summary>The directed broadcast address (none for /31 and /32).</summary>
     public Ip4? Broadcast => PrefixLength >= 31 ? null : Prefix.Last;
 
     public override string ToString() =>
-        $"{Address}/{PrefixLength} scope {AddressScopes.Name(Scope)}{(Secondary ? " secondary" : "")}";
+        $"{Address}/{PrefixLength} scope {AddressScopes.Name(Scope)}{(Secondary ? " secondary" : "")}{(NoPrefixRoute ? " noprefixroute" : "")}";
 }
 
 public enum InterfaceKind : byte
@@ -109,7 +112,7 @@ public sealed class Interface
     /// <summary>Adds an address as `ip addr add` does (kernel <c>__inet_insert_ifa</c>): an address in the subnet of an
     /// existing one becomes secondary and goes last; a primary goes after the last primary whose scope is not wider
     /// than its own. Returns false for a duplicate address or a scope clash with the subnet's primary (EEXIST/EINVAL).</summary>
-    public bool AddAddress(Ip4 address, int prefixLength, AddressScope scope = AddressScope.Global)
+    public bool AddAddress(Ip4 address, int prefixLength, AddressScope scope = AddressScope.Global, bool noPrefixRoute = false)
     {
         bool secondary = false;
         int lastPrimary = 0;
@@ -125,7 +128,7 @@ public sealed class Interface
                 secondary = true;
             }
         }
-        var ifa = new InterfaceAddress(address, prefixLength, scope, secondary);
+        var ifa = new InterfaceAddress(address, prefixLength, scope, secondary) { NoPrefixRoute = noPrefixRoute };
         if (secondary) _addresses.Add(ifa);
         else _addresses.Insert(lastPrimary, ifa);
         return true;

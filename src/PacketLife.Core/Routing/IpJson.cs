@@ -67,7 +67,8 @@ public static class IpJson
                     }
                     AddressScopes.TryParse(Str(a, "scope") ?? "global", out var scope);
                     bool secondary = a.TryGetProperty("secondary", out var sec) && sec.ValueKind == JsonValueKind.True;
-                    iface.AppendAddress(new InterfaceAddress(ip, len, scope, secondary));
+                    bool noPrefixRoute = a.TryGetProperty("noprefixroute", out var npr) && npr.ValueKind == JsonValueKind.True;
+                    iface.AppendAddress(new InterfaceAddress(ip, len, scope, secondary) { NoPrefixRoute = noPrefixRoute });
                 }
             }
         }

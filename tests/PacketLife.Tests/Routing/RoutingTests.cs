@@ -100,6 +100,20 @@ public class RoutingTests
     }
 
     [Fact]
+    public void Noprefixroute_addresses_get_no_connected_route()
+    {
+        var h = Read("""
+            interface eth0 ethernet
+              address 10.224.0.4/16 noprefixroute
+            route default via 10.224.0.1 dev eth0 onlink
+            """);
+        Assert.DoesNotContain(h.Table(RouteTables.Main).Routes, r => r.Protocol == "kernel");
+        Assert.Equal(Ip("10.224.0.1"), h.Lookup(Ip("10.224.0.9"))!.Gateway);
+        Assert.Equal(RouteType.Broadcast, h.AddressType(Ip("10.224.255.255")));
+        Assert.Contains("address 10.224.0.4/16 noprefixroute", HostFile.Write(h));
+    }
+
+    [Fact]
     public void No_route_is_null_and_policy_rules_use_fwmark_and_throw()
     {
         var h = Router("""
