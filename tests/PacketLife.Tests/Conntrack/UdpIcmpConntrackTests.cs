@@ -122,4 +122,23 @@ public class UdpIcmpConntrackTests
         var r = lab.Pass(gre);
         Assert.Equal(600, r.Entry!.RemainingSeconds(lab.Clock.Now));
     }
+
+    // facts §4.8: only the request direction put in zone 5 (-j CT --zone 5 on dport 5353): the reply, in zone 0, finds
+    // nothing and creates a second entry.
+    [Fact]
+    public void Zones_keep_lookups_apart()
+    {
+        var lab = new Lab();
+        var request = lab.Tracker.Track(Udp("10.1.0.2:46001", "10.2.0.2:5353"), zone: 5);
+        Assert.True(lab.Tracker.Confirm(request));
+        var reply = lab.Tracker.Track(Udp("10.2.0.2:5353", "10.1.0.2:46001"), zone: 0);
+        Assert.True(reply.IsNewEntry);
+        Assert.True(lab.Tracker.Confirm(reply));
+        Assert.Equal(2, lab.Table.Count);
+        lab.Clock.Advance(0.5);
+        Assert.Equal(
+            "udp      17 29 src=10.1.0.2 dst=10.2.0.2 sport=46001 dport=5353 [UNREPLIED] src=10.2.0.2 dst=10.1.0.2 sport=5353 dport=46001 mark=0 zone=5 use=1\n" +
+            "udp      17 29 src=10.2.0.2 dst=10.1.0.2 sport=5353 dport=46001 [UNREPLIED] src=10.1.0.2 dst=10.2.0.2 sport=46001 dport=5353 mark=0 use=1\n",
+            ConntrackText.WriteTable(lab.Table));
+    }
 }
