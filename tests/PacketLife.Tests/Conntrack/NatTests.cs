@@ -440,4 +440,31 @@ public class NatTests
         Assert.Equal(1, lab.Table.Flush());
         Assert.Equal(0, lab.Table.Count);
     }
+
+    // Explain mode: --random-fully over 1024-65535 (64512 ports) from a uniform 16-bit offset: starts 0..1023 have two
+    // draws each, the rest one; a used port gives its mass to the next free port.
+    [Fact]
+    public void Random_port_distribution_is_exact_for_explain_mode()
+    {
+        var lab = new Lab(seed: 3);
+        var h = Router();
+        var fully = NatRange.To(null, flags: NatRangeFlags.ProtoRandomFully);
+        var first = First(lab, Tcp("10.1.0.2:45001", "10.2.0.2:80", TcpFlags.Syn), masquerade: (h, "eth1", fully));
+        var used = first.Ct.Entry!.Reply.DstPort;
+        var ct = lab.Tracker.Track(Tcp("10.1.0.3:45001", "10.2.0.2:80", TcpFlags.Syn));
+        var m = lab.Nat.Masquerade(ct.Entry!, fully, h, h.FindInterface("eth1")!, Ip4.Parse("10.2.0.2"));
+        var dist = lab.Nat.PortDistribution(ct.Entry!, m).ToDictionary(x => x.Port, x => x.Probability);
+        Assert.Equal(1.0, dist.Values.Sum(), 9);
+        Assert.False(dist.ContainsKey(used));
+        Assert.Equal(2.0 / 65536, dist[1024], 12);
+        Assert.Equal(1.0 / 65536, dist[40000 == used ? (ushort)40001 : (ushort)40000], 12);
+        double before = used < 2048 ? 2.0 / 65536 : 1.0 / 65536;
+        double own = (used + 1) < 2048 ? 2.0 / 65536 : 1.0 / 65536;
+        Assert.Equal(before + own, dist[(ushort)(used + 1)], 12);
+        Assert.True(dist.ContainsKey(ct.Entry!.Reply.DstPort));
+
+        // A kept port is no random choice: no distribution.
+        var kept = First(lab, Tcp("10.1.0.9:45009", "10.2.0.2:80", TcpFlags.Syn), masquerade: (h, "eth1", NatRange.To(null)));
+        Assert.Empty(lab.Nat.PortDistribution(kept.Ct.Entry!, kept.Snat!));
+    }
 }

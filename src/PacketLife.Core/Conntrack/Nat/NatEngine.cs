@@ -114,6 +114,48 @@ public sealed class NatEngine
         return false;
     }
 
+    /// <summary>Explain mode: the exact probability of every port a random-start search (<see cref="NatPortChoice.IsRandom"/>)
+    /// could have picked, given the table now. The kernel draws a uniform 16-bit offset, starts at <c>offset mod size</c>
+    /// (so with 65536 not a multiple of the window size the lowest <c>65536 mod size</c> start positions are one draw more
+    /// likely) and takes the first free port from there. A start whose first free port lies beyond the 128 probes of the
+    /// first round re-draws in the kernel; its mass is spread like a fresh draw (the weights are renormalised), which is
+    /// exact while at least 128 probes always reach a free port and an approximation beyond. Empty when the choice was not random.</summary>
+    public IReadOnlyList<(ushort Port, double Probability)> PortDistribution(ConntrackEntry ct, NatOutcome outcome)
+    {
+        var pc = outcome.Port;
+        if (!pc.IsRandom) return [];
+        int min = pc.WindowMin, size = pc.WindowMax - pc.WindowMin + 1;
+        var free = new bool[size];
+        var probe = outcome.After;
+        for (int i = 0; i < size; i++)
+            free[i] = !Used(WithKey(probe, outcome.Manip, (ushort)(min + i)), ct);
+        // distance[i]: probes from start i to the first free index (cyclic), or int.MaxValue if none.
+        var distance = new int[size];
+        int firstFree = Array.IndexOf(free, true);
+        if (firstFree < 0) return [];
+        int next = int.MaxValue;
+        for (int k = 0; k < 2 * size; k++)
+        {
+            int i = (firstFree - k % size + 2 * size) % size;
+            if (free[i]) next = i;
+            if (k >= size) distance[i] = (next - i + size) % size;
+        }
+        var weight = new double[size];
+        double total = 0;
+        for (int start = 0; start < size; start++)
+        {
+            // Offsets 0..65535 with offset mod size == start.
+            double draws = start < 65536 ? (65535 - start) / size + 1 : 0;
+            if (draws == 0 || distance[start] >= Math.Min(size, MaxAttempts)) continue;
+            weight[(start + distance[start]) % size] += draws;
+            total += draws;
+        }
+        var result = new List<(ushort, double)>();
+        for (int i = 0; i < size; i++)
+            if (weight[i] > 0) result.Add(((ushort)(min + i), weight[i] / total));
+        return result;
+    }
+
     // "Unused" = no other entry already has the inverse of this tuple (nf_nat_used_tuple / nf_conntrack_tuple_taken).
     private bool Used(in ConntrackTuple tuple, ConntrackEntry ct) =>
         tuple.TryInvert(out var reply) && _table.IsTaken(reply, ct);
