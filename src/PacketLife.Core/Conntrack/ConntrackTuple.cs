@@ -62,20 +62,6 @@ public readonly record struct ConntrackTuple(IpProtocol Protocol, Ip4 Src, Ip4 D
         _ => -1,
     };
 
-    // The table hashes every packet's tuple: one multiply-xor over two packed words instead of the record's
-    // field-by-field combination (the benchmark `conntrack-lookup` measures the difference).
-    public override int GetHashCode()
-    {
-        ulong a = ((ulong)Src.Value << 32) | Dst.Value;
-        ulong b = ((ulong)SrcPort << 48) | ((ulong)DstPort << 32) | ((ulong)Protocol << 16) | Zone;
-        ulong h = (a * 0x9E3779B97F4A7C15UL) ^ (b * 0xC2B2AE3D27D4EB4FUL);
-        h ^= h >> 29;
-        return (int)(h ^ (h >> 32));
-    }
-
-    public bool Equals(ConntrackTuple other) =>
-        Src == other.Src && Dst == other.Dst && SrcPort == other.SrcPort && DstPort == other.DstPort && Protocol == other.Protocol && Zone == other.Zone;
-
     /// <summary>The tuple in <c>conntrack -L</c> notation: <c>src=… dst=… sport=… dport=…</c>.</summary>
     public override string ToString() => Protocol switch
     {
