@@ -18,12 +18,13 @@ public sealed record ConntrackReadResult(IReadOnlyList<(int Line, ConntrackLine 
         var diags = new List<Diagnostic>();
         if (HasErrors) return Diagnostics;
         var now = table.Now;
-        var scratch = new ConntrackTable(table.Clock, table.Settings);
-        var entries = new List<ConntrackEntry>();
+        var seen = new HashSet<ConntrackTuple>();
+        var entries = new List<ConntrackEntry>(Lines.Count);
         foreach (var (line, l) in Lines)
         {
             var e = l.ToEntry(now);
-            if (!scratch.TryInsert(e) || table.IsTaken(e.Original) || table.IsTaken(e.Reply))
+            bool fresh = seen.Add(e.Original) & (e.Reply == e.Original || seen.Add(e.Reply));
+            if (!fresh || table.IsTaken(e.Original) || table.IsTaken(e.Reply))
             {
                 diags.Add(ConntrackMessages.DuplicateTuple(new SourceLocation(source, line, 1), e.Original.ToString()));
                 continue;
@@ -31,12 +32,7 @@ public sealed record ConntrackReadResult(IReadOnlyList<(int Line, ConntrackLine 
             entries.Add(e);
         }
         if (diags.Count > 0) return diags;
-        foreach (var e in entries)
-        {
-            scratch.Remove(e);
-            e.Status &= ~ConntrackStatus.Dying;
-            table.TryInsert(e);
-        }
+        foreach (var e in entries) table.TryInsert(e);
         return diags;
     }
 }
@@ -164,30 +160,38 @@ public static class ConntrackText
 
         private SourceLocation At(int col) => new(source, line, col + 1);
 
-        private string? Peek()
+        // The reader allocates only for what it keeps (state words, helper/secctx) and for diagnostics: tokens are spans.
+        private ReadOnlySpan<char> PeekSpan()
         {
             int p = _pos;
             while (p < text.Length && text[p] == ' ') p++;
-            if (p >= text.Length) return null;
+            if (p >= text.Length) return default;
             int e = text.IndexOf(' ', p);
-            return e < 0 ? text[p..] : text[p..e];
+            return e < 0 ? text.AsSpan(p) : text.AsSpan(p, e - p);
         }
 
-        private string? Next(string expected)
+        private string? Peek() => PeekSpan() is { IsEmpty: false } s ? s.ToString() : null;
+
+        private bool PeekStartsWith(string prefix) => PeekSpan().StartsWith(prefix, StringComparison.Ordinal);
+
+        private bool NextSpan(string expected, out ReadOnlySpan<char> tok, string? suffix = null)
         {
             while (_pos < text.Length && text[_pos] == ' ') _pos++;
             if (_pos >= text.Length)
             {
-                Fail(ConntrackMessages.UnexpectedEnd(At(text.Length), expected));
-                return null;
+                Fail(ConntrackMessages.UnexpectedEnd(At(text.Length), expected + suffix));
+                tok = default;
+                return false;
             }
             _tokStart = _pos;
             int e = text.IndexOf(' ', _pos);
             if (e < 0) e = text.Length;
-            var tok = text[_pos..e];
+            tok = text.AsSpan(_pos, e - _pos);
             _pos = e;
-            return tok;
+            return true;
         }
+
+        private string? Next(string expected) => NextSpan(expected, out var tok) ? tok.ToString() : null;
 
         private void Fail(Diagnostic d)
         {
@@ -195,37 +199,36 @@ public static class ConntrackText
             _failed = true;
         }
 
-        private string? Field(string name)
+        private bool FieldSpan(string name, out ReadOnlySpan<char> value)
         {
-            var tok = Next($"{name}=");
-            if (tok is null) return null;
-            if (!tok.StartsWith(name + "=", StringComparison.Ordinal))
+            value = default;
+            if (!NextSpan(name, out var tok, "=")) return false;
+            if (tok.Length <= name.Length || tok[name.Length] != '=' || !tok.StartsWith(name, StringComparison.Ordinal))
             {
-                Fail(ConntrackMessages.ExpectedField(At(_tokStart), $"{name}=", tok));
-                return null;
+                Fail(ConntrackMessages.ExpectedField(At(_tokStart), $"{name}=", tok.ToString()));
+                return false;
             }
-            return tok[(name.Length + 1)..];
+            value = tok[(name.Length + 1)..];
+            return true;
         }
 
-        private ulong? Number(string name, string value, ulong max, int col)
+        private string? Field(string name) => FieldSpan(name, out var v) ? v.ToString() : null;
+
+        private ulong? Number(string name, ReadOnlySpan<char> value, ulong max, int col)
         {
             if (ulong.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v <= max) return v;
-            Fail(ConntrackMessages.InvalidNumber(At(col), name, value, $"a decimal number 0..{max}"));
+            Fail(ConntrackMessages.InvalidNumber(At(col), name, value.ToString(), $"a decimal number 0..{max}"));
             return null;
         }
 
-        private ulong? NumField(string name, ulong max)
-        {
-            var v = Field(name);
-            return v is null ? null : Number(name, v, max, _tokStart + name.Length + 1);
-        }
+        private ulong? NumField(string name, ulong max) =>
+            FieldSpan(name, out var v) ? Number(name, v, max, _tokStart + name.Length + 1) : null;
 
         private Ip4? Addr(string name)
         {
-            var v = Field(name);
-            if (v is null) return null;
+            if (!FieldSpan(name, out var v)) return null;
             if (Ip4.TryParse(v, out var ip)) return ip;
-            Fail(ConntrackMessages.InvalidAddress(At(_tokStart + name.Length + 1), name, v));
+            Fail(ConntrackMessages.InvalidAddress(At(_tokStart + name.Length + 1), name, v.ToString()));
             return null;
         }
 
@@ -255,7 +258,7 @@ public static class ConntrackText
 
         private (ulong, ulong)? Counters()
         {
-            if (Peek() is not { } p || !p.StartsWith("packets=", StringComparison.Ordinal)) return null;
+            if (!PeekStartsWith("packets=")) return null;
             var packets = NumField("packets", ulong.MaxValue);
             var bytes = packets is null ? null : NumField("bytes", ulong.MaxValue);
             return bytes is null ? null : (packets!.Value, bytes.Value);
@@ -263,9 +266,12 @@ public static class ConntrackText
 
         private ushort? OptionalUShort(string name)
         {
-            if (Peek() is not { } p || !p.StartsWith(name + "=", StringComparison.Ordinal)) return null;
+            var p = PeekSpan();
+            if (p.Length <= name.Length || p[name.Length] != '=' || !p.StartsWith(name, StringComparison.Ordinal)) return null;
             return (ushort?)NumField(name, 65535);
         }
+
+        private static readonly string[] TrailingFields = ["mark", "secmark", "secctx", "zone", "delta-time", "helper", "use", "id"];
 
         public ConntrackLine? Entry()
         {
@@ -362,21 +368,24 @@ public static class ConntrackText
             ushort? zone = null;
             ulong? delta = null;
             // The trailing fields, in the order conntrack prints them; each at most once.
-            string[] order = ["mark", "secmark", "secctx", "zone", "delta-time", "helper", "use", "id"];
+            var order = TrailingFields;
             int next = 0;
-            while (!_failed && Peek() is { } t)
+            while (!_failed && PeekSpan() is { IsEmpty: false } t)
             {
                 int eq = t.IndexOf('=');
-                string key = eq < 0 ? t : t[..eq];
-                int idx = Array.IndexOf(order, key, next);
-                if (eq < 0 || idx < 0)
+                int idx = -1;
+                if (eq > 0)
+                    for (int k = next; k < order.Length; k++)
+                        if (t[..eq].SequenceEqual(order[k])) { idx = k; break; }
+                if (idx < 0)
                 {
+                    var bad = t.ToString();
                     Next("field");
-                    Fail(ConntrackMessages.UnknownField(At(_tokStart), t));
+                    Fail(ConntrackMessages.UnknownField(At(_tokStart), bad));
                     break;
                 }
                 next = idx + 1;
-                switch (key)
+                switch (order[idx])
                 {
                     case "mark": mark = (uint?)NumField("mark", uint.MaxValue); break;
                     case "secmark": secmark = (uint?)NumField("secmark", uint.MaxValue); break;
