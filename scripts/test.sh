@@ -4,7 +4,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
-dotnet test PacketLife.slnx "$@" 2>&1 | tee "$log"
+# A hung test (say a lab namespace that never answers) is killed after 15 minutes instead of eating the CI limit.
+dotnet test PacketLife.slnx --blame-hang-timeout 15m --blame-hang-dump-type none "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 counts=$(sed -nE 's/^.*(Passed|Failed)! +- Failed: +([0-9]+), Passed: +([0-9]+), Skipped: +([0-9]+), Total: +([0-9]+).*/\3 \2 \4/p' "$log")
 read -r p f s < <(awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}' <<<"$counts")
