@@ -53,7 +53,7 @@ public static class TraceText
         if (hop.OutInterface is not null) sb.Append("  out ").Append(hop.OutInterface);
         sb.Append('\n');
         sb.Append("      packet: ").Append(hop.Before);
-        if (hop.After != hop.Before) sb.Append("  =>  ").Append(hop.After);
+        if (hop.After.ToString() != hop.Before.ToString()) sb.Append("  =>  ").Append(hop.After);
         sb.Append('\n');
         foreach (var s in hop.Steps)
         {
@@ -66,7 +66,7 @@ public static class TraceText
                     sb.Append('\n');
                     break;
                 case NatStep x:
-                    sb.Append($"      nat {x.Nat}: {x.Before} => {x.After}  ({x.Why})\n");
+                    sb.Append(x.Before.Length == 0 ? $"      nat {x.Nat}: {x.Why}\n" : $"      nat {x.Nat}: {x.Before} => {x.After}  ({x.Why})\n");
                     break;
                 case RouteStep x:
                     sb.Append($"      route [{x.Table}] {x.Route}  -> {x.OutInterface}{(x.Gateway is null ? "" : " via " + x.Gateway)}  ({x.Why})\n");

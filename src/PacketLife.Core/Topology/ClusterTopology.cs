@@ -34,7 +34,7 @@ public sealed class TopologyPod
 
 /// <summary>The rules the node runs: the parse of exactly the `iptables-save` text its kube-proxy sync leaves
 /// (<see cref="KubeProxyNodeRules"/>), with the sync's own diagnostics.</summary>
-public sealed record NodeRules(string SaveText, RuleSetEvaluator Evaluator, KubeProxySyncResult Sync, IReadOnlyList<Diagnostic> Diagnostics);
+public sealed record NodeRules(string SaveText, Netfilter.RuleSet RuleSet, RuleSetEvaluator Evaluator, KubeProxySyncResult Sync, IReadOnlyList<Diagnostic> Diagnostics);
 
 /// <summary>One AKS kubenet node: eth0 on the VNet, the cbr0 bridge holding the pod CIDR's first address, one veth per
 /// pod, its kube-proxy rules and its conntrack table.</summary>
@@ -165,7 +165,7 @@ public sealed class ClusterTopology
                     Environment = new KubeProxyEnvironment { Version = VersionOf(state.Profile.KubernetesVersion) },
                 });
                 var (text, parsed) = KubeProxyNodeRules.Build(sync, "node/" + n.Metadata.Name);
-                var rules = new NodeRules(text, new RuleSetEvaluator(parsed.RuleSet), sync, [.. sync.Diagnostics, .. parsed.Diagnostics]);
+                var rules = new NodeRules(text, parsed.RuleSet, new RuleSetEvaluator(parsed.RuleSet), sync, [.. sync.Diagnostics, .. parsed.Diagnostics]);
                 cache[signature] = rules;
                 return rules;
             }, new ConntrackTable(clock, ConntrackSettings.Default with { TcpTimeoutEstablished = 86400, TcpTimeoutCloseWait = 3600 }));

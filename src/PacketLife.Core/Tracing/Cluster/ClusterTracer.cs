@@ -267,7 +267,11 @@ public sealed class ClusterTracer
                     }
                     if (r.OutInterface == "cbr0")
                     {
-                        loc = new AtPod(an.Node.Pods.First(x => x.Veth == r.PhysOut));
+                        // Routed out cbr0 the frame goes to the bridge port whose FDB entry has the address (the pod's veth).
+                        var pod = an.Node.Pods.FirstOrDefault(x => r.PhysOut is not null ? x.Veth == r.PhysOut : x.Ip == p.Dst);
+                        if (pod is null)
+                            return new Leg(hops.ToImmutable(), null, p, TraceDisposition.Dropped, $"no pod has {p.Dst} on {an.Node.Name}'s cbr0: ARP gets no answer", null);
+                        loc = new AtPod(pod);
                         continue;
                     }
                     loc = Vnet(p, r.NextHop, hops);
