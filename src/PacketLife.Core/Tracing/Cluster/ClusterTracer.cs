@@ -408,15 +408,19 @@ public sealed partial class ClusterTracer
     // ---------------------------------------------------------------------------------------------------------
     // Explanations tied to the rule and the Kubernetes object.
 
+    /// <summary>The `namespace/name` a kube-proxy rule's comment names ("default/nginx -> ...", "masquerade traffic for
+    /// default/nginx external destinations", "default/nginx:http has no endpoints").</summary>
     static string? ServiceOfComment(string? rule)
     {
         if (rule is null) return null;
-        var i = rule.IndexOf("--comment ", StringComparison.Ordinal);
-        if (i < 0) return null;
-        var s = rule[(i + 10)..].Trim('"');
-        if (s.StartsWith('"')) s = s[1..];
-        var end = s.IndexOfAny([' ', '"', ':']);
-        return end < 0 ? s : s[..end];
+        var m = System.Text.RegularExpressions.Regex.Match(rule, "--comment \"?([^\"]*)\"?");
+        if (!m.Success) return null;
+        foreach (var word in m.Groups[1].Value.Split(' '))
+        {
+            var w = word.TrimEnd(':');
+            if (w.Contains('/') && !w.Contains("->", StringComparison.Ordinal)) return w.Split(':')[0];
+        }
+        return null;
     }
 
     void ExplainMasquerade(RunState st, WalkResult r, TopologyNode node, Packet after, TraceSource from)
