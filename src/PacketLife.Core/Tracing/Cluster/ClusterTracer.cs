@@ -192,6 +192,14 @@ public sealed partial class ClusterTracer
                 answeredBy = listening ? $"{l.Owner} on node {ns.Node.Name}" : $"node {ns.Node.Name}";
                 replyStart = new AtNode(ns.Node, null, null);
                 if (!listening) st.Explain(new Explanation(TraceMessages.NotListening, TraceMessages.NotListeningText("node " + ns.Node.Name, $"{got.DstPort}/{Protocols(got.Protocol)}"), null, "node/" + ns.Node.Name));
+                if (listening && l.Owner.StartsWith("kube-proxy healthz ", StringComparison.Ordinal))
+                {
+                    var status = HealthzStatus(ns.Node, got.DstPort);
+                    var svcKey = l.Owner["kube-proxy healthz ".Length..];
+                    answeredBy += status == 200 ? " (HTTP 200: a local endpoint is ready)" : " (HTTP 503: no local endpoint)";
+                    if (status != 200)
+                        st.Explain(new Explanation(TraceMessages.EtpLocalNoEndpoint, TraceMessages.EtpLocalNoEndpointText(svcKey, ns.Node.Name), null, "service/" + svcKey));
+                }
                 break;
             default:
                 return Finish(st, fwd, [], TraceDisposition.Dropped, "left the cluster", null);
@@ -428,7 +436,10 @@ public sealed partial class ClusterTracer
         // The rule that asked for the mark: the last KUBE-MARK-MASQ jump before the walk's end.
         var markRule = r.Steps.OfType<RuleStep>().LastOrDefault(s => s.Action == "Jump" && s.Rule?.Contains("-j KUBE-MARK-MASQ", StringComparison.Ordinal) == true);
         var svc = ServiceOfComment(markRule?.Rule) ?? ServiceOfComment(r.Steps.OfType<RuleStep>().LastOrDefault(s => s.Rule?.Contains("--comment", StringComparison.Ordinal) == true)?.Rule);
-        st.Explain(new Explanation(TraceMessages.SourceIpLost, TraceMessages.SourceIpLostText(svc ?? "the Service", after.Src.ToString()),
+        var text = from is TraceSource.FromPod or TraceSource.FromNode
+            ? TraceMessages.SourceIpLostInsideText(svc ?? "the Service", after.Src.ToString(), markRule?.Rule)
+            : TraceMessages.SourceIpLostText(svc ?? "the Service", after.Src.ToString());
+        st.Explain(new Explanation(TraceMessages.SourceIpLost, text,
             markRule is null ? r.MasqueradeRule : $"{markRule.Position} {markRule.Rule}", svc is null ? null : "service/" + svc));
     }
 
