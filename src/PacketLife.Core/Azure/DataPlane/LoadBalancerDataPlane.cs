@@ -88,10 +88,13 @@ public sealed class LoadBalancerDataPlane(ClusterTopology topology)
     /// <summary>Nodes of the rule's backend pool in pool order.</summary>
     public IReadOnlyList<TopologyNode> Pool(Azure.LoadBalancingRule rule)
     {
+        if (_pools.TryGetValue(rule.BackendAddressPoolName, out var cached)) return cached;
         var pool = topology.LoadBalancer.BackendAddressPools.FirstOrDefault(p => p.Name == rule.BackendAddressPoolName);
-        if (pool is null) return [];
-        return pool.NodeNames.Select(topology.NodeByName).Where(n => n is not null).Select(n => n!).ToList();
+        IReadOnlyList<TopologyNode> nodes = pool is null ? [] : pool.NodeNames.Select(topology.NodeByName).Where(n => n is not null).Select(n => n!).ToList();
+        return _pools[rule.BackendAddressPoolName] = nodes;
     }
+
+    readonly Dictionary<string, IReadOnlyList<TopologyNode>> _pools = new(StringComparer.Ordinal);
 
     public ProbeHealth Health(string probe, string node)
     {

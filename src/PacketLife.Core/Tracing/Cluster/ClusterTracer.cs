@@ -30,6 +30,8 @@ public sealed partial class ClusterTracer
 {
     const int MaxHops = 32;
     readonly Dictionary<(string Probe, string Node), double> _probeSuccess = new();
+    readonly Dictionary<string, NodeRuntime> _scratch = new(StringComparer.Ordinal);
+    readonly Dictionary<string, NodeRuntime> _live = new(StringComparer.Ordinal);
 
     public ClusterTracer(ClusterTopology topology)
     {
@@ -120,8 +122,20 @@ public sealed partial class ClusterTracer
         {
             if (!_nodes.TryGetValue(n.Name, out var rt))
             {
-                var table = stateful ? n.Conntrack : new ConntrackTable(tracer.Topology.Clock, n.Conntrack.Settings);
-                _nodes[n.Name] = rt = new NodeRuntime(n, table, new Random(unchecked((int)(seed * 0x9E3779B97F4A7C15UL >> 32) ^ (int)n.Ip.Value)));
+                var random = new Random(unchecked((int)(seed * 0x9E3779B97F4A7C15UL >> 32) ^ (int)n.Ip.Value));
+                if (stateful)
+                {
+                    rt = tracer._live.TryGetValue(n.Name, out var live) ? live : tracer._live[n.Name] = new NodeRuntime(n, n.Conntrack);
+                }
+                else
+                {
+                    // Explain runs reuse one scratch runtime per node (building one scans the rules), emptied per run.
+                    if (!tracer._scratch.TryGetValue(n.Name, out rt))
+                        tracer._scratch[n.Name] = rt = new NodeRuntime(n, new ConntrackTable(tracer.Topology.Clock, n.Conntrack.Settings));
+                    rt.Table.Flush();
+                }
+                rt.Random = random;
+                _nodes[n.Name] = rt;
             }
             return rt;
         }
@@ -154,7 +168,7 @@ public sealed partial class ClusterTracer
         _ => throw new ArgumentOutOfRangeException(nameof(from)),
     };
 
-    TracePath Run(TraceSource from, Packet packet, IBranchChooser chooser, RunState st)
+    TracePath Run(TraceSource from, Packet packet, IBranchChooser chooser, RunState st, bool forwardOnly = false)
     {
         Loc start = from switch
         {
@@ -204,6 +218,8 @@ public sealed partial class ClusterTracer
             default:
                 return Finish(st, fwd, [], TraceDisposition.Dropped, "left the cluster", null);
         }
+        if (forwardOnly)
+            return Finish(st, fwd, [], listening ? TraceDisposition.Answered : TraceDisposition.Refused, listening ? "reached a listening socket" : "nobody listens", answeredBy);
         if (got.Protocol == IpProtocol.Udp && !listening)
             return Finish(st, fwd, [], TraceDisposition.Refused, answeredBy + " answers ICMP port unreachable (nobody listens)", answeredBy);
         var reply = new Packet(got.Protocol, got.Dst, got.DstPort, got.Src, got.SrcPort,
@@ -389,7 +405,9 @@ public sealed partial class ClusterTracer
         if (_probeSuccess.TryGetValue((probe.Name, node.Name), out var v)) return v;
         var p = new Packet(IpProtocol.Tcp, ClusterTopology.ProbeSource, 40000, node.Ip, (ushort)probe.Port);
         double ok = 0;
-        foreach (var (prob, path) in ReplayChooser.Enumerate(ch => Run(new TraceSource.Probe(), p, ch, false, 7)))
+        // The SYN reaching a listening socket decides it (its answer follows the conntrack entries back, which the
+        // forward paths of this same node already show).
+        foreach (var (prob, path) in ReplayChooser.Enumerate(ch => Run(new TraceSource.Probe(), p, ch, new RunState(this, false, 7), forwardOnly: true)))
         {
             if (path.Disposition != TraceDisposition.Answered) continue;
             if (probe.Protocol is "Http" or "Https") ok += HealthzStatus(node, probe.Port) == 200 ? prob : 0;

@@ -11,11 +11,10 @@ namespace PacketLife.Core.Tracing.Cluster;
 /// table: the node's own when the run is stateful, a scratch one in explain mode so that tracing leaves state alone.</summary>
 internal sealed class NodeRuntime
 {
-    public NodeRuntime(TopologyNode node, ConntrackTable table, Random random)
+    public NodeRuntime(TopologyNode node, ConntrackTable table)
     {
         Node = node;
         Table = table;
-        Random = random;
         var rules = node.Rules;
         Runtime = new HostRuntime(node.Host, rules.RuleSet, rules.Evaluator, null, table)
         {
@@ -27,9 +26,13 @@ internal sealed class NodeRuntime
 
     public TopologyNode Node { get; }
     public ConntrackTable Table { get; }
-    public Random Random { get; }
+    public Random Random { get; set; } = new(0);
     public HostRuntime Runtime { get; }
     public HostWalker Walker { get; }
+
+    /// <summary>Explained outcomes of a connection's first packet against an empty table: the same for every path of
+    /// an explain run that reaches this node with this packet, so they are computed once.</summary>
+    public Dictionary<(Packet, string?, string?), IReadOnlyList<HostWalkOutcome>> FreshOutcomes { get; } = new();
 }
 
 internal enum WalkEnd { Forwarded, Local, Dropped, Rejected, Uncertain }
@@ -45,9 +48,50 @@ internal static class NodeWalk
     public static WalkResult Walk(NodeRuntime rt, Packet p, string? inIf, string? physIn, IBranchChooser chooser)
     {
         HostPacketOrigin origin = inIf is null ? new HostPacketOrigin.Local() : new HostPacketOrigin.Wire(inIf, physIn);
-        var outcomes = rt.Walker.Explain(p, origin);
-        var pick = outcomes.Count == 1 ? 0 : chooser.Choose(outcomes.Select(o => o.Probability).ToList());
-        var o = rt.Walker.Commit(outcomes[pick], rt.Random);
+        HostWalkOutcome o;
+        if (rt.Table.TryLookup(Conntrack.ConntrackTuple.FromPacket(p), out _, out _))
+        {
+            // A packet of a known connection: the nat chains do not run, so nothing forks; one walk does it.
+            o = rt.Walker.Sample(p, origin, rt.Random);
+        }
+        else
+        {
+            IReadOnlyList<HostWalkOutcome> outcomes;
+            if (rt.Table.Count == 0)
+            {
+                var key = (p, inIf, physIn);
+                if (!rt.FreshOutcomes.TryGetValue(key, out outcomes!)) rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin);
+            }
+            else if (!Forks(rt, p, inIf))
+            {
+                // The nat chains give one outcome for this new connection: one sampled walk is the whole answer.
+                return Map(rt, p, rt.Walker.Sample(p, origin, rt.Random));
+            }
+            else outcomes = rt.Walker.Explain(p, origin);
+            var pick = outcomes.Count == 1 ? 0 : chooser.Choose(outcomes.Select(x => x.Probability).ToList());
+            o = rt.Walker.Commit(outcomes[pick], rt.Random);
+        }
+        return Map(rt, p, o);
+    }
+
+    /// <summary>Whether the nat table forks for this new connection (a `statistic` rule on its way): a quick walk of
+    /// that table alone, without recording.</summary>
+    static bool Forks(NodeRuntime rt, Packet p, string? inIf)
+    {
+        var nat = rt.Node.Rules.Evaluator["nat"];
+        if (nat is null) return false;
+        var host = rt.Node.Host;
+        var ctx = new Netfilter.Evaluation.PacketContext
+        {
+            Packet = p, Hook = inIf is null ? Netfilter.NetfilterHook.Output : Netfilter.NetfilterHook.Prerouting, InInterface = inIf,
+            Conntrack = Netfilter.Evaluation.ConntrackView.NewFor(p),
+            AddressTypeOf = (ip, limit) => (Netfilter.Evaluation.AddressType)(1 << (int)host.AddressType(ip, limit)),
+        };
+        return nat.Explain(ctx).Count > 1;
+    }
+
+    static WalkResult Map(NodeRuntime rt, Packet p, HostWalkOutcome o)
+    {
         var steps = ImmutableArray.CreateBuilder<TraceStep>();
         string? masqRule = null;
         foreach (var s in o.Steps)
