@@ -49,7 +49,12 @@ internal static class NodeWalk
     {
         HostPacketOrigin origin = inIf is null ? new HostPacketOrigin.Local() : new HostPacketOrigin.Wire(inIf, physIn);
         HostWalkOutcome o;
-        if (rt.Table.TryLookup(Conntrack.ConntrackTuple.FromPacket(p), out _, out _))
+        if (chooser is SampleChooser)
+        {
+            // Sample mode: the host walker draws at statistic rules from the node's seeded source in one walk.
+            o = rt.Walker.Sample(p, origin, rt.Random);
+        }
+        else if (rt.Table.TryLookup(Conntrack.ConntrackTuple.FromPacket(p), out _, out _))
         {
             // A packet of a known connection: the nat chains do not run, so nothing forks; one walk does it.
             o = rt.Walker.Sample(p, origin, rt.Random);
