@@ -117,6 +117,8 @@ public sealed partial class ClusterTracer
         /// <summary>The first packet as the answering socket received it.</summary>
         public Packet? Received { get; set; }
         public bool Listening { get; set; }
+        /// <summary>The Service whose LB rule carried the packet (`namespace/name`).</summary>
+        public string? LbService { get; set; }
 
         public NodeRuntime Node(TopologyNode n)
         {
@@ -196,6 +198,8 @@ public sealed partial class ClusterTracer
         {
             case AtPod ap:
                 answeredBy = $"pod {ap.Pod.Key} ({ap.Pod.Ip}) on {ap.Pod.NodeName}";
+                if (from is TraceSource.Internet && !st.Masqueraded && got.Src == packet.Src && st.LbService is { } lbSvc)
+                    st.Explain(new Explanation(TraceMessages.SourceIpKept, TraceMessages.SourceIpKeptText(lbSvc), null, "service/" + lbSvc));
                 listening = ap.Pod.Listens(got.Protocol, got.DstPort);
                 replyStart = new AtNode(Topology.NodeByName(ap.Pod.NodeName)!, "cbr0", ap.Pod.Veth);
                 if (!listening) st.Explain(new Explanation(TraceMessages.NotListening, TraceMessages.NotListeningText("pod " + ap.Pod.Key, $"{got.DstPort}/{Protocols(got.Protocol)}"), null, "pod/" + ap.Pod.Key));
@@ -243,7 +247,6 @@ public sealed partial class ClusterTracer
 
     TracePath Finish(RunState st, Leg fwd, ImmutableArray<TraceHop> back, TraceDisposition d, string detail, string? answeredBy)
     {
-        if (st.Masqueraded && st.MasqueradeRule is not null) { }
         return new TracePath(1, fwd.Hops, back, d, detail, answeredBy, st.Masqueraded, [.. st.Explanations]);
     }
 
@@ -385,6 +388,7 @@ public sealed partial class ClusterTracer
             $"{(rule.LoadDistribution == "Default" ? "5-tuple" : rule.LoadDistribution)} hash {hash:x8} over {healthy.Count} healthy backend(s) → {node.Name} ({node.Ip}); " +
             (rule.EnableFloatingIP ? $"floating IP: destination stays {p.Dst}:{p.DstPort}" : $"destination rewritten to {node.Ip}:{rule.BackendPort}") +
             $"; idle timeout {rule.IdleTimeoutInMinutes} min" + (rule.EnableTcpReset ? " with TCP reset to both ends" : "")));
+        st.LbService = rule.Service;
         if (rule.EnableFloatingIP) st.Explain(new Explanation(TraceMessages.FloatingIp, TraceMessages.FloatingIpText(p.Dst.ToString(), rule.Name), null, "service/" + rule.Service));
         st.Explain(new Explanation(TraceMessages.LbHash, TraceMessages.LbHashText(healthy.Count), null, "service/" + rule.Service));
         return (node, new TraceHop("azure-lb", "frontend " + fe.Name, "backend " + node.Name, p, after, steps.ToImmutable()), null);

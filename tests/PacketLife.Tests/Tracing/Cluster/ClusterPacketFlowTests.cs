@@ -207,6 +207,7 @@ public class ClusterPacketFlowTests
         Assert.Equal(TraceDisposition.Answered, p.Disposition);
         Assert.False(p.Masqueraded);
         Assert.Contains(t.Explanations, e => e.Code == TraceMessages.NodeOutOfRotation);
+        Assert.Contains(t.Explanations, e => e.Code == TraceMessages.SourceIpKept && e.KubernetesObject == "service/default/web");
         // The pod saw the client's own address.
         var podHop = p.Hops.Single(h => h.Host.StartsWith("pod/", StringComparison.Ordinal));
         Assert.Equal(t.Packet.Src, podHop.Before.Src);
