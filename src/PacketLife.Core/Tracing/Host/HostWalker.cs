@@ -603,16 +603,20 @@ public sealed class HostWalker
             PhysIn = physIn,
             PhysOut = physOut,
             Conntrack = View(ct, p, rt.Conntrack.Now),
-            AddressTypeOf = AddressTypeOf,
+            AddressTypeOf = addressTypeOf ??= AddressTypeOf,
             Owner = hook is NetfilterHook.Output or NetfilterHook.Postrouting ? owner : null,
             State = rt.State,
         };
+
+        Func<Ip4, string?, AddressType>? addressTypeOf;
 
         AddressType AddressTypeOf(Ip4 ip, string? limit) => (AddressType)(1 << (int)host.AddressType(ip, limit));
 
         /// <summary>One table at one hook; the packet's mark follows the outcome; DROP/REJECT/uncertain end the walk.</summary>
         void Chain(string table, NetfilterHook hook, string? inDev, string? outDev, string? physOut = null)
         {
+            // A table the ruleset lacks (or that has no chain at this hook) accepts: no context to build.
+            if (rt.Evaluator[table] is null) return;
             var o = Table(table, Ctx(hook, inDev, outDev, physOut));
             EndIfNotAccepted(o, table, NetfilterTables.ChainOf(hook));
         }
