@@ -86,6 +86,9 @@ public sealed class HostRuntime
 /// <summary>Where a packet enters the walk.</summary>
 public abstract record HostPacketOrigin
 {
+    /// <summary>For an ICMP error: the header it quotes (conntrack relates the error to that packet's connection).</summary>
+    public Packet? IcmpQuoted { get; init; }
+
     /// <summary>Received on <paramref name="Interface"/>. With <paramref name="BridgePort"/>, a frame that entered the
     /// Linux bridge <paramref name="Interface"/> through that port (a pod's veth on cbr0).</summary>
     public sealed record Wire(string Interface, string? BridgePort = null) : HostPacketOrigin
@@ -96,6 +99,10 @@ public abstract record HostPacketOrigin
     /// <summary>Sent by a local process (the OUTPUT path), optionally with its socket owner for `-m owner`.</summary>
     public sealed record Local(SocketOwner? Owner = null) : HostPacketOrigin
     {
+        /// <summary>Sent by the kernel's own ICMP socket (echo/timestamp replies, ICMP errors): an ICMP error about it is
+        /// never sent, because the ICMP transmit lock is held while it passes OUTPUT (icmp.c icmp_xmit_lock).</summary>
+        public bool IcmpStack { get; init; }
+
         public override string ToString() => "from a local process";
     }
 }

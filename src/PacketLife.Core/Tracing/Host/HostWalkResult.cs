@@ -70,6 +70,8 @@ public sealed record HostWalkOutcome
     public required Packet PacketBefore { get; init; }
     /// <summary>The packet after every rewrite of this host (NAT, MARK, TTL), as it leaves or is delivered or dropped.</summary>
     public required Packet PacketAfter { get; init; }
+    /// <summary>For an ICMP error: the header it quotes, after this host's NAT translated it with the error.</summary>
+    public Packet? Quoted { get; init; }
     public string? InInterface { get; init; }
     /// <summary>For <see cref="HostDisposition.Forward"/>/<see cref="HostDisposition.Output"/>: the interface it leaves through.</summary>
     public string? OutInterface { get; init; }

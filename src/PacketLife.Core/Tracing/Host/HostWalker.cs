@@ -132,12 +132,14 @@ public sealed class HostWalker
         Packet before = null!;
         Packet p = null!;
         ConntrackResult? ct;
+        Packet? q;
         bool ctCreated;
         ushort zone;
         string? inIface;
         string? physIn;
         SocketOwner? owner;
         bool localOut;
+        bool icmpStack;
 
         public Run(HostRuntime rt, Chooser? chooser, Random? sampleRandom, Random natRandom, bool record, int depth = 0)
         {
@@ -158,12 +160,13 @@ public sealed class HostWalker
         {
             before = packet;
             p = packet;
+            q = quoted ?? origin.IcmpQuoted;
             try
             {
                 return origin switch
                 {
-                    HostPacketOrigin.Wire w => FromWire(w.Interface, w.BridgePort),
-                    HostPacketOrigin.Local l => FromLocal(l.Owner, attached, quoted),
+                    HostPacketOrigin.Wire w => FromWire(w.Interface, w.BridgePort, w.IcmpQuoted),
+                    HostPacketOrigin.Local l when (icmpStack = l.IcmpStack) || true => FromLocal(l.Owner, attached, quoted ?? l.IcmpQuoted),
                     _ => throw new ArgumentOutOfRangeException(nameof(origin)),
                 };
             }
@@ -175,7 +178,7 @@ public sealed class HostWalker
 
         // ---- the received path (§1.2 A and B, §6.1) ----
 
-        HostWalkOutcome FromWire(string iface, string? bridgePort)
+        HostWalkOutcome FromWire(string iface, string? bridgePort, Packet? wireQuoted)
         {
             var dev = host.FindInterface(iface);
             if (dev is null) Uncertain("routing", $"interface {iface} is not in the host description");
@@ -194,11 +197,11 @@ public sealed class HostWalker
                 }
                 else physIn = bridgePort;
             }
-            return Received(bridgeOf: physIn is null ? null : iface, loopback: false, attached: null);
+            return Received(bridgeOf: physIn is null ? null : iface, loopback: false, attached: null, quoted: wireQuoted);
         }
 
         /// <summary>raw → conntrack → mangle → nat PREROUTING, then the routing decision.</summary>
-        HostWalkOutcome Received(string? bridgeOf, bool loopback, ConntrackResult? attached)
+        HostWalkOutcome Received(string? bridgeOf, bool loopback, ConntrackResult? attached, Packet? quoted = null)
         {
             var origDst = p.Dst;
             var pre = Ctx(NetfilterHook.Prerouting, inIface, null);
@@ -210,7 +213,7 @@ public sealed class HostWalker
                 else if (r is CtZoneRequest z) zone = z.Zone;
             }
             EndIfNotAccepted(raw, "raw", "PREROUTING");
-            ConntrackIn(attached, notrack, null);
+            ConntrackIn(attached, notrack, quoted);
             Chain("mangle", NetfilterHook.Prerouting, inIface, null);
             NatHook(NetfilterHook.Prerouting, NatManipType.Dst, inIface, null, null);
 
@@ -380,6 +383,12 @@ public sealed class HostWalker
             string outIface = route.Type == RouteType.Local ? "lo" : route.OutInterface ?? "lo";
             Step(HostStepKind.Route, "routing", $"output route to {p.Dst}: {route} (out {outIface})");
 
+            if (attached is null && icmpStack && rt.ConntrackActive && q is not null && p.Protocol == IpProtocol.Icmp && ConntrackTracker.IsIcmpError(p.IcmpType))
+            {
+                var rel = Tracker.TrackIcmpError(p, q, zone);
+                if (rel.Verdict == ConntrackVerdict.Tracked) attached = rel;
+            }
+            if (attached is not null && rt.ConntrackActive) ct = attached;
             var outCtx = Ctx(NetfilterHook.Output, null, outIface);
             var raw = Table("raw", outCtx);
             bool notrack = false;
@@ -518,7 +527,10 @@ public sealed class HostWalker
             if (ct is null || ct.Verdict != ConntrackVerdict.Tracked || ct.Entry is null) return;
             var e = ct.Entry;
             string chain = NetfilterTables.ChainOf(hook);
-            if (!NatEngine.IsBound(e, manip))
+            // nf_nat_inet_fn: a RELATED ICMP (an error about the connection) is only translated, never given to the
+            // nat chains; any other packet of a connection without a binding of this type goes through them.
+            bool relatedIcmp = ct.Info is CtInfo.Related or CtInfo.RelatedReply && p.Protocol == IpProtocol.Icmp;
+            if (!relatedIcmp && !NatEngine.IsBound(e, manip))
             {
                 var o = Table("nat", Ctx(hook, inDev, outDev, physOut));
                 EndIfNotAccepted(o, "nat", chain);
@@ -550,7 +562,12 @@ public sealed class HostWalker
                 Drop("nat:POSTROUTING", $"masqueraded connection now leaves through {outDev}, not {e.MasqueradeInterface}: entry killed (nf_nat_oif_changed)");
             }
             var old = p;
-            p = NatRewrite.Apply(p, e, ct.Direction, manip);
+            if (q is not null && p.Protocol == IpProtocol.Icmp && ConntrackTracker.IsIcmpError(p.IcmpType)
+                && ct.Info is CtInfo.Related or CtInfo.RelatedReply)
+                // nf_nat_icmp_reply_translation: the quoted header is translated too, so the sender sees its own packet.
+                (p, q) = NatRewrite.ApplyToIcmpError(p, q, e, ct.Direction, manip);
+            else
+                p = NatRewrite.Apply(p, e, ct.Direction, manip);
             if (p != old) Step(HostStepKind.Nat, chain, $"{(manip == NatManipType.Dst ? "destination" : "source")} rewritten", before: old, after: p);
         }
 
@@ -586,16 +603,20 @@ public sealed class HostWalker
             PhysIn = physIn,
             PhysOut = physOut,
             Conntrack = View(ct, p, rt.Conntrack.Now),
-            AddressTypeOf = AddressTypeOf,
+            AddressTypeOf = addressTypeOf ??= AddressTypeOf,
             Owner = hook is NetfilterHook.Output or NetfilterHook.Postrouting ? owner : null,
             State = rt.State,
         };
+
+        Func<Ip4, string?, AddressType>? addressTypeOf;
 
         AddressType AddressTypeOf(Ip4 ip, string? limit) => (AddressType)(1 << (int)host.AddressType(ip, limit));
 
         /// <summary>One table at one hook; the packet's mark follows the outcome; DROP/REJECT/uncertain end the walk.</summary>
         void Chain(string table, NetfilterHook hook, string? inDev, string? outDev, string? physOut = null)
         {
+            // A table the ruleset lacks (or that has no chain at this hook) accepts: no context to build.
+            if (rt.Evaluator[table] is null) return;
             var o = Table(table, Ctx(hook, inDev, outDev, physOut));
             EndIfNotAccepted(o, table, NetfilterTables.ChainOf(hook));
         }
@@ -702,13 +723,24 @@ public sealed class HostWalker
                           || p.Dst.Value == 0xFFFFFFFF || (p.Dst.Value >> 28) == 0xE || p.FragmentOffset != 0
                           || host.AddressType(p.Dst) == RouteType.Broadcast;
             if (silent) throw new Stop(disposition, where, reason + " (no ICMP error for this packet)");
+            if (localOut && icmpStack)
+                throw new Stop(disposition, where, reason + " (no ICMP error: the packet comes from the ICMP stack itself, whose transmit lock is held)");
+            // icmp_send: a packet addressed to this host is answered from its destination; any other from the address
+            // the route back to the sender selects (§2.4: 10.1.0.1, not the rejected destination).
             var back = host.Lookup(p.Src, default, 0, null);
-            var src = back is null ? null : back.Type == RouteType.Local ? p.Src : host.SelectSource(back, p.Src);
+            var src = host.IsLocalAddress(p.Dst) ? p.Dst
+                : back is null ? (Ip4?)null : back.Type == RouteType.Local ? p.Src : host.SelectSource(back, p.Src);
             if (src is null) throw new Stop(disposition, where, reason + " (no route back to the sender for the ICMP error)");
             int quotedLen = Math.Min((int)p.Length, 576 - 28);
+            // icmp_glue_bits: an ICMP error carries the offending packet's entry (nf_ct_attach), RELATED, from raw OUTPUT on.
+            ConntrackResult? attach = ct is { Verdict: ConntrackVerdict.Tracked, Entry: { } ce }
+                ? new ConntrackResult(ConntrackVerdict.Tracked, ce,
+                    ct.Direction == ConntrackDirection.Original ? CtInfo.RelatedReply : CtInfo.Related,
+                    ct.Direction == ConntrackDirection.Original ? ConntrackDirection.Reply : ConntrackDirection.Original, false, "ICMP error of this host")
+                : ct is { Verdict: ConntrackVerdict.Untracked } ? ConntrackResult.Untracked : null;
             var icmp = new Packet(IpProtocol.Icmp, src.Value, 0, p.Src, 0, TcpFlags.None, Ttl: 64,
                 Length: (ushort)(28 + quotedLen), IcmpType: type, IcmpCode: code);
-            throw Answer(disposition, where, reason, icmp, p, null);
+            throw Answer(disposition, where, reason, icmp, p, attach);
         }
 
         Stop Answer(HostDisposition disposition, string where, string reason, Packet reply, Packet? quotes, ConntrackResult? attach)
@@ -717,14 +749,14 @@ public sealed class HostWalker
             if (depth < 2)
             {
                 var sub = new Run(rt, chooser, sampleRandom, natRandom, record, depth + 1);
-                walk = sub.Start(reply, new HostPacketOrigin.Local(), attach, quotes);
+                walk = sub.Start(reply, new HostPacketOrigin.Local { IcmpStack = reply.Protocol == IpProtocol.Icmp }, attach, quotes);
                 probability *= sub.probability;
                 if (!walk.Uncertain.IsDefaultOrEmpty) uncertain = uncertain.AddRange(walk.Uncertain);
                 Step(HostStepKind.Reply, where, $"answer {reply}" + (quotes is null ? "" : $" quoting [{quotes}]") + $": {HostWalkOutcome.DispositionName(walk.Disposition)} ({walk.Reason})");
                 if (steps is not null)
                     foreach (var s in walk.Steps) steps.Add(s with { Text = "  " + s.Text });
             }
-            return new Stop(disposition, where, reason) { Reply = reply, Quotes = quotes, ReplyWalk = walk };
+            return new Stop(disposition, where, reason) { Reply = reply, Quotes = walk?.Quoted ?? quotes, ReplyWalk = walk };
         }
 
         // ---- helpers ----
@@ -757,6 +789,7 @@ public sealed class HostWalker
             Reason = reason,
             PacketBefore = before,
             PacketAfter = p,
+            Quoted = q,
             InInterface = inIface,
             Steps = steps is null ? [] : [.. steps],
             Uncertain = uncertain,

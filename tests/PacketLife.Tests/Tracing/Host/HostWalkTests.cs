@@ -295,4 +295,36 @@ public class HostWalkTests
         Assert.Equal("tcp 198.51.100.1:4000 -> 203.0.113.2:8080", o.PacketAfter.ToString());
         Assert.Contains(o.RuleVisits, v => v.Table == "filter" && v.Chain == "OUTPUT" && v.Index == 1);
     }
+
+    [Fact]
+    public void Explain_enumerates_ecmp_next_hops_by_weight()
+    {
+        var host = Router.Replace("route default via 203.0.113.2 dev eth1",
+            "route 192.0.2.0/24 nexthop via 203.0.113.2 dev eth1 weight 3 nexthop via 198.51.100.9 dev eth0 weight 1\nroute default via 203.0.113.2 dev eth1");
+        var rt = Runtime("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n", host);
+        var all = new HostWalker(rt).Explain(Tcp("198.51.100.2:1000", "192.0.2.7:80"), new HostPacketOrigin.Wire("eth0"));
+        Assert.Equal(2, all.Count);
+        Assert.Equal((0.75, "eth1"), (all[0].Probability, all[0].OutInterface));
+        Assert.Equal((0.25, "eth0"), (all[1].Probability, all[1].OutInterface));
+        Assert.Equal(Ip4.Parse("198.51.100.9"), all[1].Nexthop);
+    }
+
+    [Fact]
+    public void Without_bridge_nf_call_iptables_bridged_frames_skip_every_chain()
+    {
+        var rt = Runtime("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n", Node, h => h.BridgeNfCallIptables = false);
+        var o = new HostWalker(rt).Sample(Tcp("10.244.0.11:1000", "10.244.0.12:80"), new HostPacketOrigin.Wire("cbr0", "vethp1"), new Random(1));
+        Assert.Equal(HostDisposition.Forward, o.Disposition);
+        Assert.True(o.Bridged);
+        Assert.Empty(o.RuleVisits);
+    }
+
+    [Fact]
+    public void Conntrack_is_off_without_a_rule_that_needs_it_and_on_with_one()
+    {
+        Assert.False(Runtime("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD -m mark --mark 0x1 -j DROP\nCOMMIT\n").ConntrackActive);
+        var on = Runtime("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A PREROUTING -j CONNMARK --restore-mark\nCOMMIT\n");
+        Assert.True(on.ConntrackActive);
+        Assert.Contains("CONNMARK", on.ConntrackActiveBecause);
+    }
 }
