@@ -22,7 +22,7 @@ internal sealed class TwinSession
     public required TwinClock Clock { get; init; }
     public string? StorePath { get; init; }
 
-    public static TwinSession Open(string? clusterFlag, bool persist = true)
+    public static TwinSession Open(string? clusterFlag, bool persist = true, bool runProbes = true)
     {
         var state = ClusterSession.Read(clusterFlag);
         var clock = new TwinClock(ClusterSession.Clock);
@@ -35,7 +35,7 @@ internal sealed class TwinSession
         // The LB has probed since its rules exist; only the recent past leaves visible entries.
         var oldestService = state.Services.Where(s => s.Spec.Type == ServiceType.LoadBalancer).Select(s => s.Metadata.CreationTimestamp).DefaultIfEmpty(now).Min();
         var from = probed ?? (oldestService > now - ProbeWindow ? oldestService : now - ProbeWindow);
-        tracer.RunProbes(clock, from, now, ProbeWindow);
+        if (runProbes) tracer.RunProbes(clock, from, now, ProbeWindow);
         foreach (var n in topo.Nodes) n.Conntrack.Expire();
         return new TwinSession { State = state, Topology = topo, Tracer = tracer, Clock = clock, StorePath = path };
     }

@@ -22,9 +22,10 @@ public sealed class TraceCommand : ICommandGroup
         var output = new Option<string>("--output", "-o") { Description = "text or json", DefaultValueFactory = _ => "text" };
         var ns = new Option<string>("--namespace", "-n") { Description = "Namespace of svc/ and pod/ names", DefaultValueFactory = _ => "default" };
         var sport = new Option<ushort>("--sport") { Description = "Client source port (default: from the seed)" };
+        var live = new Option<bool>("--live") { Description = "Start from the nodes' conntrack entries (what curl and the probes left) instead of empty tables" };
         var cluster = new Option<string?>("--cluster") { Description = "Cluster state file (default: $PACKETLIFE_CLUSTER or .packetlife/cluster.json; none: the seed's cluster)" };
         var cmd = new Command("trace", "Follow a packet through the cluster: LB, nodes, rules, routes, conntrack, pod, and the reply")
-            { to, from, proto, all, seed, output, ns, sport, cluster };
+            { to, from, proto, all, seed, output, ns, sport, live, cluster };
         cmd.SetAction(pr =>
         {
             var stdout = pr.InvocationConfiguration.Output;
@@ -36,13 +37,14 @@ public sealed class TraceCommand : ICommandGroup
                 var o = pr.GetValue(output)!;
                 if (o is not ("text" or "json")) throw new CliException($"error: unknown output format \"{o}\": use text or json", 2);
                 if (pr.GetValue(all) && pr.GetValue(seed) is not null) throw new CliException("error: --all and --seed exclude each other: --all lists every path, --seed follows one", 2);
-                var state = ClusterSession.Read(pr.GetValue(cluster));
-                var topo = ClusterTopology.Build(state, ClusterSession.Clock);
+                var session = TwinSession.Open(pr.GetValue(cluster), persist: pr.GetValue(live), runProbes: pr.GetValue(live));
+                var topo = session.Topology;
                 var s = pr.GetValue(seed);
                 var ip = p == "udp" ? IpProtocol.Udp : IpProtocol.Tcp;
                 var (resolved, error) = TraceTargets.Resolve(topo, pr.GetValue(from), pr.GetValue(to)!, ip, pr.GetValue(ns)!, s ?? 1);
                 if (resolved is null) throw new CliException(error!, 2);
-                var tracer = new ClusterTracer(topo);
+                var tracer = session.Tracer;
+                tracer.StartFromLiveConntrack = pr.GetValue(live);
                 var trace = s is { } sv ? tracer.Sample(resolved.From, resolved.To, ip, sv, sourcePort: pr.GetValue(sport))
                     : tracer.Explain(resolved.From, resolved.To, ip, pr.GetValue(sport));
                 stdout.Write(o == "json" ? TraceText.Json(trace) : TraceText.Render(trace));

@@ -42,6 +42,10 @@ public sealed partial class ClusterTracer
     public ClusterTopology Topology { get; }
     public LoadBalancerDataPlane LoadBalancer { get; }
 
+    /// <summary>Explain runs start from copies of each node's conntrack entries instead of empty tables (a packet of a
+    /// known flow follows its entry, as the kernel does; the nodes' tables are still left alone).</summary>
+    public bool StartFromLiveConntrack { get; set; }
+
     /// <summary>Every path the packet can take, each with its probability; state is left alone.</summary>
     public ClusterTrace Explain(TraceSource from, TraceTarget to, IpProtocol proto, ushort sourcePort = 0, ulong seed = 1)
     {
@@ -135,6 +139,9 @@ public sealed partial class ClusterTracer
                     if (!tracer._scratch.TryGetValue(n.Name, out rt))
                         tracer._scratch[n.Name] = rt = new NodeRuntime(n, new ConntrackTable(tracer.Topology.Clock, n.Conntrack.Settings));
                     rt.Table.Flush();
+                    // A trace "against the live state" starts from copies of the node's entries (stale ones included).
+                    if (tracer.StartFromLiveConntrack)
+                        foreach (var e in n.Conntrack.List()) rt.Table.TryLoad(e.Clone());
                 }
                 rt.Random = random;
                 _nodes[n.Name] = rt;
@@ -316,11 +323,20 @@ public sealed partial class ClusterTracer
                         // Routed out cbr0 the frame goes to the bridge port whose FDB entry has the address (the pod's veth).
                         var pod = an.Node.Pods.FirstOrDefault(x => r.PhysOut is not null ? x.Veth == r.PhysOut : x.Ip == p.Dst);
                         if (pod is null)
+                        {
+                            ExplainStale(st, r, an.Node, p);
                             return new Leg(hops.ToImmutable(), null, p, TraceDisposition.Dropped, $"no pod has {p.Dst} on {an.Node.Name}'s cbr0: ARP gets no answer", null);
+                        }
                         loc = new AtPod(pod);
                         continue;
                     }
-                    loc = Vnet(p, r.NextHop, hops);
+                    var next = Vnet(p, r.NextHop, hops);
+                    if (next is null)
+                    {
+                        ExplainStale(st, r, an.Node, p);
+                        return new Leg(hops.ToImmutable(), null, p, TraceDisposition.Dropped, $"nothing in the VNet has {p.Dst}: Azure drops it", null);
+                    }
+                    loc = next;
                     continue;
                 }
             }
@@ -330,7 +346,15 @@ public sealed partial class ClusterTracer
 
     /// <summary>The VNet's forwarding of a packet a node sent out eth0: to a node IP, to a pod CIDR (the kubenet route
     /// table's next hop, the node), or out of the VNet.</summary>
-    Loc Vnet(Packet p, Ip4 nextHop, ImmutableArray<TraceHop>.Builder hops)
+    /// <summary>A packet of a known flow (no entry created here) sent to a pod address nobody has: the entry is stale.</summary>
+    void ExplainStale(RunState st, WalkResult r, TopologyNode node, Packet p)
+    {
+        if (r.Entry is not { } stale || r.Steps.OfType<ConntrackStep>().Any(c => c.Created) || !Topology.PodCidr.Contains(p.Dst) || Topology.PodByIp(p.Dst) is not null) return;
+        var line = PacketLife.Core.Conntrack.Text.ConntrackText.Write(PacketLife.Core.Conntrack.Text.ConntrackLine.FromEntry(stale, Topology.Clock.GetUtcNow()));
+        st.Explain(new Explanation(TraceMessages.StaleConntrack, TraceMessages.StaleConntrackText(line, p.Dst.ToString()), null, "node/" + node.Name));
+    }
+
+    Loc? Vnet(Packet p, Ip4 nextHop, ImmutableArray<TraceHop>.Builder hops)
     {
         if (Topology.NodeByIp(p.Dst) is { } n)
         {
@@ -347,7 +371,7 @@ public sealed partial class ClusterTracer
         if (Topology.PodCidr.Contains(p.Dst) || Topology.VnetSubnet.Contains(p.Dst))
         {
             hops.Add(new TraceHop("vnet", null, null, p, p, [new NoteStep($"nothing in the VNet has {p.Dst}: Azure drops it")]));
-            return new AtInternet();
+            return null;
         }
         return new AtInternet();
     }

@@ -109,3 +109,30 @@ public class CurlConntrackTests
         Assert.Equal($"curl: (7) Failed to connect to {pod.Status.PodIP} port 8080 after 0 ms: Couldn't connect to server\n", err);
     }
 }
+
+/// <summary>A UDP flow whose conntrack entry still points at a pod that is gone keeps following it (issue 5 item 3).</summary>
+public class StaleConntrackTests
+{
+    [Fact]
+    public void Udp_packet_of_a_known_flow_follows_a_stale_entry_to_a_deleted_pod()
+    {
+        using var s = TwinScenario.SeedPod();
+        Assert.Equal(0, s.Host.Run("kubectl run --image=nginx client --port=80").Code);
+        var client = s.State.FindPod("default", "client")!;
+        var node = client.Spec.NodeName!;
+        var dns = s.State.FindService("kube-system", "kube-dns")!.Spec.ClusterIP;
+        // The entry a DNS query made before its CoreDNS pod (10.244.9.9, gone now) was deleted.
+        var seconds = s.Host.Clock.Now.ToUnixTimeSeconds();
+        File.WriteAllText(s.Host.StatePath + ".conntrack",
+            $"# saved {seconds}\n# node {node}\n" +
+            $"udp      17 100 src={client.Status.PodIP} dst={dns} sport=40000 dport=53 src=10.244.9.9 dst={client.Status.PodIP} sport=53 dport=40000 [ASSURED] mark=0 use=1\n");
+        var (code, output, err) = s.Host.Run($"trace --from pod/client {dns}:53 -p udp --sport 40000 --live");
+        Assert.True(code == 0, err);
+        Assert.Contains("DROPPED", output);
+        Assert.Contains("[PLT006] stale conntrack entry", output);
+        Assert.Contains("10.244.9.9", output);
+        // Without --live the same packet is a new flow and reaches a CoreDNS pod.
+        var fresh = s.Host.Run($"trace --from pod/client {dns}:53 -p udp --sport 40000").Out;
+        Assert.DoesNotContain("PLT006", fresh);
+    }
+}
