@@ -24,6 +24,7 @@ public sealed class IptablesCheckCommand : ICommandGroup
     {
         var iptables = new Command("iptables", "Read a node's iptables rules (iptables-save output) and check them.");
         iptables.Subcommands.Add(Check());
+        iptables.Subcommands.Add(IptablesTraceCommand.Build());
         return iptables;
     }
 

@@ -1,0 +1,143 @@
+using System.Collections.Immutable;
+using PacketLife.Core.Conntrack;
+using PacketLife.Core.Conntrack.Text;
+using PacketLife.Core.Net;
+using PacketLife.Core.Topology;
+using PacketLife.Core.Tracing.Host;
+
+namespace PacketLife.Core.Tracing.Cluster;
+
+/// <summary>One node of one run: the per-host walker (Core/Tracing/Host) over the node's host, rules and a conntrack
+/// table: the node's own when the run is stateful, a scratch one in explain mode so that tracing leaves state alone.</summary>
+internal sealed class NodeRuntime
+{
+    public NodeRuntime(TopologyNode node, ConntrackTable table)
+    {
+        Node = node;
+        Table = table;
+        var rules = node.Rules;
+        Runtime = new HostRuntime(node.Host, rules.RuleSet, rules.Evaluator, null, table)
+        {
+            // cbr0's forwarding database: each pod's address is behind its veth.
+            BridgePortOf = (bridge, ip) => bridge == "cbr0" ? node.Pods.FirstOrDefault(p => p.Ip == ip)?.Veth : null,
+        };
+        Walker = new HostWalker(Runtime);
+    }
+
+    public TopologyNode Node { get; }
+    public ConntrackTable Table { get; }
+    public Random Random { get; set; } = new(0);
+    public HostRuntime Runtime { get; }
+    public HostWalker Walker { get; }
+
+    /// <summary>Explained outcomes of a connection's first packet against an empty table: the same for every path of
+    /// an explain run that reaches this node with this packet, so they are computed once.</summary>
+    public Dictionary<(Packet, string?, string?), IReadOnlyList<HostWalkOutcome>> FreshOutcomes { get; } = new();
+}
+
+internal enum WalkEnd { Forwarded, Local, Dropped, Rejected, Uncertain }
+
+internal sealed record WalkResult(WalkEnd End, Packet Packet, string? OutInterface, string? PhysOut, Ip4 NextHop, string Detail,
+    ImmutableArray<TraceStep> Steps, bool Masqueraded, string? MasqueradeRule, string? DropRule, ConntrackEntry? Entry);
+
+/// <summary>One node's part of a cluster path: the host walker's outcomes (netfilter hooks in kernel order, conntrack,
+/// NAT, routing, br_netfilter on cbr0 with hairpin, rp_filter) become a fork of the cluster path; the chosen outcome
+/// is committed to the run's conntrack table so that the reply finds its entry.</summary>
+internal static class NodeWalk
+{
+    public static WalkResult Walk(NodeRuntime rt, Packet p, string? inIf, string? physIn, IBranchChooser chooser)
+    {
+        HostPacketOrigin origin = inIf is null ? new HostPacketOrigin.Local() : new HostPacketOrigin.Wire(inIf, physIn);
+        HostWalkOutcome o;
+        if (chooser is SampleChooser)
+        {
+            // Sample mode: the host walker draws at statistic rules from the node's seeded source in one walk.
+            o = rt.Walker.Sample(p, origin, rt.Random);
+        }
+        else if (rt.Table.TryLookup(Conntrack.ConntrackTuple.FromPacket(p), out _, out _))
+        {
+            // A packet of a known connection: the nat chains do not run, so nothing forks; one walk does it.
+            o = rt.Walker.Sample(p, origin, rt.Random);
+        }
+        else
+        {
+            IReadOnlyList<HostWalkOutcome> outcomes;
+            if (rt.Table.Count == 0)
+            {
+                var key = (p, inIf, physIn);
+                if (!rt.FreshOutcomes.TryGetValue(key, out outcomes!)) rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin);
+            }
+            else if (!Forks(rt, p, inIf))
+            {
+                // The nat chains give one outcome for this new connection: one sampled walk is the whole answer.
+                return Map(rt, p, rt.Walker.Sample(p, origin, rt.Random));
+            }
+            else outcomes = rt.Walker.Explain(p, origin);
+            var pick = outcomes.Count == 1 ? 0 : chooser.Choose(outcomes.Select(x => x.Probability).ToList());
+            o = rt.Walker.Commit(outcomes[pick], rt.Random);
+        }
+        return Map(rt, p, o);
+    }
+
+    /// <summary>Whether the nat table forks for this new connection (a `statistic` rule on its way): a quick walk of
+    /// that table alone, without recording.</summary>
+    static bool Forks(NodeRuntime rt, Packet p, string? inIf)
+    {
+        var nat = rt.Node.Rules.Evaluator["nat"];
+        if (nat is null) return false;
+        var host = rt.Node.Host;
+        var ctx = new Netfilter.Evaluation.PacketContext
+        {
+            Packet = p, Hook = inIf is null ? Netfilter.NetfilterHook.Output : Netfilter.NetfilterHook.Prerouting, InInterface = inIf,
+            Conntrack = Netfilter.Evaluation.ConntrackView.NewFor(p),
+            AddressTypeOf = (ip, limit) => (Netfilter.Evaluation.AddressType)(1 << (int)host.AddressType(ip, limit)),
+        };
+        return nat.Explain(ctx).Count > 1;
+    }
+
+    static WalkResult Map(NodeRuntime rt, Packet p, HostWalkOutcome o)
+    {
+        var steps = ImmutableArray.CreateBuilder<TraceStep>();
+        string? masqRule = null;
+        foreach (var s in o.Steps)
+        {
+            switch (s.Kind)
+            {
+                case HostStepKind.Rule when s.Rule is { } v:
+                    steps.Add(new RuleStep(v.Table, v.Chain, v.Index, v.Rule, v.Action.ToString(), v.Detail));
+                    if (v.Rule?.Contains("-j MASQUERADE", StringComparison.Ordinal) == true && v.Action == Netfilter.Evaluation.VisitAction.Verdict) masqRule = v.Rule;
+                    break;
+                case HostStepKind.Nat:
+                    steps.Add(new NatStep(s.Hook, s.Before?.ToString() ?? "", s.After?.ToString() ?? "", null, s.Text));
+                    break;
+                case HostStepKind.Route:
+                    steps.Add(new RouteStep(s.Hook, s.Text, o.OutInterface, o.Nexthop?.ToString(), s.Hook));
+                    break;
+                case HostStepKind.Verdict:
+                    break;
+                default:
+                    steps.Add(new NoteStep($"{s.Hook}: {s.Text}"));
+                    break;
+            }
+        }
+        if (o.Conntrack is { } ct)
+            steps.Add(new ConntrackStep(ConntrackText.Write(ConntrackLine.FromEntry(ct, rt.Table.Now)), o.ConntrackCreated, "after this packet"));
+        var end = o.Disposition switch
+        {
+            HostDisposition.Local => WalkEnd.Local,
+            HostDisposition.Forward or HostDisposition.Output => WalkEnd.Forwarded,
+            HostDisposition.Drop => WalkEnd.Dropped,
+            HostDisposition.Reject => WalkEnd.Rejected,
+            _ => WalkEnd.Uncertain,
+        };
+        // The rule that ended the walk: the last DROP/REJECT verdict (a REJECT's answer walks OUTPUT after it).
+        var lastRule = o.RuleVisits.LastOrDefault(v => v.Action == Netfilter.Evaluation.VisitAction.Verdict
+            && v.Rule is { } t && (t.Contains("-j REJECT", StringComparison.Ordinal) || t.Contains("-j DROP", StringComparison.Ordinal)))?.Rule
+            ?? o.RuleVisits.LastOrDefault()?.Rule;
+        bool masq = masqRule is not null && o.PacketAfter.Src != p.Src;
+        var detail = $"{HostWalkOutcome.DispositionName(o.Disposition)} at {o.Where}: {o.Reason}";
+        if (o.IsUncertain) detail += " (uncertain: " + string.Join("; ", o.Uncertain) + ")";
+        string? dropRule = end is WalkEnd.Dropped or WalkEnd.Rejected ? (o.Where == "bridge" ? "hairpin-off" : lastRule) : null;
+        return new WalkResult(end, o.PacketAfter, o.OutInterface, o.OutBridgePort, o.Nexthop ?? o.PacketAfter.Dst, detail, steps.ToImmutable(), masq, masqRule, dropRule, o.Conntrack);
+    }
+}
