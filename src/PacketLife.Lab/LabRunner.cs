@@ -57,6 +57,14 @@ public sealed class LabRunner
         return ns;
     }
 
+    /// <summary>`ip netns del NS` for one of this lab's journaled namespaces (a pod that `lab sync` removes). The journal
+    /// keeps its line: teardown skips a namespace that is already gone.</summary>
+    public void DeleteNamespace(string ns)
+    {
+        Guard(ns);
+        Run("ip", ["netns", "del", ns]).EnsureSuccess();
+    }
+
     /// <summary>Creates a directory for the lab's own files under its state directory (journal first), e.g. per-pod
     /// nginx configs and logs; teardown deletes it.</summary>
     public string CreateDirectory(string relativePath)
