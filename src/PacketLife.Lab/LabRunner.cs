@@ -178,6 +178,9 @@ public sealed class LabRunner
     /// own journaled namespaces are allowed as TARGET, and no global option may switch the namespace again.</summary>
     private void GuardIpArguments(string ns, IReadOnlyList<string> args)
     {
+        // `ip -n NS netns ...` (also abbreviated `net`, `netn`) would add, delete or enter other namespaces.
+        if (args.Count > 0 && args[0].Length >= 3 && "netns".StartsWith(args[0], StringComparison.Ordinal))
+            throw new LabSafetyException($"refusing `ip {string.Join(' ', args)}` in {ns}: `ip netns` is run by the lab only");
         for (int i = 0; i < args.Count; i++)
         {
             var a = args[i];

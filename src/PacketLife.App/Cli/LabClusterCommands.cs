@@ -11,7 +11,7 @@ namespace PacketLife.App.Cli;
 /// <summary>`packetlife lab up|exec|iptables-save|conntrack|status|sync|down` and the hidden `lab prober`: the twin's
 /// cluster in real network namespaces (issue 6, docs/lab.md). A lab is found by `--state DIR`, else
 /// `$PACKETLIFE_LAB`, else the only finished lab under the state root.</summary>
-internal static class LabClusterCommands
+public static class LabClusterCommands
 {
     public const string LabEnv = "PACKETLIFE_LAB";
 

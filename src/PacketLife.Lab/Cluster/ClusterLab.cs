@@ -251,9 +251,26 @@ public sealed class ClusterLab
         if (errors.TryDequeue(out var first)) throw first;
     }
 
+    /// <summary>Restores a node's whole `iptables-save` text in one iptables-restore. The tables go in reverse order:
+    /// the legacy kernel lists the most recently registered table first (/proc/net/ip_tables_names), so the node then
+    /// lists them in the order the twin prints them.</summary>
+    public static string ReverseTables(string saveText)
+    {
+        var tables = new List<string>();
+        var current = new StringBuilder();
+        foreach (var line in saveText.Split('\n'))
+        {
+            if (line.StartsWith('*') && current.Length > 0) { tables.Add(current.ToString()); current.Clear(); }
+            if (line.Length > 0) current.Append(line).Append('\n');
+        }
+        if (current.Length > 0) tables.Add(current.ToString());
+        tables.Reverse();
+        return string.Concat(tables);
+    }
+
     private void LoadRules(NodePlan n, string saveText)
     {
-        var r = _runner.Exec(Ns(n.Role), [IptablesProgram("restore")], saveText);
+        var r = _runner.Exec(Ns(n.Role), [IptablesProgram("restore")], ReverseTables(saveText));
         if (!r.Succeeded) throw new LabException(PacketLife.Core.Diagnostics.LabMessages.RulesetRejected(r.Stderr));
     }
 
@@ -308,6 +325,8 @@ public sealed class ClusterLab
     public CommandResult Exec(string host, IReadOnlyList<string> argv, string? stdin = null)
     {
         var ns = NamespaceOf(host) ?? throw new LabException(UnknownHost(host));
+        // `ip ...` runs as `ip -n NS ...`, whose arguments the runner checks (no namespace switch, no link moved out).
+        if (argv.Count > 0 && argv[0] == "ip") return _runner.Ip(ns, [.. argv.Skip(1)]);
         return _runner.Exec(ns, argv, stdin);
     }
 
