@@ -81,6 +81,12 @@ public sealed class LbProber(LabRunner runner, string lbNamespace, TimeProvider 
             }
             frontends.Add(new FrontendHealth(f.Ip, healthy, f.Nodes.Except(healthy).ToList()));
         }
+        // A frontend whose Service is gone (lab sync) loses its route: the fabric no longer answers for that IP.
+        foreach (var gone in _routes.Keys.Where(ip => plan.Frontends.All(f => f.Ip != ip)).ToList())
+        {
+            runner.IpBatch(lbNamespace, [$"route del {gone}/32"]);
+            _routes.Remove(gone);
+        }
         return new LbHealth(clock.GetUtcNow(), _round, frontends);
     }
 
