@@ -65,6 +65,10 @@ public sealed record EvaluationOutcome(
     ImmutableArray<string> Uncertain)
 {
     public bool IsUncertain => !Uncertain.IsDefaultOrEmpty;
+
+    /// <summary>The random branches this outcome took, in walk order (explain mode sets it): pass them to
+    /// <see cref="TableEvaluator.Replay"/> to walk the same branch again against live state.</summary>
+    public ImmutableArray<bool> Branches { get; init; } = [];
     public NatRequest? Nat
     {
         get

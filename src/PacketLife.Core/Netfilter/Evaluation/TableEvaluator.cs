@@ -322,7 +322,7 @@ public sealed class TableEvaluator
             var prefix = pending.Pop();
             var oracle = new ReplayChoices(prefix);
             var outcome = Walk(ctx with { State = ctx.State.Clone() }, oracle, record: true);
-            outcomes.Add(outcome);
+            outcomes.Add(oracle.Taken.Count == 0 ? outcome : outcome with { Branches = [.. oracle.Taken] });
             for (int j = oracle.Taken.Count - 1; j >= prefix.Length; j--)
             {
                 var alt = new bool[j + 1];
@@ -338,6 +338,12 @@ public sealed class TableEvaluator
     /// <summary>Sample mode: one outcome, random branches drawn from <paramref name="random"/>.</summary>
     public EvaluationOutcome Sample(PacketContext ctx, Random random, bool recordVisits = true) =>
         Walk(ctx, new RandomChoices(random), recordVisits);
+
+    /// <summary>Walks the branch an explain outcome took (<see cref="EvaluationOutcome.Branches"/>) against the
+    /// context's own state, which it changes as the kernel would (nth counters, recent lists, limit buckets): how
+    /// an explained outcome is committed.</summary>
+    public EvaluationOutcome Replay(PacketContext ctx, ImmutableArray<bool> branches, bool recordVisits = true) =>
+        Walk(ctx, new ReplayChoices(branches.IsDefault ? [] : [.. branches]), recordVisits);
 
     interface IChoices
     {

@@ -1,0 +1,59 @@
+using System.CommandLine;
+using PacketLife.App.Rendering;
+using PacketLife.Core.Net;
+using PacketLife.Core.Topology;
+using PacketLife.Core.Tracing.Cluster;
+
+namespace PacketLife.App.Cli;
+
+/// <summary>`packetlife trace [--from SRC] TO [-p tcp|udp] [--all | --seed N] [-o text|json]`: a packet's whole path
+/// through the cluster twin (issue 5 item 2). Bad input: one line on stderr, exit 2.</summary>
+public sealed class TraceCommand : ICommandGroup
+{
+    public int Order => 50;
+
+    public IEnumerable<Command> Commands()
+    {
+        var to = new Argument<string>("TO") { Description = "IP:PORT, svc/NAME[:PORT] (LB IP from the internet, ClusterIP from inside) or pod/NAME[:PORT]" };
+        var from = new Option<string?>("--from") { Description = "internet (default; a client in 198.51.100.0/24), probe, a node name, pod/NAME or an IP" };
+        var proto = new Option<string>("--protocol", "-p") { Description = "tcp or udp", DefaultValueFactory = _ => "tcp" };
+        var all = new Option<bool>("--all") { Description = "Every path with its exact probability (default)" };
+        var seed = new Option<ulong?>("--seed") { Description = "Follow one path: the LB's flow hash and a seeded draw at statistic rules" };
+        var output = new Option<string>("--output", "-o") { Description = "text or json", DefaultValueFactory = _ => "text" };
+        var ns = new Option<string>("--namespace", "-n") { Description = "Namespace of svc/ and pod/ names", DefaultValueFactory = _ => "default" };
+        var sport = new Option<ushort>("--sport") { Description = "Client source port (default: from the seed)" };
+        var cluster = new Option<string?>("--cluster") { Description = "Cluster state file (default: $PACKETLIFE_CLUSTER or .packetlife/cluster.json; none: the seed's cluster)" };
+        var cmd = new Command("trace", "Follow a packet through the cluster: LB, nodes, rules, routes, conntrack, pod, and the reply")
+            { to, from, proto, all, seed, output, ns, sport, cluster };
+        cmd.SetAction(pr =>
+        {
+            var stdout = pr.InvocationConfiguration.Output;
+            var stderr = pr.InvocationConfiguration.Error;
+            try
+            {
+                var p = pr.GetValue(proto)!.ToLowerInvariant();
+                if (p is not ("tcp" or "udp")) throw new CliException($"error: unknown protocol \"{p}\": use tcp or udp", 2);
+                var o = pr.GetValue(output)!;
+                if (o is not ("text" or "json")) throw new CliException($"error: unknown output format \"{o}\": use text or json", 2);
+                if (pr.GetValue(all) && pr.GetValue(seed) is not null) throw new CliException("error: --all and --seed exclude each other: --all lists every path, --seed follows one", 2);
+                var state = ClusterSession.Read(pr.GetValue(cluster));
+                var topo = ClusterTopology.Build(state, ClusterSession.Clock);
+                var s = pr.GetValue(seed);
+                var ip = p == "udp" ? IpProtocol.Udp : IpProtocol.Tcp;
+                var (resolved, error) = TraceTargets.Resolve(topo, pr.GetValue(from), pr.GetValue(to)!, ip, pr.GetValue(ns)!, s ?? 1);
+                if (resolved is null) throw new CliException(error!, 2);
+                var tracer = new ClusterTracer(topo);
+                var trace = s is { } sv ? tracer.Sample(resolved.From, resolved.To, ip, sv, sourcePort: pr.GetValue(sport))
+                    : tracer.Explain(resolved.From, resolved.To, ip, pr.GetValue(sport));
+                stdout.Write(o == "json" ? TraceText.Json(trace) : TraceText.Render(trace));
+                return 0;
+            }
+            catch (CliException e)
+            {
+                stderr.WriteLine(e.Message);
+                return e.ExitCode;
+            }
+        });
+        yield return cmd;
+    }
+}

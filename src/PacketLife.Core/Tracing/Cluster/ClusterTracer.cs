@@ -1,0 +1,435 @@
+using System.Collections.Immutable;
+using PacketLife.Core.Azure.DataPlane;
+using PacketLife.Core.Cluster;
+using PacketLife.Core.Conntrack;
+using PacketLife.Core.Diagnostics;
+using PacketLife.Core.Net;
+using PacketLife.Core.Topology;
+
+namespace PacketLife.Core.Tracing.Cluster;
+
+/// <summary>Where a traced packet starts.</summary>
+public abstract record TraceSource(string Label)
+{
+    public sealed record Internet(Ip4 Client) : TraceSource("internet " + Client);
+    /// <summary>The LB's health probe from 168.63.129.16 to every node of the pool.</summary>
+    public sealed record Probe() : TraceSource("probe 168.63.129.16");
+    public sealed record FromPod(TopologyPod Pod) : TraceSource("pod " + Pod.Key + " (" + Pod.Ip + ")");
+    public sealed record FromNode(TopologyNode Node) : TraceSource("node " + Node.Name + " (" + Node.Ip + ")");
+}
+
+/// <summary>What a traced packet is sent to: an address and port, with the object it came from.</summary>
+/// <param name="ProbeTarget">For the probe source: trace the probe of this LB rule (to each pool node).</param>
+public sealed record TraceTarget(Ip4 Address, ushort Port, string Label, Service? Service = null, Azure.LoadBalancingRule? ProbeTarget = null);
+
+/// <summary>Follows packets through the whole cluster (issue 5): internet → Azure LB → node (netfilter, conntrack,
+/// routing) → VNet (kubenet routes) → node → cbr0 → pod, then the answer back to the client. Explain mode
+/// enumerates every path with its exact probability (LB backend × `statistic` branches); sample mode follows one
+/// (LB flow hash, seeded random) and, when stateful, leaves its conntrack entries on the nodes.</summary>
+public sealed class ClusterTracer
+{
+    const int MaxHops = 32;
+    readonly Dictionary<(string Probe, string Node), double> _probeSuccess = new();
+
+    public ClusterTracer(ClusterTopology topology)
+    {
+        Topology = topology;
+        LoadBalancer = new LoadBalancerDataPlane(topology);
+    }
+
+    public ClusterTopology Topology { get; }
+    public LoadBalancerDataPlane LoadBalancer { get; }
+
+    /// <summary>Every path the packet can take, each with its probability; state is left alone.</summary>
+    public ClusterTrace Explain(TraceSource from, TraceTarget to, IpProtocol proto, ushort sourcePort = 0, ulong seed = 1)
+    {
+        if (from is TraceSource.Probe && to.ProbeTarget is { } rule) return ExplainProbe(rule, seed);
+        var packet = Initial(from, to, proto, sourcePort, seed);
+        var runs = ReplayChooser.Enumerate(ch => Run(from, packet, ch, stateful: false, seed));
+        var paths = runs.Select(r => r.Result with { Probability = r.Probability }).ToImmutableArray();
+        return new ClusterTrace(from.Label, to.Label, packet, paths);
+    }
+
+    /// <summary>One path: the LB's flow hash and a seeded draw at `statistic` rules. Stateful: the nodes' own
+    /// conntrack tables are used and keep the entries.</summary>
+    public ClusterTrace Sample(TraceSource from, TraceTarget to, IpProtocol proto, ulong seed, bool stateful = false, ushort sourcePort = 0)
+    {
+        var packet = Initial(from, to, proto, sourcePort, seed);
+        var chooser = new SampleChooser(new Random(unchecked((int)seed)));
+        var path = Run(from, packet, chooser, stateful, seed);
+        return new ClusterTrace(from.Label, to.Label, packet, [path]);
+    }
+
+    /// <summary>The probe of one LB rule's probe to every node of its pool: one path per node (each node is probed
+    /// on its own, every IntervalInSeconds), probability 1 each.</summary>
+    ClusterTrace ExplainProbe(Azure.LoadBalancingRule rule, ulong seed)
+    {
+        var probe = LoadBalancer.ProbeOf(rule);
+        var paths = ImmutableArray.CreateBuilder<TracePath>();
+        Packet? first = null;
+        foreach (var node in LoadBalancer.Pool(rule))
+        {
+            var p = new Packet(IpProtocol.Tcp, ClusterTopology.ProbeSource, EphemeralPort(seed ^ (ulong)node.Ip.Value), node.Ip, (ushort)(probe?.Port ?? 0));
+            first ??= p;
+            foreach (var r in ReplayChooser.Enumerate(ch => Run(new TraceSource.Probe(), p, ch, false, seed)))
+                paths.Add(r.Result with { Probability = r.Probability });
+        }
+        return new ClusterTrace("probe 168.63.129.16", $"probe {probe?.Name} ({probe?.Protocol} port {probe?.Port}) to every node of pool {rule.BackendAddressPoolName}",
+            first ?? new Packet(IpProtocol.Tcp, ClusterTopology.ProbeSource, 0, Ip4.Any, 0), paths.ToImmutable());
+    }
+
+    public static ushort EphemeralPort(ulong seed)
+    {
+        // Linux's default ip_local_port_range is 32768-60999.
+        var x = seed * 0x9E3779B97F4A7C15UL;
+        x ^= x >> 29;
+        return (ushort)(32768 + (int)(x % (60999 - 32768 + 1)));
+    }
+
+    Packet Initial(TraceSource from, TraceTarget to, IpProtocol proto, ushort sourcePort, ulong seed)
+    {
+        var sport = sourcePort != 0 ? sourcePort : EphemeralPort(seed);
+        Ip4 src = from switch
+        {
+            TraceSource.Internet i => i.Client,
+            TraceSource.Probe => ClusterTopology.ProbeSource,
+            TraceSource.FromPod p => p.Pod.Ip,
+            TraceSource.FromNode n => n.Node.Host.Lookup(to.Address) is { } r && n.Node.Host.SelectSource(r, to.Address) is { } s ? s : n.Node.Ip,
+            _ => Ip4.Any,
+        };
+        return new Packet(proto, src, sport, to.Address, to.Port, proto == IpProtocol.Tcp ? TcpFlags.Syn : TcpFlags.None);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // One run: forward until a socket answers or the packet dies, then the answer back to the client.
+
+    sealed class RunState(ClusterTracer tracer, bool stateful, ulong seed)
+    {
+        readonly Dictionary<string, NodeRuntime> _nodes = new(StringComparer.Ordinal);
+        public List<Explanation> Explanations { get; } = [];
+        public bool Masqueraded { get; set; }
+        public string? MasqueradeRule { get; set; }
+        public Ip4 MasqueradeAddress { get; set; }
+
+        public NodeRuntime Node(TopologyNode n)
+        {
+            if (!_nodes.TryGetValue(n.Name, out var rt))
+            {
+                var table = stateful ? n.Conntrack : new ConntrackTable(tracer.Topology.Clock, n.Conntrack.Settings);
+                _nodes[n.Name] = rt = new NodeRuntime(n, table, new Random(unchecked((int)(seed ^ n.Ip.Value))));
+            }
+            return rt;
+        }
+
+        public void Explain(Explanation e)
+        {
+            if (!Explanations.Contains(e)) Explanations.Add(e);
+        }
+    }
+
+    abstract record Loc;
+    sealed record AtLb : Loc;
+    sealed record AtNode(TopologyNode Node, string? InIf, string? PhysIn) : Loc;
+    sealed record AtPod(TopologyPod Pod) : Loc;
+    sealed record AtNodeSocket(TopologyNode Node) : Loc;
+    sealed record AtInternet : Loc;
+
+    /// <summary>The end of one direction: where it stopped, the packet there, why.</summary>
+    sealed record Leg(ImmutableArray<TraceHop> Hops, Loc? Reached, Packet Packet, TraceDisposition? Failed, string Detail, string? Rule);
+
+    TracePath Run(TraceSource from, Packet packet, IBranchChooser chooser, bool stateful, ulong seed)
+    {
+        var st = new RunState(this, stateful, seed);
+        Loc start = from switch
+        {
+            TraceSource.Internet => new AtLb(),
+            TraceSource.Probe => Topology.NodeByIp(packet.Dst) is { } pn ? new AtNode(pn, "eth0", null) : new AtInternet(),
+            TraceSource.FromPod p => new AtNode(Topology.NodeByName(p.Pod.NodeName)!, "cbr0", p.Pod.Veth),
+            TraceSource.FromNode n => new AtNode(n.Node, null, null),
+            _ => throw new ArgumentOutOfRangeException(nameof(from)),
+        };
+        if (from is TraceSource.Internet && Topology.FrontendByIp(packet.Dst) is null)
+        {
+            return new TracePath(1, [new TraceHop("internet", null, null, packet, packet, [new NoteStep($"{packet.Dst} is not a public IP of this cluster's load balancer: Azure has nothing to deliver it to")])],
+                [], TraceDisposition.Dropped, "not reachable from the internet", null, false, []);
+        }
+        var fwd = Walk(start, packet, chooser, st, from, isReply: false);
+        if (fwd.Failed is { } failed)
+            return Finish(st, fwd, [], failed, fwd.Detail, null);
+
+        // A socket got the packet: the responder answers.
+        var got = fwd.Packet;
+        string answeredBy;
+        bool listening;
+        Loc replyStart;
+        switch (fwd.Reached)
+        {
+            case AtPod ap:
+                answeredBy = $"pod {ap.Pod.Key} ({ap.Pod.Ip}) on {ap.Pod.NodeName}";
+                listening = ap.Pod.Listens(got.Protocol, got.DstPort);
+                replyStart = new AtNode(Topology.NodeByName(ap.Pod.NodeName)!, "cbr0", ap.Pod.Veth);
+                if (!listening) st.Explain(new Explanation(TraceMessages.NotListening, TraceMessages.NotListeningText("pod " + ap.Pod.Key, $"{got.DstPort}/{Protocols(got.Protocol)}"), null, "pod/" + ap.Pod.Key));
+                break;
+            case AtNodeSocket ns:
+                var l = ns.Node.Listeners.FirstOrDefault(x => x.Protocol == got.Protocol && x.Port == got.DstPort);
+                listening = l != default;
+                answeredBy = listening ? $"{l.Owner} on node {ns.Node.Name}" : $"node {ns.Node.Name}";
+                replyStart = new AtNode(ns.Node, null, null);
+                if (!listening) st.Explain(new Explanation(TraceMessages.NotListening, TraceMessages.NotListeningText("node " + ns.Node.Name, $"{got.DstPort}/{Protocols(got.Protocol)}"), null, "node/" + ns.Node.Name));
+                break;
+            default:
+                return Finish(st, fwd, [], TraceDisposition.Dropped, "left the cluster", null);
+        }
+        if (got.Protocol == IpProtocol.Udp && !listening)
+            return Finish(st, fwd, [], TraceDisposition.Refused, answeredBy + " answers ICMP port unreachable (nobody listens)", answeredBy);
+        var reply = new Packet(got.Protocol, got.Dst, got.DstPort, got.Src, got.SrcPort,
+            got.Protocol == IpProtocol.Tcp ? (listening ? TcpFlags.Syn | TcpFlags.Ack : TcpFlags.Rst | TcpFlags.Ack) : TcpFlags.None);
+        var back = Walk(replyStart, reply, chooser, st, from, isReply: true);
+        if (back.Failed is { } bf) return Finish(st, fwd, back.Hops, bf == TraceDisposition.Dropped ? TraceDisposition.ReplyLost : bf, "reply: " + back.Detail, answeredBy);
+        // The client's socket matches the answer against what it sent.
+        var expected = $"{packet.Dst}:{packet.DstPort}";
+        var came = $"{back.Packet.Src}:{back.Packet.SrcPort}";
+        if (back.Packet.Dst != packet.Src || back.Packet.DstPort != packet.SrcPort || came != expected)
+        {
+            st.Explain(new Explanation(TraceMessages.AsymmetricReturn, TraceMessages.AsymmetricText(expected, came)));
+            return Finish(st, fwd, back.Hops, TraceDisposition.ReplyLost, $"the client got an answer from {came}, not {expected}", answeredBy);
+        }
+        return Finish(st, fwd, back.Hops, listening ? TraceDisposition.Answered : TraceDisposition.Refused,
+            listening ? $"{answeredBy} answered; the reply reached the client as {back.Packet}" : $"{answeredBy} answered RST (connection refused)", answeredBy);
+    }
+
+    TracePath Finish(RunState st, Leg fwd, ImmutableArray<TraceHop> back, TraceDisposition d, string detail, string? answeredBy)
+    {
+        if (st.Masqueraded && st.MasqueradeRule is not null) { }
+        return new TracePath(1, fwd.Hops, back, d, detail, answeredBy, st.Masqueraded, [.. st.Explanations]);
+    }
+
+    static string Protocols(IpProtocol p) => p == IpProtocol.Udp ? "udp" : "tcp";
+
+    Leg Walk(Loc loc, Packet p, IBranchChooser chooser, RunState st, TraceSource from, bool isReply)
+    {
+        var hops = ImmutableArray.CreateBuilder<TraceHop>();
+        for (int i = 0; i < MaxHops; i++)
+        {
+            switch (loc)
+            {
+                case AtLb:
+                {
+                    var (node, hop, fail) = LbHop(p, chooser, st);
+                    hops.Add(hop);
+                    if (node is null) return new Leg(hops.ToImmutable(), null, p, TraceDisposition.Dropped, fail!, null);
+                    loc = new AtNode(node, "eth0", null);
+                    continue;
+                }
+                case AtInternet:
+                {
+                    // Leaving the VNet: an answer whose source is an LB frontend goes back through the LB's flow (floating IP).
+                    var fe = Topology.FrontendByIp(p.Src);
+                    hops.Add(new TraceHop("azure-lb", null, "internet", p, p, [new NoteStep(fe is not null
+                        ? $"the answer of a floating-IP flow leaves through the LB with source {p.Src} (frontend {fe.Name}) unchanged"
+                        : $"leaves the VNet to {p.Dst} through the outbound rule (SNAT to the outbound public IP)")]));
+                    return new Leg(hops.ToImmutable(), loc, p, null, "reached the internet", null);
+                }
+                case AtPod ap:
+                    hops.Add(new TraceHop("pod/" + ap.Pod.Key, "eth0", null, p, p, [new NoteStep($"delivered into pod {ap.Pod.Key} ({ap.Pod.Ip}) through {ap.Pod.Veth}")]));
+                    return new Leg(hops.ToImmutable(), loc, p, null, "delivered", null);
+                case AtNodeSocket ns:
+                    return new Leg(hops.ToImmutable(), loc, p, null, "delivered", null);
+                case AtNode an:
+                {
+                    var rt = st.Node(an.Node);
+                    var before = p;
+                    var r = NodeWalk.Walk(rt, p, an.InIf, an.PhysIn, chooser);
+                    p = r.Packet;
+                    hops.Add(new TraceHop(an.Node.Name, an.InIf is null ? "(local)" : an.PhysIn is null ? an.InIf : $"{an.InIf} (from {an.PhysIn})",
+                        r.OutInterface is null ? null : r.PhysOut is null ? r.OutInterface : $"{r.OutInterface} (to {r.PhysOut})", before, p, r.Steps));
+                    if (r.Masqueraded && !isReply)
+                    {
+                        st.Masqueraded = true;
+                        st.MasqueradeAddress = p.Src;
+                        ExplainMasquerade(st, r, an.Node, p, from);
+                    }
+                    if (!isReply) ExplainHairpin(st, from, p, r);
+                    switch (r.End)
+                    {
+                        case WalkEnd.Dropped:
+                            ExplainDrop(st, r, an.Node);
+                            return new Leg(hops.ToImmutable(), null, p, TraceDisposition.Dropped, $"{r.Detail} on {an.Node.Name}", r.DropRule);
+                        case WalkEnd.Rejected:
+                            ExplainDrop(st, r, an.Node);
+                            return new Leg(hops.ToImmutable(), null, p, TraceDisposition.Rejected, $"{r.Detail} on {an.Node.Name}", r.DropRule);
+                        case WalkEnd.Uncertain:
+                            return new Leg(hops.ToImmutable(), null, p, TraceDisposition.Uncertain, r.Detail, r.DropRule);
+                        case WalkEnd.Local:
+                            if (isReply && from is TraceSource.FromNode fnode && fnode.Node == an.Node) return new Leg(hops.ToImmutable(), new AtNodeSocket(an.Node), p, null, "delivered", null);
+                            loc = new AtNodeSocket(an.Node);
+                            continue;
+                    }
+                    if (r.OutInterface == "cbr0")
+                    {
+                        // Routed out cbr0 the frame goes to the bridge port whose FDB entry has the address (the pod's veth).
+                        var pod = an.Node.Pods.FirstOrDefault(x => r.PhysOut is not null ? x.Veth == r.PhysOut : x.Ip == p.Dst);
+                        if (pod is null)
+                            return new Leg(hops.ToImmutable(), null, p, TraceDisposition.Dropped, $"no pod has {p.Dst} on {an.Node.Name}'s cbr0: ARP gets no answer", null);
+                        loc = new AtPod(pod);
+                        continue;
+                    }
+                    loc = Vnet(p, r.NextHop, hops);
+                    continue;
+                }
+            }
+        }
+        return new Leg(hops.ToImmutable(), null, p, TraceDisposition.Dropped, "loop: more than " + MaxHops + " hops", null);
+    }
+
+    /// <summary>The VNet's forwarding of a packet a node sent out eth0: to a node IP, to a pod CIDR (the kubenet route
+    /// table's next hop, the node), or out of the VNet.</summary>
+    Loc Vnet(Packet p, Ip4 nextHop, ImmutableArray<TraceHop>.Builder hops)
+    {
+        if (Topology.NodeByIp(p.Dst) is { } n)
+        {
+            hops.Add(new TraceHop("vnet", null, null, p, p, [new NoteStep($"{p.Dst} is node {n.Name}'s NIC in subnet {Topology.VnetSubnet}")]));
+            return new AtNode(n, "eth0", null);
+        }
+        if (Topology.RouteFor(p.Dst) is { } route && Topology.NodeByName(route.Node) is { } rn)
+        {
+            hops.Add(new TraceHop("vnet", null, null, p, p,
+                [new RouteStep("kubenet route table", $"{route.AddressPrefix} nextHopType VirtualAppliance nextHopIpAddress {route.NextHopIpAddress}", "eth0 of " + rn.Name, route.NextHopIpAddress.ToString(),
+                    $"route {route.Name} of the AKS route table sends the node's pod CIDR to the node (kubenet)")]));
+            return new AtNode(rn, "eth0", null);
+        }
+        if (Topology.PodCidr.Contains(p.Dst) || Topology.VnetSubnet.Contains(p.Dst))
+        {
+            hops.Add(new TraceHop("vnet", null, null, p, p, [new NoteStep($"nothing in the VNet has {p.Dst}: Azure drops it")]));
+            return new AtInternet();
+        }
+        return new AtInternet();
+    }
+
+    (TopologyNode? Node, TraceHop Hop, string? Fail) LbHop(Packet p, IBranchChooser chooser, RunState st)
+    {
+        var rule = LoadBalancer.MatchRule(p, out var fe, out var onFrontend);
+        if (rule is null)
+        {
+            var text = TraceMessages.NoLbRuleText(fe?.Name ?? p.Dst.ToString(), $"{p.DstPort}/{Protocols(p.Protocol)}", onFrontend.Count == 0 ? "none" : string.Join(", ", onFrontend.Select(r => r.Name)));
+            st.Explain(new Explanation(TraceMessages.NoLbRule, text));
+            return (null, new TraceHop("azure-lb", "frontend " + fe?.Name, null, p, p, [new LoadBalancerStep("(none)", fe?.Name ?? "", null, text)]), "no LB rule for " + p.Dst + ":" + p.DstPort);
+        }
+        var probe = LoadBalancer.ProbeOf(rule);
+        var pool = LoadBalancer.Pool(rule);
+        var steps = ImmutableArray.CreateBuilder<TraceStep>();
+        var healthy = new List<TopologyNode>();
+        foreach (var n in pool)
+        {
+            var up = probe is null || IsUp(probe, n);
+            if (up) healthy.Add(n);
+            else
+            {
+                steps.Add(new NoteStep($"backend {n.Name} is down: probe {probe!.Name} ({probe.Protocol} :{probe.Port}) fails"));
+                st.Explain(new Explanation(TraceMessages.NodeOutOfRotation, TraceMessages.NodeOutOfRotationText(n.Name, probe.Name, probe.IntervalInSeconds, probe.ProbeThreshold), null, "service/" + rule.Service));
+            }
+        }
+        if (healthy.Count == 0)
+        {
+            steps.Add(new LoadBalancerStep(rule.Name, fe!.Name, null, "no healthy backend: Azure drops new flows"));
+            return (null, new TraceHop("azure-lb", "frontend " + fe.Name, null, p, p, steps.ToImmutable()), "the LB has no healthy backend for rule " + rule.Name);
+        }
+        var hash = FlowHash.Hash(rule.LoadDistribution, p.Protocol, p.Src, p.SrcPort, p.Dst, p.DstPort);
+        var pick = chooser.Choose(Enumerable.Repeat(1.0 / healthy.Count, healthy.Count).ToList(), FlowHash.Pick(hash, healthy.Count));
+        var node = healthy[pick];
+        var after = rule.EnableFloatingIP ? p : p with { Dst = node.Ip, DstPort = (ushort)rule.BackendPort };
+        steps.Add(new LoadBalancerStep(rule.Name, fe!.Name, node.Name,
+            $"{(rule.LoadDistribution == "Default" ? "5-tuple" : rule.LoadDistribution)} hash {hash:x8} over {healthy.Count} healthy backend(s) → {node.Name} ({node.Ip}); " +
+            (rule.EnableFloatingIP ? $"floating IP: destination stays {p.Dst}:{p.DstPort}" : $"destination rewritten to {node.Ip}:{rule.BackendPort}") +
+            $"; idle timeout {rule.IdleTimeoutInMinutes} min" + (rule.EnableTcpReset ? " with TCP reset to both ends" : "")));
+        if (rule.EnableFloatingIP) st.Explain(new Explanation(TraceMessages.FloatingIp, TraceMessages.FloatingIpText(p.Dst.ToString(), rule.Name), null, "service/" + rule.Service));
+        st.Explain(new Explanation(TraceMessages.LbHash, TraceMessages.LbHashText(healthy.Count), null, "service/" + rule.Service));
+        return (node, new TraceHop("azure-lb", "frontend " + fe.Name, "backend " + node.Name, p, after, steps.ToImmutable()), null);
+    }
+
+    /// <summary>A backend's health: the recorded probe state when the twin's timeline has probed it, else the steady
+    /// state (up exactly when every path of the probe succeeds).</summary>
+    public bool IsUp(Azure.HealthProbe probe, TopologyNode node)
+    {
+        if (LoadBalancer.HasHealth(probe.Name, node.Name)) return LoadBalancer.Health(probe.Name, node.Name).Up;
+        return ProbeSuccess(probe, node) >= 1.0 - 1e-12;
+    }
+
+    /// <summary>The probability that one probe of <paramref name="probe"/> to <paramref name="node"/> succeeds: TCP: the
+    /// handshake completes; HTTP: kube-proxy's healthz answers 200 (the node has a ready local endpoint).</summary>
+    public double ProbeSuccess(Azure.HealthProbe probe, TopologyNode node)
+    {
+        if (_probeSuccess.TryGetValue((probe.Name, node.Name), out var v)) return v;
+        var p = new Packet(IpProtocol.Tcp, ClusterTopology.ProbeSource, 40000, node.Ip, (ushort)probe.Port);
+        double ok = 0;
+        foreach (var (prob, path) in ReplayChooser.Enumerate(ch => Run(new TraceSource.Probe(), p, ch, false, 7)))
+        {
+            if (path.Disposition != TraceDisposition.Answered) continue;
+            if (probe.Protocol is "Http" or "Https") ok += HealthzStatus(node, probe.Port) == 200 ? prob : 0;
+            else ok += prob;
+        }
+        _probeSuccess[(probe.Name, node.Name)] = ok;
+        return ok;
+    }
+
+    /// <summary>kube-proxy's service health server (pkg/proxy/healthcheck/service_health.go): 200 when the node has
+    /// at least one ready local endpoint of the Service whose healthCheckNodePort this is, else 503.</summary>
+    public int HealthzStatus(TopologyNode node, int port) => LocalEndpoints(node, port) > 0 ? 200 : 503;
+
+    public int LocalEndpoints(TopologyNode node, int healthCheckNodePort)
+    {
+        var svc = Topology.State.Services.FirstOrDefault(s => s.Spec.HealthCheckNodePort == healthCheckNodePort);
+        if (svc is null) return 0;
+        return Topology.State.EndpointSlices
+            .Where(s => s.Metadata.Namespace == svc.Metadata.Namespace && s.ServiceName == svc.Metadata.Name)
+            .SelectMany(s => s.Endpoints)
+            .Count(e => e.NodeName == node.Name && e.Conditions.Ready != false);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Explanations tied to the rule and the Kubernetes object.
+
+    static string? ServiceOfComment(string? rule)
+    {
+        if (rule is null) return null;
+        var i = rule.IndexOf("--comment ", StringComparison.Ordinal);
+        if (i < 0) return null;
+        var s = rule[(i + 10)..].Trim('"');
+        if (s.StartsWith('"')) s = s[1..];
+        var end = s.IndexOfAny([' ', '"', ':']);
+        return end < 0 ? s : s[..end];
+    }
+
+    void ExplainMasquerade(RunState st, WalkResult r, TopologyNode node, Packet after, TraceSource from)
+    {
+        // The rule that asked for the mark: the last KUBE-MARK-MASQ jump before the walk's end.
+        var markRule = r.Steps.OfType<RuleStep>().LastOrDefault(s => s.Action == "Jump" && s.Rule?.Contains("-j KUBE-MARK-MASQ", StringComparison.Ordinal) == true);
+        var svc = ServiceOfComment(markRule?.Rule) ?? ServiceOfComment(r.Steps.OfType<RuleStep>().LastOrDefault(s => s.Rule?.Contains("--comment", StringComparison.Ordinal) == true)?.Rule);
+        st.Explain(new Explanation(TraceMessages.SourceIpLost, TraceMessages.SourceIpLostText(svc ?? "the Service", after.Src.ToString()),
+            markRule is null ? r.MasqueradeRule : $"{markRule.Position} {markRule.Rule}", svc is null ? null : "service/" + svc));
+    }
+
+    void ExplainHairpin(RunState st, TraceSource from, Packet after, WalkResult r)
+    {
+        if (from is TraceSource.FromPod fp && r.End == WalkEnd.Forwarded && r.PhysOut == fp.Pod.Veth)
+        {
+            var svc = ServiceOfComment(r.Steps.OfType<RuleStep>().LastOrDefault(s => s.Rule?.Contains("-j DNAT", StringComparison.Ordinal) == true)?.Rule);
+            st.Explain(new Explanation(TraceMessages.Hairpin, TraceMessages.HairpinText(fp.Pod.Key, svc ?? "its Service"),
+                r.Steps.OfType<RuleStep>().LastOrDefault(s => s.Rule?.Contains("-j KUBE-MARK-MASQ", StringComparison.Ordinal) == true && s.Chain.StartsWith("KUBE-SEP-", StringComparison.Ordinal))?.Rule,
+                svc is null ? null : "service/" + svc));
+        }
+    }
+
+    void ExplainDrop(RunState st, WalkResult r, TopologyNode node)
+    {
+        var rule = r.DropRule;
+        if (rule is null) return;
+        var svc = ServiceOfComment(rule);
+        if (rule.Contains("has no local endpoints", StringComparison.Ordinal))
+            st.Explain(new Explanation(TraceMessages.EtpLocalNoEndpoint, TraceMessages.EtpLocalNoEndpointText(svc ?? "the Service", node.Name), rule, svc is null ? null : "service/" + svc));
+        else if (rule.Contains("has no endpoints", StringComparison.Ordinal))
+            st.Explain(new Explanation(TraceMessages.NoEndpoints, TraceMessages.NoEndpointsText(svc ?? "the Service"), rule, svc is null ? null : "service/" + svc));
+        else if (rule == "hairpin-off")
+            st.Explain(new Explanation(TraceMessages.HairpinOff, TraceMessages.HairpinOffText(r.Steps.OfType<NoteStep>().Select(n => n.Text).LastOrDefault() ?? ""), null, null));
+    }
+}
