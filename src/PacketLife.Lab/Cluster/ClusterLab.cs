@@ -111,7 +111,7 @@ public sealed class ClusterLab
 
         // 4. nginx in each pod; kube-proxy's health ports on each node.
         var pidFiles = new List<string>();
-        foreach (var pod in p.Pods) pidFiles.Add(StartPodNginx(pod));
+        foreach (var pod in p.Pods.Where(x => x.Ports.Count > 0)) pidFiles.Add(StartPodNginx(pod));
         foreach (var n in p.Nodes) pidFiles.Add(StartHealthNginx(n));
         WaitForFiles(pidFiles, TimeSpan.FromSeconds(10));
         Step($"nginx in {p.Pods.Count} pods");
@@ -384,7 +384,7 @@ public sealed class ClusterLab
                 if (mine.Count > 0) _runner.IpBatch(Ns(n.Role), PodLinkLines(mine)).EnsureSuccess();
             }
             ConfigurePods(added);
-            var pids = added.Select(StartPodNginx).ToList();
+            var pids = added.Where(x => x.Ports.Count > 0).Select(StartPodNginx).ToList();
             WaitForFiles(pids, TimeSpan.FromSeconds(10));
         }
         foreach (var n in next.Nodes) LoadRules(n, nodeRules(n.Name));

@@ -112,19 +112,20 @@ public sealed record LabPlan
         };
     }
 
-    /// <summary>TCP ports nginx listens on in a pod: its containers' TCP ports and every TCP port an EndpointSlice
-    /// sends to its address (a Service may target a port no container declares); 80 when there are none.</summary>
+    /// <summary>TCP ports nginx listens on in a pod: what the twin takes as listening (ClusterTopology.ListenersOf): the
+    /// containers' declared TCP ports, plus 80 for an nginx image (its default.conf listens there, declared or not).
+    /// Empty: the pod runs no nginx (nothing listens, connections are refused as in the twin).</summary>
     static IReadOnlyList<int> PodPorts(ClusterState state, Pod pod, string podIp)
     {
         var ports = new SortedSet<int>();
         foreach (var c in pod.Spec.Containers)
+        {
             foreach (var cp in c.Ports)
                 if (cp.Protocol == Protocol.TCP) ports.Add(cp.Port);
-        foreach (var s in state.EndpointSlices)
-            if (s.Endpoints.Any(e => e.Addresses.Contains(podIp)))
-                foreach (var ep in s.Ports)
-                    if ((ep.Protocol ?? Protocol.TCP) == Protocol.TCP && ep.Port is { } port) ports.Add(port);
-        if (ports.Count == 0) ports.Add(80);
+            if (PacketLife.Core.Http.NginxResponder.IsNginxImage(c.Image)) ports.Add(80);
+        }
+        _ = state;
+        _ = podIp;
         return [.. ports];
     }
 
