@@ -27,22 +27,23 @@ public sealed class VerifyCommand : ICommandGroup
         var perCluster = new Option<int>("--cases-per-cluster") { Description = "Cases drawn from each random cluster", DefaultValueFactory = _ => 25 };
         var connections = new Option<int>("--connections") { Description = "Real connections per case (pods' frequencies are tested against the twin's probabilities)", DefaultValueFactory = _ => 10 };
         var root = new Option<string>("--state-root") { Description = "Parent of the labs' state directories", DefaultValueFactory = _ => LabJournal.DefaultRoot };
+        var show = new Option<bool>("--show-cases") { Description = "Print every case: the twin's outcomes and the lab's (stderr)" };
         var outDir = new Option<string>("--out") { Description = "Where failing cases are written", DefaultValueFactory = _ => "verify-failures" };
         var c = new Command("verify", "Compare the twin with the real kernel on random clusters and connections (root only)")
-            { cases, seed, keep, perCluster, connections, root, outDir };
+            { cases, seed, keep, perCluster, connections, root, outDir, show };
         c.SetAction(r =>
         {
             var problems = LabPrerequisites.Problems([.. LabClusterCommands.UpTools, new LabTool("curl", "curl")]);
             if (problems.Count > 0) throw new CliException(problems[0], 2);
             var o = r.InvocationConfiguration.Output;
             var err = r.InvocationConfiguration.Error;
-            var result = Run(r.GetValue(cases), r.GetValue(seed), r.GetValue(perCluster), r.GetValue(connections), r.GetValue(keep), r.GetValue(root)!, r.GetValue(outDir)!, o, err);
+            var result = Run(r.GetValue(cases), r.GetValue(seed), r.GetValue(perCluster), r.GetValue(connections), r.GetValue(keep), r.GetValue(root)!, r.GetValue(outDir)!, o, err, r.GetValue(show));
             return result;
         });
         yield return c;
     }
 
-    public static int Run(int caseCount, ulong seed, int perCluster, int connections, bool keepFailing, string stateRoot, string outDir, TextWriter o, TextWriter err)
+    public static int Run(int caseCount, ulong seed, int perCluster, int connections, bool keepFailing, string stateRoot, string outDir, TextWriter o, TextWriter err, bool show = false)
     {
         var sw = Stopwatch.StartNew();
         var all = new List<CaseResult>();
@@ -74,6 +75,8 @@ public sealed class VerifyCommand : ICommandGroup
                     {
                         var res = verifier.Run(vc, connections);
                         all.Add(res);
+                        if (show)
+                            err.WriteLine($"  {(res.Agreed ? "agree" : "DIFFER")} {vc}: twin {string.Join(", ", res.Twin.Select(kv => $"{kv.Key} {kv.Value:0.###}"))}; lab {string.Join(", ", res.Lab.GroupBy(x => x).Select(g => $"{g.Key} x{g.Count()}"))}");
                         if (!res.Agreed && firstFailure is null)
                         {
                             firstFailure = res;

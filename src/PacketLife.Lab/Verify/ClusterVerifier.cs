@@ -172,8 +172,8 @@ public sealed class ClusterVerifier(Cluster.ClusterLab lab, ClusterTracer tracer
         var problems = new List<string>();
         if (twin.Keys.Any(o => o.Class == "uncertain")) problems.Add("the twin's path is uncertain (an unsupported rule)");
         int n = twin.Keys.All(o => o.Class == "timeout") ? Math.Min(2, connections) : connections;
-        var seen = new List<Outcome>();
-        for (int i = 0; i < n; i++) seen.Add(Lab(c, timeoutSeconds));
+        // Connections run four at a time: each is a fresh curl process (its own ephemeral port, so its own 5-tuple).
+        var seen = Enumerable.Range(0, n).AsParallel().AsOrdered().WithDegreeOfParallelism(4).Select(_ => Lab(c, timeoutSeconds)).ToList();
         foreach (var o in seen.Distinct())
             if (!twin.TryGetValue(o, out var p) || p <= 0)
                 problems.Add($"lab: {o}; twin: {string.Join(", ", twin.Select(kv => $"{kv.Key} ({kv.Value:0.###})"))}");
