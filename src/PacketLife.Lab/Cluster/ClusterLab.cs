@@ -218,7 +218,11 @@ public sealed class ClusterLab
         _runner.IpBatch(ns, lines).EnsureSuccess();
         _runner.Exec(ns, ["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.bridge.bridge-nf-call-iptables=1",
             "net.ipv4.conf.all.route_localnet=1", "net.ipv4.conf.all.rp_filter=2", "net.ipv4.conf.default.rp_filter=2",
-            "net.netfilter.nf_conntrack_tcp_timeout_established=86400", "net.netfilter.nf_conntrack_tcp_timeout_close_wait=3600"]).EnsureSuccess();
+            "net.netfilter.nf_conntrack_tcp_timeout_established=86400", "net.netfilter.nf_conntrack_tcp_timeout_close_wait=3600",
+            // Not AKS's setting (1000 ms): the ICMP errors REJECT sends would be throttled after a burst of 6 per peer
+            // (icmp_ratelimit, icmp(7)), so repeated connections to a Service without endpoints would time out
+            // instead of being refused. The twin answers for one connection; the lab keeps every answer (docs/lab.md).
+            "net.ipv4.icmp_ratelimit=0"]).EnsureSuccess();
     }
 
     private IEnumerable<string> PodLinkLines(IReadOnlyList<PodPlan> pods)
