@@ -15,7 +15,7 @@ public static class LabClusterCommands
 {
     public const string LabEnv = "PACKETLIFE_LAB";
 
-    internal static readonly LabTool[] UpTools = [LabTool.Ip, LabTool.IptablesLegacyRestore, LabTool.IptablesLegacySave, LabTool.Conntrack, LabTool.Sysctl, LabTool.Nginx, LabTool.Dotnet];
+    public static readonly LabTool[] UpTools = [LabTool.Ip, LabTool.IptablesLegacyRestore, LabTool.IptablesLegacySave, LabTool.Conntrack, LabTool.Sysctl, LabTool.Nginx, LabTool.Dotnet];
 
     static Option<string?> StateOption() => new("--state") { Description = "The lab's state directory (default: $PACKETLIFE_LAB, else the only lab under --state-root)" };
     static Option<string> StateRootOption() => new("--state-root") { Description = "Parent of lab state directories", DefaultValueFactory = _ => LabJournal.DefaultRoot };
