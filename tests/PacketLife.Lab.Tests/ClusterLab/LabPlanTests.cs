@@ -108,3 +108,40 @@ public class LabPlanTests
         Assert.DoesNotContain("/var/lib/nginx", conf);
     }
 }
+
+/// <summary>`lab ...` bad input: one line, exit 2, nothing built.</summary>
+public class LabClusterCliTests
+{
+    public static TheoryData<string, string, string> MissingForUp => new()
+    {
+        // case               missing program              the one line
+        { "nginx missing",    "nginx",                     "lab: 'nginx' is not installed (install it with: apt-get install -y nginx-light)" },
+        { "conntrack missing", "conntrack",                "lab: 'conntrack' is not installed (install it with: apt-get install -y conntrack)" },
+        { "iptables missing", "iptables-legacy-restore",   "lab: 'iptables-legacy-restore' is not installed (install it with: apt-get install -y iptables)" },
+    };
+
+    [KernelTheory]
+    [MemberData(nameof(MissingForUp))]
+    public void Lab_up_names_a_missing_tool_and_its_package(string @case, string missing, string line)
+    {
+        Assert.Equal([line], PacketLife.Lab.LabPrerequisites.Problems(PacketLife.App.Cli.LabClusterCommands.UpTools, p => p != missing));
+        _ = @case;
+    }
+
+    [KernelFact]
+    public void Verbs_without_a_lab_say_so_in_one_line()
+    {
+        var root = Path.Combine(LabEnvironment.StateRoot, "none-" + Guid.NewGuid().ToString("N")[..8]);
+        foreach (var verb in new[] { "status", "sync" })
+        {
+            var (code, output, err) = SeedCluster.Run("lab", verb, "--state-root", root);
+            Assert.Equal(2, code);
+            Assert.Equal("", output);
+            Assert.Equal("lab: no lab is up (run `packetlife lab up`)", err.Trim());
+        }
+        var (c2, _, e2) = SeedCluster.Run("lab", "conntrack", "somenode", "--state", Path.Combine(root, "0badc0de"));
+        Assert.Equal(2, c2);
+        Assert.StartsWith("lab: no lab journal in", e2.Trim());
+        Assert.False(Directory.Exists(root));
+    }
+}
