@@ -21,6 +21,11 @@ public static class TraceMessages
     public static string SourceIpLostText(string service, string masqAddress) =>
         $"the client's source IP is lost: {service} is externalTrafficPolicy Cluster, so kube-proxy marks the packet (KUBE-MARK-MASQ) and POSTROUTING masquerades it to {masqAddress}; the pod sees {masqAddress}. externalTrafficPolicy: Local keeps the client IP (and the LB then only uses nodes with a local endpoint)";
 
+    public static string SourceIpLostInsideText(string service, string masqAddress, string? rule) =>
+        rule is not null && rule.Contains("! -i azv+", StringComparison.Ordinal)
+            ? $"the source IP is lost: kube-proxy masquerades traffic to {service}'s ClusterIP that does not come in on an azv+ interface (AKS's detect-local prefix, meant for Azure CNI); kubenet pods sit on veth ports of cbr0, so their traffic is masqueraded too, to {masqAddress}"
+            : $"the source IP is lost: kube-proxy's rule for {service} marks the packet (KUBE-MARK-MASQ) and POSTROUTING masquerades it to {masqAddress}";
+
     public static string SourceIpKeptText(string service) =>
         $"the client's source IP is kept: {service} is externalTrafficPolicy Local, so kube-proxy sends the packet only to endpoints on this node and does not masquerade it";
 

@@ -58,12 +58,12 @@ public static class CurlModel
         return new CurlOutput("", err, 7);
     }
 
-    /// <summary>The SYN was dropped: curl retransmits until its connect timeout (default 300 s in the library, the
-    /// kernel gives up after ~127 s with tcp_syn_retries=6).</summary>
-    public static CurlOutput TimedOut(string host, ushort port, bool verbose, long elapsedMs)
+    /// <summary>The SYN was dropped: the kernel retransmits it tcp_syn_retries=6 times (1+2+4+...+64 = 127 s) and gives
+    /// up with ETIMEDOUT, which curl reports as exit 7.</summary>
+    public static CurlOutput TimedOut(string host, ushort port, bool verbose)
     {
-        var err = verbose ? $"*   Trying {host}:{port}...\n" : "";
-        err += $"curl: (28) Failed to connect to {host} port {port} after {elapsedMs} ms: Couldn't connect to server\n";
-        return new CurlOutput("", err, 28);
+        var err = verbose ? $"*   Trying {host}:{port}...\n* connect to {host} port {port} failed: Connection timed out\n" : "";
+        err += $"curl: (7) Failed to connect to {host} port {port} after 127000 ms: Couldn't connect to server\n";
+        return new CurlOutput("", err, 7);
     }
 }

@@ -26,7 +26,7 @@ public sealed record TraceTarget(Ip4 Address, ushort Port, string Label, Service
 /// routing) → VNet (kubenet routes) → node → cbr0 → pod, then the answer back to the client. Explain mode
 /// enumerates every path with its exact probability (LB backend × `statistic` branches); sample mode follows one
 /// (LB flow hash, seeded random) and, when stateful, leaves its conntrack entries on the nodes.</summary>
-public sealed class ClusterTracer
+public sealed partial class ClusterTracer
 {
     const int MaxHops = 32;
     readonly Dictionary<(string Probe, string Node), double> _probeSuccess = new();
@@ -103,20 +103,25 @@ public sealed class ClusterTracer
     // ---------------------------------------------------------------------------------------------------------
     // One run: forward until a socket answers or the packet dies, then the answer back to the client.
 
-    sealed class RunState(ClusterTracer tracer, bool stateful, ulong seed)
+    internal sealed class RunState(ClusterTracer tracer, bool stateful, ulong seed)
     {
         readonly Dictionary<string, NodeRuntime> _nodes = new(StringComparer.Ordinal);
         public List<Explanation> Explanations { get; } = [];
         public bool Masqueraded { get; set; }
         public string? MasqueradeRule { get; set; }
         public Ip4 MasqueradeAddress { get; set; }
+        /// <summary>Where the answering socket's packets start (the pod's veth on cbr0, or the node's OUTPUT).</summary>
+        public Loc? Responder { get; set; }
+        /// <summary>The first packet as the answering socket received it.</summary>
+        public Packet? Received { get; set; }
+        public bool Listening { get; set; }
 
         public NodeRuntime Node(TopologyNode n)
         {
             if (!_nodes.TryGetValue(n.Name, out var rt))
             {
                 var table = stateful ? n.Conntrack : new ConntrackTable(tracer.Topology.Clock, n.Conntrack.Settings);
-                _nodes[n.Name] = rt = new NodeRuntime(n, table, new Random(unchecked((int)(seed ^ n.Ip.Value))));
+                _nodes[n.Name] = rt = new NodeRuntime(n, table, new Random(unchecked((int)(seed * 0x9E3779B97F4A7C15UL >> 32) ^ (int)n.Ip.Value)));
             }
             return rt;
         }
@@ -127,7 +132,7 @@ public sealed class ClusterTracer
         }
     }
 
-    abstract record Loc;
+    internal abstract record Loc;
     sealed record AtLb : Loc;
     sealed record AtNode(TopologyNode Node, string? InIf, string? PhysIn) : Loc;
     sealed record AtPod(TopologyPod Pod) : Loc;
@@ -137,9 +142,20 @@ public sealed class ClusterTracer
     /// <summary>The end of one direction: where it stopped, the packet there, why.</summary>
     sealed record Leg(ImmutableArray<TraceHop> Hops, Loc? Reached, Packet Packet, TraceDisposition? Failed, string Detail, string? Rule);
 
-    TracePath Run(TraceSource from, Packet packet, IBranchChooser chooser, bool stateful, ulong seed)
+    TracePath Run(TraceSource from, Packet packet, IBranchChooser chooser, bool stateful, ulong seed) =>
+        Run(from, packet, chooser, new RunState(this, stateful, seed));
+
+    Loc StartOf(TraceSource from, Packet packet) => from switch
     {
-        var st = new RunState(this, stateful, seed);
+        TraceSource.Internet => new AtLb(),
+        TraceSource.Probe => Topology.NodeByIp(packet.Dst) is { } pn ? new AtNode(pn, "eth0", null) : new AtInternet(),
+        TraceSource.FromPod p => new AtNode(Topology.NodeByName(p.Pod.NodeName)!, "cbr0", p.Pod.Veth),
+        TraceSource.FromNode n => new AtNode(n.Node, null, null),
+        _ => throw new ArgumentOutOfRangeException(nameof(from)),
+    };
+
+    TracePath Run(TraceSource from, Packet packet, IBranchChooser chooser, RunState st)
+    {
         Loc start = from switch
         {
             TraceSource.Internet => new AtLb(),
@@ -176,6 +192,14 @@ public sealed class ClusterTracer
                 answeredBy = listening ? $"{l.Owner} on node {ns.Node.Name}" : $"node {ns.Node.Name}";
                 replyStart = new AtNode(ns.Node, null, null);
                 if (!listening) st.Explain(new Explanation(TraceMessages.NotListening, TraceMessages.NotListeningText("node " + ns.Node.Name, $"{got.DstPort}/{Protocols(got.Protocol)}"), null, "node/" + ns.Node.Name));
+                if (listening && l.Owner.StartsWith("kube-proxy healthz ", StringComparison.Ordinal))
+                {
+                    var status = HealthzStatus(ns.Node, got.DstPort);
+                    var svcKey = l.Owner["kube-proxy healthz ".Length..];
+                    answeredBy += status == 200 ? " (HTTP 200: a local endpoint is ready)" : " (HTTP 503: no local endpoint)";
+                    if (status != 200)
+                        st.Explain(new Explanation(TraceMessages.EtpLocalNoEndpoint, TraceMessages.EtpLocalNoEndpointText(svcKey, ns.Node.Name), null, "service/" + svcKey));
+                }
                 break;
             default:
                 return Finish(st, fwd, [], TraceDisposition.Dropped, "left the cluster", null);
@@ -184,6 +208,9 @@ public sealed class ClusterTracer
             return Finish(st, fwd, [], TraceDisposition.Refused, answeredBy + " answers ICMP port unreachable (nobody listens)", answeredBy);
         var reply = new Packet(got.Protocol, got.Dst, got.DstPort, got.Src, got.SrcPort,
             got.Protocol == IpProtocol.Tcp ? (listening ? TcpFlags.Syn | TcpFlags.Ack : TcpFlags.Rst | TcpFlags.Ack) : TcpFlags.None);
+        st.Responder = replyStart;
+        st.Received = got;
+        st.Listening = listening;
         var back = Walk(replyStart, reply, chooser, st, from, isReply: true);
         if (back.Failed is { } bf) return Finish(st, fwd, back.Hops, bf == TraceDisposition.Dropped ? TraceDisposition.ReplyLost : bf, "reply: " + back.Detail, answeredBy);
         // The client's socket matches the answer against what it sent.
@@ -389,15 +416,19 @@ public sealed class ClusterTracer
     // ---------------------------------------------------------------------------------------------------------
     // Explanations tied to the rule and the Kubernetes object.
 
+    /// <summary>The `namespace/name` a kube-proxy rule's comment names ("default/nginx -> ...", "masquerade traffic for
+    /// default/nginx external destinations", "default/nginx:http has no endpoints").</summary>
     static string? ServiceOfComment(string? rule)
     {
         if (rule is null) return null;
-        var i = rule.IndexOf("--comment ", StringComparison.Ordinal);
-        if (i < 0) return null;
-        var s = rule[(i + 10)..].Trim('"');
-        if (s.StartsWith('"')) s = s[1..];
-        var end = s.IndexOfAny([' ', '"', ':']);
-        return end < 0 ? s : s[..end];
+        var m = System.Text.RegularExpressions.Regex.Match(rule, "--comment \"?([^\"]*)\"?");
+        if (!m.Success) return null;
+        foreach (var word in m.Groups[1].Value.Split(' '))
+        {
+            var w = word.TrimEnd(':');
+            if (w.Contains('/') && !w.Contains("->", StringComparison.Ordinal)) return w.Split(':')[0];
+        }
+        return null;
     }
 
     void ExplainMasquerade(RunState st, WalkResult r, TopologyNode node, Packet after, TraceSource from)
@@ -405,7 +436,10 @@ public sealed class ClusterTracer
         // The rule that asked for the mark: the last KUBE-MARK-MASQ jump before the walk's end.
         var markRule = r.Steps.OfType<RuleStep>().LastOrDefault(s => s.Action == "Jump" && s.Rule?.Contains("-j KUBE-MARK-MASQ", StringComparison.Ordinal) == true);
         var svc = ServiceOfComment(markRule?.Rule) ?? ServiceOfComment(r.Steps.OfType<RuleStep>().LastOrDefault(s => s.Rule?.Contains("--comment", StringComparison.Ordinal) == true)?.Rule);
-        st.Explain(new Explanation(TraceMessages.SourceIpLost, TraceMessages.SourceIpLostText(svc ?? "the Service", after.Src.ToString()),
+        var text = from is TraceSource.FromPod or TraceSource.FromNode
+            ? TraceMessages.SourceIpLostInsideText(svc ?? "the Service", after.Src.ToString(), markRule?.Rule)
+            : TraceMessages.SourceIpLostText(svc ?? "the Service", after.Src.ToString());
+        st.Explain(new Explanation(TraceMessages.SourceIpLost, text,
             markRule is null ? r.MasqueradeRule : $"{markRule.Position} {markRule.Rule}", svc is null ? null : "service/" + svc));
     }
 

@@ -81,7 +81,10 @@ internal static class NodeWalk
             HostDisposition.Reject => WalkEnd.Rejected,
             _ => WalkEnd.Uncertain,
         };
-        var lastRule = o.RuleVisits.LastOrDefault()?.Rule;
+        // The rule that ended the walk: the last DROP/REJECT verdict (a REJECT's answer walks OUTPUT after it).
+        var lastRule = o.RuleVisits.LastOrDefault(v => v.Action == Netfilter.Evaluation.VisitAction.Verdict
+            && v.Rule is { } t && (t.Contains("-j REJECT", StringComparison.Ordinal) || t.Contains("-j DROP", StringComparison.Ordinal)))?.Rule
+            ?? o.RuleVisits.LastOrDefault()?.Rule;
         bool masq = masqRule is not null && o.PacketAfter.Src != p.Src;
         var detail = $"{HostWalkOutcome.DispositionName(o.Disposition)} at {o.Where}: {o.Reason}";
         if (o.IsUncertain) detail += " (uncertain: " + string.Join("; ", o.Uncertain) + ")";
