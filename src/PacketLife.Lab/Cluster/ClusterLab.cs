@@ -171,9 +171,8 @@ public sealed class ClusterLab
         };
         // kubenet's UDRs: the cluster's route table sends each node's pod /24 to that node.
         foreach (var n in p.Nodes) lbLines.Add($"route add {n.PodCidr} via {n.Ip} dev vnet0");
-        // Until the probe loop has a verdict, each frontend goes to its whole backend pool.
-        foreach (var f in p.Frontends) lbLines.Add(FrontendRoute(f.Ip, f.Nodes.Select(n => p.FindNode(n)!.Ip).ToList()));
         _runner.IpBatch(lb, lbLines).EnsureSuccess();
+        ApplyLbRules(null, p);
         // Hash policy 3 (custom fields) on the 5-tuple (0x37: src/dst IP, proto, src/dst port) with a fixed seed:
         // deterministic per flow, as the Azure LB's default distribution (netns-lab.md P1). Redirects off (P8).
         _runner.Exec(lb, ["sysctl", "-qw", "net.ipv4.ip_forward=1",
@@ -189,13 +188,45 @@ public sealed class ClusterLab
         ]).EnsureSuccess();
     }
 
+    /// <summary>The fabric's per-rule routing: packets of each load-balancing rule are marked in mangle PREROUTING and
+    /// looked up in the rule's own table (until the probe loop has a verdict: the whole backend pool). Anything else
+    /// sent to a frontend IP is dropped (a blackhole in the main table), as Azure forwards only what a rule covers.
+    /// The mark does not leave the fabric: crossing into another namespace scrubs it (skb_scrub_packet).</summary>
+    private void ApplyLbRules(LabPlan? before, LabPlan after)
+    {
+        var lb = Ns(after.LbRole);
+        var lines = new List<string>();
+        foreach (var f in before?.Frontends ?? [])
+        {
+            foreach (var r in f.Rules ?? []) lines.Add($"rule del fwmark {r.Table} lookup {r.Table}");
+            if (after.Frontends.All(x => x.Ip != f.Ip)) lines.Add($"route del blackhole {f.Ip}/32");
+        }
+        foreach (var f in after.Frontends)
+        {
+            lines.Add($"route replace blackhole {f.Ip}/32");
+            foreach (var r in f.Rules ?? [])
+            {
+                lines.Add($"rule add fwmark {r.Table} lookup {r.Table}");
+                lines.Add(FrontendRoute(f.Ip, f.Nodes.Select(n => after.FindNode(n)!.Ip).ToList(), r.Table));
+            }
+        }
+        if (lines.Count > 0) _runner.IpBatch(lb, lines).EnsureSuccess();
+        var mangle = new StringBuilder("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n");
+        foreach (var f in after.Frontends)
+            foreach (var r in f.Rules ?? [])
+                mangle.Append(CultureInfo.InvariantCulture, $"-A PREROUTING -d {f.Ip}/32 -p {r.Protocol} -m {r.Protocol} --dport {r.Port} -j MARK --set-xmark 0x{r.Table:x}/0xffffffff\n");
+        mangle.Append("COMMIT\n");
+        var res = _runner.Exec(lb, ["iptables-legacy-restore"], mangle.ToString());
+        if (!res.Succeeded) throw new LabException(PacketLife.Core.Diagnostics.LabMessages.RulesetRejected(res.Stderr));
+    }
+
     /// <summary>`ip route replace` of a frontend: ECMP over the healthy nodes with the destination unchanged
     /// (floating IP), or a blackhole when none is healthy (Azure LB sends no new flow to a pool whose probes all fail).</summary>
-    public static string FrontendRoute(string vip, IReadOnlyList<string> nodeIps) => nodeIps.Count switch
+    public static string FrontendRoute(string vip, IReadOnlyList<string> nodeIps, int table) => nodeIps.Count switch
     {
-        0 => $"route replace blackhole {vip}/32",
-        1 => $"route replace {vip}/32 via {nodeIps[0]} dev vnet0",
-        _ => $"route replace {vip}/32 " + string.Join(' ', nodeIps.Select(ip => $"nexthop via {ip} dev vnet0 weight 1")),
+        0 => $"route replace blackhole {vip}/32 table {table}",
+        1 => $"route replace {vip}/32 table {table} via {nodeIps[0]} dev vnet0",
+        _ => $"route replace {vip}/32 table {table} " + string.Join(' ', nodeIps.Select(ip => $"nexthop via {ip} dev vnet0 weight 1")),
     };
 
     private void WireNode(NodePlan n, IReadOnlyList<PodPlan> pods)
@@ -401,6 +432,7 @@ public sealed class ClusterLab
             foreach (var pr in _runner.Journal.Resources.OfType<ProcessResource>().Where(r => r.Namespace == Ns(n.Role)))
                 ProcessControl.Signal(pr.Pid, pr.StartTime, 1); // SIGHUP: nginx re-reads its configuration
         }
+        ApplyLbRules(oldPlan, next);
         Plan.Save(StateDirectory);
         return new SyncReport(added.Select(p => p.Key).ToList(), removed.Select(p => p.Key).ToList(), next.Nodes.Count,
             !oldPlan.Frontends.Select(f => f.Ip).SequenceEqual(next.Frontends.Select(f => f.Ip)));

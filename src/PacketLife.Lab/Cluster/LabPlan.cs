@@ -24,8 +24,14 @@ public sealed record PodPlan(string Namespace, string Name, string Role, string 
 /// <summary>An Azure health probe of a load-balancing rule (interval and threshold as ARM has them).</summary>
 public sealed record ProbePlan(string Name, string Protocol, int Port, string? Path, int IntervalSeconds, int Threshold);
 
-/// <summary>A frontend IP of the Azure LB: routed unchanged (floating IP) to the healthy nodes of its backend pool.</summary>
-public sealed record FrontendPlan(string Ip, IReadOnlyList<string> Nodes, IReadOnlyList<ProbePlan> Probes, IReadOnlyList<string> Services);
+/// <summary>A frontend IP of the Azure LB: each of its load-balancing rules is routed unchanged (floating IP) to the
+/// nodes its own probe finds healthy.</summary>
+public sealed record FrontendPlan(string Ip, IReadOnlyList<string> Nodes, IReadOnlyList<ProbePlan> Probes, IReadOnlyList<string> Services, IReadOnlyList<LbRulePlan>? Rules = null);
+
+/// <summary>One load-balancing rule (frontend IP, protocol, port). The fabric marks its packets with <see cref="Table"/>
+/// (iptables mangle in the fabric namespace) and `ip rule fwmark TABLE lookup TABLE` routes them by the rule's own
+/// table, so each rule has its own healthy set, as Azure decides health per rule.</summary>
+public sealed record LbRulePlan(string Protocol, int Port, int Table, string? Probe);
 
 /// <summary>Everything the lab builds for one cluster state, decided before anything is created (pure: the same
 /// state gives the same plan). Names derive from object identity (a short hash of the node or pod name), so
@@ -149,21 +155,23 @@ public sealed record LabPlan
     static IReadOnlyList<FrontendPlan> PlanFrontends(ClusterState state, Dictionary<string, NodePlan> nodes)
     {
         var lb = state.Azure.LoadBalancer;
-        var byIp = new SortedDictionary<string, (SortedSet<string> Nodes, List<ProbePlan> Probes, SortedSet<string> Services)>(StringComparer.Ordinal);
+        var byIp = new SortedDictionary<string, (SortedSet<string> Nodes, List<ProbePlan> Probes, SortedSet<string> Services, List<LbRulePlan> Rules)>(StringComparer.Ordinal);
+        int table = 100;
         foreach (var rule in lb.LoadBalancingRules)
         {
             var fe = lb.FrontendIpConfigurations.FirstOrDefault(f => f.Name == rule.FrontendIpConfigurationName);
             var pip = fe is null ? null : state.Azure.PublicIpAddresses.FirstOrDefault(p => p.Name == fe.PublicIpAddressName);
             if (pip is null) continue;
-            if (!byIp.TryGetValue(pip.IpAddress, out var entry)) byIp[pip.IpAddress] = entry = (new(StringComparer.Ordinal), [], new(StringComparer.Ordinal));
+            if (!byIp.TryGetValue(pip.IpAddress, out var entry)) byIp[pip.IpAddress] = entry = (new(StringComparer.Ordinal), [], new(StringComparer.Ordinal), []);
             var pool = lb.BackendAddressPools.FirstOrDefault(b => b.Name == rule.BackendAddressPoolName);
             foreach (var n in pool?.NodeNames ?? []) if (nodes.ContainsKey(n)) entry.Nodes.Add(n);
             if (rule.Service is { } svc) entry.Services.Add(svc);
             var probe = rule.ProbeName is null ? null : lb.Probes.FirstOrDefault(p => p.Name == rule.ProbeName);
             if (probe is not null && entry.Probes.All(p => p.Name != probe.Name))
                 entry.Probes.Add(new ProbePlan(probe.Name, probe.Protocol, probe.Port, probe.RequestPath, probe.IntervalInSeconds, Math.Max(1, probe.ProbeThreshold)));
+            entry.Rules.Add(new LbRulePlan(rule.Protocol.ToLowerInvariant(), rule.FrontendPort, ++table, probe?.Name));
         }
-        return byIp.Select(kv => new FrontendPlan(kv.Key, [.. kv.Value.Nodes], kv.Value.Probes, [.. kv.Value.Services])).ToList();
+        return byIp.Select(kv => new FrontendPlan(kv.Key, [.. kv.Value.Nodes], kv.Value.Probes, [.. kv.Value.Services], kv.Value.Rules)).ToList();
     }
 
     /// <summary>8 hex digits of FNV-1a over the name: short enough for interface names (15 bytes, `IFNAMSIZ`).</summary>

@@ -72,20 +72,20 @@ public sealed class LbProber(LabRunner runner, string lbNamespace, TimeProvider 
         var frontends = new List<FrontendHealth>();
         foreach (var f in plan.Frontends)
         {
-            var healthy = f.Nodes.Where(n => f.Probes.All(p => _state.TryGetValue((n, p.Name), out var s) && s.Up)).ToList();
-            var route = ClusterLab.FrontendRoute(f.Ip, healthy.Select(n => plan.FindNode(n)!.Ip).ToList());
-            if (!_routes.TryGetValue(f.Ip, out var current) || current != route)
+            // Each rule routes by its own probe (Azure decides health per rule); a rule without a probe takes the pool.
+            foreach (var rule in f.Rules ?? [])
             {
-                runner.IpBatch(lbNamespace, [route]).EnsureSuccess();
-                _routes[f.Ip] = route;
+                var up = f.Nodes.Where(n => rule.Probe is null || (_state.TryGetValue((n, rule.Probe), out var s) && s.Up)).ToList();
+                var route = ClusterLab.FrontendRoute(f.Ip, up.Select(n => plan.FindNode(n)!.Ip).ToList(), rule.Table);
+                var key = f.Ip + "/" + rule.Table.ToString(CultureInfo.InvariantCulture);
+                if (!_routes.TryGetValue(key, out var current) || current != route)
+                {
+                    // A rule just removed by `lab sync` may have lost its table's rule; the next round has the new plan.
+                    if (runner.IpBatch(lbNamespace, [route]).Succeeded) _routes[key] = route;
+                }
             }
+            var healthy = f.Nodes.Where(n => f.Probes.All(p => _state.TryGetValue((n, p.Name), out var s) && s.Up)).ToList();
             frontends.Add(new FrontendHealth(f.Ip, healthy, f.Nodes.Except(healthy).ToList()));
-        }
-        // A frontend whose Service is gone (lab sync) loses its route: the fabric no longer answers for that IP.
-        foreach (var gone in _routes.Keys.Where(ip => plan.Frontends.All(f => f.Ip != ip)).ToList())
-        {
-            runner.IpBatch(lbNamespace, [$"route del {gone}/32"]);
-            _routes.Remove(gone);
         }
         return new LbHealth(clock.GetUtcNow(), _round, frontends);
     }

@@ -123,9 +123,12 @@ public sealed class ClusterVerifier(Cluster.ClusterLab lab, ClusterTracer tracer
             case TraceDisposition.Answered:
                 var podHop = path.Hops.LastOrDefault(h => h.Host.StartsWith("pod/", StringComparison.Ordinal));
                 if (podHop is not null) return new Outcome("answered", "pod:" + podHop.Host[4..], podHop.Before.Src.ToString());
+                // A node's own socket (kube-proxy's health server): "... on node NAME (...)".
                 var by = path.AnsweredBy ?? "";
                 var at = by.LastIndexOf(" on node ", StringComparison.Ordinal);
-                return new Outcome("answered", at >= 0 ? "node:" + by[(at + 9)..] : "node:" + by, null);
+                var node = at >= 0 ? by[(at + 9)..] : by;
+                if (node.IndexOf(' ') is > 0 and var sp) node = node[..sp];
+                return new Outcome("answered", "node:" + node, null);
             case TraceDisposition.Refused:
             case TraceDisposition.Rejected:
                 return new Outcome("refused", null, null);

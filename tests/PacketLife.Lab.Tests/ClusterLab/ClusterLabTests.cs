@@ -11,6 +11,9 @@ public class ClusterLabTests(ClusterLabFixture fx)
 {
     string Vip => Assert.Single(fx.Lab.Plan.Frontends).Ip;
 
+    /// <summary>The routing table of the frontend's one rule (TCP 80).</summary>
+    string Table => Assert.Single(Assert.Single(fx.Lab.Plan.Frontends).Rules!).Table.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     string Curl(string url) => fx.Lab.Exec("client", ["curl", "-s", "-m", "3", url]).EnsureSuccess().Stdout;
 
     [KernelFact]
@@ -69,7 +72,7 @@ public class ClusterLabTests(ClusterLabFixture fx)
         try
         {
             WaitFor(h => h.Healthy.SequenceEqual([SeedCluster.Node0]) && h.Down.SequenceEqual([node]));
-            var route = fx.Lab.Exec("lb", ["ip", "route", "show", Vip]).EnsureSuccess();
+            var route = fx.Lab.Exec("lb", ["ip", "route", "show", "table", Table, Vip]).EnsureSuccess();
             Assert.Equal($"{Vip} via 10.224.0.4 dev vnet0", route.Stdout.Trim());
         }
         finally
@@ -77,7 +80,9 @@ public class ClusterLabTests(ClusterLabFixture fx)
             fx.Lab.Exec(node, ["iptables-legacy", "-t", "raw", "-D", "PREROUTING", .. rule[1..]]).EnsureSuccess();
         }
         WaitFor(h => h.Healthy.Count == 2);
-        Assert.Contains("nexthop via 10.224.0.5", fx.Lab.Exec("lb", ["ip", "route", "show", Vip]).Stdout);
+        Assert.Contains("nexthop via 10.224.0.5", fx.Lab.Exec("lb", ["ip", "route", "show", "table", Table, Vip]).Stdout);
+        // Outside the rule's table the frontend IP is a blackhole: only what a rule covers is forwarded.
+        Assert.Equal($"blackhole {Vip}", fx.Lab.Exec("lb", ["ip", "route", "show", Vip]).Stdout.Trim());
     }
 
     void WaitFor(Func<PacketLife.Lab.Cluster.FrontendHealth, bool> condition)

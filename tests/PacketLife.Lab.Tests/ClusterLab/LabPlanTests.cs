@@ -34,6 +34,7 @@ public class LabPlanTests
         Assert.Equal([SeedCluster.Node0, SeedCluster.Node1], f.Nodes);
         var probe = Assert.Single(f.Probes);
         Assert.Equal(("Tcp", svc.Spec.Ports[0].NodePort, 5, 2), (probe.Protocol, probe.Port, probe.IntervalSeconds, probe.Threshold));
+        Assert.Equal(new LbRulePlan("tcp", 80, 101, probe.Name), Assert.Single(f.Rules!));
     }
 
     [Fact]
@@ -70,16 +71,16 @@ public class LabPlanTests
     public static TheoryData<string, string[], string> Routes => new()
     {
         // case            healthy node IPs                  the fabric's route
-        { "none healthy",  [],                               "route replace blackhole 203.0.113.7/32" },
-        { "one healthy",   ["10.224.0.4"],                   "route replace 203.0.113.7/32 via 10.224.0.4 dev vnet0" },
-        { "two healthy",   ["10.224.0.4", "10.224.0.5"],     "route replace 203.0.113.7/32 nexthop via 10.224.0.4 dev vnet0 weight 1 nexthop via 10.224.0.5 dev vnet0 weight 1" },
+        { "none healthy",  [],                               "route replace blackhole 203.0.113.7/32 table 101" },
+        { "one healthy",   ["10.224.0.4"],                   "route replace 203.0.113.7/32 table 101 via 10.224.0.4 dev vnet0" },
+        { "two healthy",   ["10.224.0.4", "10.224.0.5"],     "route replace 203.0.113.7/32 table 101 nexthop via 10.224.0.4 dev vnet0 weight 1 nexthop via 10.224.0.5 dev vnet0 weight 1" },
     };
 
     [Theory]
     [MemberData(nameof(Routes))]
     public void A_frontend_routes_unchanged_to_its_healthy_nodes(string @case, string[] healthy, string route)
     {
-        Assert.Equal(route, global::PacketLife.Lab.Cluster.ClusterLab.FrontendRoute("203.0.113.7", healthy));
+        Assert.Equal(route, global::PacketLife.Lab.Cluster.ClusterLab.FrontendRoute("203.0.113.7", healthy, 101));
         _ = @case;
     }
 
