@@ -42,8 +42,11 @@ public sealed class LabJournal
     public (int Pid, ulong StartTime)? Owner { get; private set; }
 
     /// <summary>True when the journal names its owner and that process no longer runs: the lab was left behind by a
-    /// crash (or a SIGKILL) and nobody will tear it down but a sweep.</summary>
-    public bool IsOrphaned => Owner is { } o && !ProcessControl.IsAlive(o.Pid, o.StartTime);
+    /// crash (or a SIGKILL) and nobody will tear it down but a sweep.
+    /// A cluster lab that `lab up` finished (it wrote lab.json) is meant to outlive its creator and is not an orphan:
+    /// only `lab down` removes it.</summary>
+    public bool IsOrphaned => Owner is { } o && !ProcessControl.IsAlive(o.Pid, o.StartTime)
+        && !File.Exists(System.IO.Path.Combine(Directory, Cluster.LabPlan.FileName));
 
     /// <summary>Journals under <paramref name="stateRoot"/> whose owner is gone. Labs whose owner still runs (another
     /// test run, another user's lab) are never returned; unreadable journals are skipped.</summary>

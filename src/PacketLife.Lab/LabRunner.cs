@@ -57,6 +57,14 @@ public sealed class LabRunner
         return ns;
     }
 
+    /// <summary>`ip netns del NS` for one of this lab's journaled namespaces (a pod that `lab sync` removes). The journal
+    /// keeps its line: teardown skips a namespace that is already gone.</summary>
+    public void DeleteNamespace(string ns)
+    {
+        Guard(ns);
+        Run("ip", ["netns", "del", ns]).EnsureSuccess();
+    }
+
     /// <summary>Creates a directory for the lab's own files under its state directory (journal first), e.g. per-pod
     /// nginx configs and logs; teardown deletes it.</summary>
     public string CreateDirectory(string relativePath)
@@ -170,6 +178,9 @@ public sealed class LabRunner
     /// own journaled namespaces are allowed as TARGET, and no global option may switch the namespace again.</summary>
     private void GuardIpArguments(string ns, IReadOnlyList<string> args)
     {
+        // `ip -n NS netns ...` (also abbreviated `net`, `netn`) would add, delete or enter other namespaces.
+        if (args.Count > 0 && args[0].Length >= 3 && "netns".StartsWith(args[0], StringComparison.Ordinal))
+            throw new LabSafetyException($"refusing `ip {string.Join(' ', args)}` in {ns}: `ip netns` is run by the lab only");
         for (int i = 0; i < args.Count; i++)
         {
             var a = args[i];

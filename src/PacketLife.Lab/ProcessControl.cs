@@ -65,6 +65,10 @@ public static partial class ProcessControl
         return !IsAlive(pid, startTime);
     }
 
+    /// <summary>Sends <paramref name="signal"/> (e.g. 1, SIGHUP: nginx re-reads its configuration) when the PID still
+    /// has the journaled start time.</summary>
+    public static bool Signal(int pid, ulong startTime, int signal) => StartTime(pid) == startTime && Kill(pid, signal) == 0;
+
     /// <summary>SIGKILL at once (tests use it to simulate a crash of a building process they started).</summary>
     public static void KillNow(int pid, ulong startTime)
     {

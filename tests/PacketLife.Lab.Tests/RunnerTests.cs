@@ -37,6 +37,11 @@ public sealed class RunnerTests : IDisposable
         { "veth peer into a non-lab namespace (batch)",       r => r.IpBatch("plab-0badc0de-rtr", ["link add eth9 type veth peer name x netns plt-deadbeef"]) },
         { "veth peer into this lab's unrecorded name",        r => r.IpBatch("plab-0badc0de-rtr", ["link add eth9 type veth peer name x netns plab-0badc0de-ghost"]) },
         { "a nested -n option",                               r => r.Ip("plab-0badc0de-rtr", "-n", "plt-deadbeef", "link") },
+        // `ip -n NS netns ...` could add, delete or enter any namespace (also abbreviated, as ip accepts).
+        { "ip netns from inside a lab namespace",             r => r.Ip("plab-0badc0de-rtr", "netns", "del", "plt-deadbeef") },
+        { "ip net (abbreviated netns)",                       r => r.Ip("plab-0badc0de-rtr", "net", "exec", "plt-deadbeef", "sh") },
+        { "ip netns in a batch line",                         r => r.IpBatch("plab-0badc0de-rtr", ["netns add plt-deadbeef"]) },
+        { "delete a namespace the lab never recorded",        r => r.DeleteNamespace("plab-0badc0de-ghost") },
     };
 
     [Theory]

@@ -20,6 +20,7 @@ public sealed class LabCommands : ICommandGroup
         lab.Subcommands.Add(Agent());
         lab.Subcommands.Add(Scratch());
         lab.Subcommands.Add(Generate());
+        foreach (var c in LabClusterCommands.Commands()) lab.Subcommands.Add(c);
         yield return lab;
     }
 
@@ -58,7 +59,17 @@ public sealed class LabCommands : ICommandGroup
                     output.WriteLine($"lab: removed {found.Count} orphaned lab(s)");
                     return 0;
                 }
-                var dir = r.GetValue(state) ?? throw new CliException("lab down: give --state DIR (one lab) or --orphans (labs whose process is gone)", 2);
+                var dir = r.GetValue(state) ?? (Environment.GetEnvironmentVariable(LabClusterCommands.LabEnv) is { Length: > 0 } env ? env : null);
+                if (dir is null)
+                {
+                    // No lab named: every cluster lab `lab up` finished under the root, and every half-built one whose
+                    // builder is gone (a SIGKILL during `lab up`). Labs whose builder still runs are left alone.
+                    var labs = LabClusterCommands.FinishedLabs(r.GetValue(stateRoot)!).Select(LabJournal.Load)
+                        .Concat(LabJournal.FindOrphans(r.GetValue(stateRoot)!)).ToList();
+                    foreach (var j in labs) LabRunner.Teardown(j, log);
+                    output.WriteLine(labs.Count == 0 ? "lab: nothing to remove" : $"lab: removed {labs.Count} lab(s)");
+                    return 0;
+                }
                 if (!Directory.Exists(dir)) { output.WriteLine("lab: nothing to remove"); return 0; }
                 LabRunner.Teardown(LabJournal.Load(dir), log);
             }

@@ -33,6 +33,16 @@ public sealed record ClusterProfile
     /// <summary>The API server's public endpoint, the `default/kubernetes` endpoint (facts §3).</summary>
     public string ApiServerIP { get; init; } = "20.91.140.17";
     public string DnsPrefix { get; init; } = "aks-rg-3f2b8c";
+    /// <summary>Node kernel behaviour that differs between kernels (issue 6 item 4, netns-lab.md §7.2): whether a
+    /// pod reaches its own Service through the bridge (hairpin). True is what the seed's 5.15 nodes do; kubenet's
+    /// template leaves hairpinMode off, which breaks this on kernels from 6.8 (Azure/AKS#5669). Null (state files
+    /// written before the setting existed) means true.</summary>
+    public bool? BridgeHairpin { get; init; }
+    /// <summary>The scope of the node's cbr0 gateway address (netns-lab.md §7.1). MASQUERADE takes the first
+    /// primary address of the out interface whose scope fits the destination (inet_select_addr): with `link`
+    /// it skips cbr0's address for a pod and falls back to the node IP, which is what the seed shows; with
+    /// `global` the pod sees the cbr0 address (10.244.x.1). Null means `link`.</summary>
+    public string? Cbr0AddressScope { get; init; }
 
     /// <summary>Whether the control plane is at least major.minor (behaviour that changed with a release).</summary>
     public bool AtLeast(int major, int minor)

@@ -1,0 +1,77 @@
+using PacketLife.App.Cli;
+using PacketLife.Lab.Verify;
+
+namespace PacketLife.Lab.Tests.Clusters;
+
+/// <summary>`packetlife verify`: the twin and the kernel agree on random clusters and connections.</summary>
+public class VerifyTests
+{
+    [Fact]
+    public void The_same_seed_gives_the_same_random_cluster_and_seeds_differ()
+    {
+        var a = RandomCluster.Generate(42);
+        var b = RandomCluster.Generate(42);
+        Assert.Equal(a.ServicesYaml, b.ServicesYaml);
+        Assert.Equal(a.Commands.Select(c => string.Join(' ', c)), b.Commands.Select(c => string.Join(' ', c)));
+        Assert.NotEqual(a.ServicesYaml, RandomCluster.Generate(43).ServicesYaml);
+    }
+
+    [Fact]
+    public void Random_clusters_cover_what_the_issue_lists()
+    {
+        var all = Enumerable.Range(0, 200).Select(i => RandomCluster.Generate((ulong)i)).ToList();
+        var yaml = string.Concat(all.Select(c => c.ServicesYaml));
+        foreach (var needle in new[] { "type: ClusterIP", "type: NodePort", "type: LoadBalancer", "externalTrafficPolicy: Local",
+                     "sessionAffinity: ClientIP", "- " + RandomCluster.ClientRange, "- " + RandomCluster.OtherRange, "name: p1", "targetPort: 8081" })
+            Assert.Contains(needle, yaml);
+        Assert.Equal([1, 2, 3, 4], all.Select(c => c.Nodes).Distinct().Order());
+        var replicas = all.SelectMany(c => c.Commands).Where(c => c[0] == "kubectl").Select(c => c[^1]).Distinct().Order();
+        Assert.Equal(["--replicas=0", "--replicas=1", "--replicas=2", "--replicas=3", "--replicas=4"], replicas);
+    }
+
+    [Fact]
+    public void The_pooled_chi_square_accepts_fair_counts_and_rejects_skewed_ones()
+    {
+        static CaseResult Case(int a, int b)
+        {
+            var c = new VerifyCase("pod->ClusterIP", "x", new PacketLife.Core.Tracing.Cluster.TraceSource.Probe(), default, 80, "svc", false);
+            var pa = new Outcome("answered", "pod:a", "10.0.0.1");
+            var pb = new Outcome("answered", "pod:b", "10.0.0.1");
+            return new CaseResult(c, new Dictionary<Outcome, double> { [pa] = 0.5, [pb] = 0.5 }, [.. Enumerable.Repeat(pa, a), .. Enumerable.Repeat(pb, b)], []);
+        }
+        var fair = ClusterVerifier.ChiSquare(Enumerable.Range(0, 20).Select(_ => Case(5, 5)));
+        Assert.Equal((0.0, 20), (fair.Statistic, fair.DegreesOfFreedom));
+        Assert.True(fair.PValue > 0.99);
+        var skewed = ClusterVerifier.ChiSquare(Enumerable.Range(0, 20).Select(_ => Case(9, 1)));
+        Assert.Equal(20, skewed.DegreesOfFreedom);
+        Assert.InRange(skewed.Statistic, 127.99, 128.01); // 20 × (2 × 4²/5)
+        Assert.True(skewed.PValue < 1e-6);
+    }
+
+    [KernelFact]
+    public void Verify_200_cases_agrees_completely()
+    {
+        var root = Path.Combine(LabEnvironment.StateRoot, "verify-" + Guid.NewGuid().ToString("N")[..8]);
+        var outDir = Path.Combine(Path.GetTempPath(), "plt-verify-" + Guid.NewGuid().ToString("N")[..8]);
+        var o = new StringWriter();
+        var e = new StringWriter();
+        try
+        {
+            var code = VerifyCommand.Run(200, seed: 7, perCluster: 25, connections: 6, keepFailing: false, root, outDir, o, e);
+            var text = o.ToString();
+            Assert.True(code == 0, text + e);
+            Assert.Contains("200 cases, 200 agreed (100%)", text);
+            foreach (var category in new[] { "internet->LB", "pod->ClusterIP", "pod->own Service", "node->NodePort", "probe" })
+                Assert.Matches($"(?m)^{System.Text.RegularExpressions.Regex.Escape(category)}: (\\d+)/\\1 agreed$", text);
+            Assert.Matches(@"pod frequencies: chi-square [\d.]+ with [1-9]\d* degrees of freedom", text);
+            Assert.False(Directory.Exists(outDir));
+        }
+        finally
+        {
+            foreach (var d in Directory.Exists(root) ? Directory.GetDirectories(root) : [])
+                if (File.Exists(Path.Combine(d, LabJournal.FileName))) LabRunner.Teardown(LabJournal.Load(d));
+            if (Directory.Exists(root)) Directory.Delete(root, true);
+            if (Directory.Exists(outDir)) Directory.Delete(outDir, true);
+        }
+    }
+}
