@@ -103,9 +103,16 @@ internal sealed class RuleParser
                 case "-s" or "--source" or "--src" or "-d" or "--destination" or "--dst":
                 {
                     bool isSrc = v is "-s" or "--source" or "--src";
-                    var a = NextArg(tk, ref i, t, out var intra);
-                    if (a is null) break;
+                    if (!NextArgIndex(tk, ref i, t, out var intra)) break;
                     if ((isSrc ? src : dst) is not null) { diags.Add(NetfilterMessages.DuplicateOption(At(t), isSrc ? "-s" : "-d")); errors = true; }
+                    // The address is parsed from the text (no string of its own: it is seldom repeated).
+                    if (!tk[i].Span.Contains(',') && Ip4Prefix.TryParse(tk[i].Span, out var pfx0))
+                    {
+                        var spec0 = new AddressSpec(pfx0, n || intra);
+                        if (isSrc) src = spec0; else dst = spec0;
+                        break;
+                    }
+                    var a = tk[i].Value;
                     if (a.Contains(',')) { diags.Add(NetfilterMessages.OptionProblem(At(tk[i]), $"{(isSrc ? "-s" : "-d")} with several addresses (`{a}`) makes one rule per address in iptables; write them as separate rules", "iptables-save prints one rule per address")); errors = true; break; }
                     if (!Ip4Prefix.TryParse(a, out var pfx)) { diags.Add(NetfilterMessages.BadAddress(At(tk[i]), a)); errors = true; break; }
                     var spec = new AddressSpec(pfx, n || intra);
@@ -196,7 +203,7 @@ internal sealed class RuleParser
                         // options of an unknown target (it is reported once, below)
                         if (n) targetRaw.Add("!");
                         targetRaw.Add(v);
-                        while (i + 1 < tk.Count && !tk[i + 1].Value.StartsWith('-') && tk[i + 1].Value != "!") targetRaw.Add(tk[++i].Value);
+                        while (i + 1 < tk.Count && !tk[i + 1].StartsWith('-') && !tk[i + 1].Is("!")) targetRaw.Add(tk[++i].Value);
                         break;
                     }
                     PendingModule? home = null;
@@ -211,7 +218,7 @@ internal sealed class RuleParser
                         var um = modules[^1];
                         if (n) um.RawArgs.Add("!");
                         um.RawArgs.Add(v);
-                        while (i + 1 < tk.Count && !tk[i + 1].Value.StartsWith('-') && tk[i + 1].Value != "!") um.RawArgs.Add(tk[++i].Value);
+                        while (i + 1 < tk.Count && !tk[i + 1].StartsWith('-') && !tk[i + 1].Is("!")) um.RawArgs.Add(tk[++i].Value);
                         break;
                     }
                     if (home is null && proto?.Protocol is { } pp && !proto.Negated && MatchRegistry.ImplicitFor(pp) is { } im && im.Find(v) is { } ispec)
@@ -226,7 +233,7 @@ internal sealed class RuleParser
                     {
                         diags.Add(NetfilterMessages.UnknownOption(At(t), v));
                         unsupported.Add($"option \"{v}\" is not modelled");
-                        while (i + 1 < tk.Count && !tk[i + 1].Value.StartsWith('-') && tk[i + 1].Value != "!") i++;
+                        while (i + 1 < tk.Count && !tk[i + 1].StartsWith('-') && !tk[i + 1].Is("!")) i++;
                         break;
                     }
                     AddOption(home.Bag, spec!, n, ref i, tk, t);
@@ -363,10 +370,14 @@ internal sealed class RuleParser
         return j;
     }
 
-    string? NextArg(List<Token> tk, ref int j, Token opt, out bool intraNeg)
+    string? NextArg(List<Token> tk, ref int j, Token opt, out bool intraNeg) =>
+        NextArgIndex(tk, ref j, opt, out intraNeg) ? tk[j].Value : null;
+
+    /// <summary>Moves <paramref name="j"/> to the option's argument; false (reported) when there is none.</summary>
+    bool NextArgIndex(List<Token> tk, ref int j, Token opt, out bool intraNeg)
     {
         intraNeg = false;
-        if (j + 1 < tk.Count && tk[j + 1].Value == "!")
+        if (j + 1 < tk.Count && tk[j + 1].Is("!"))
         {
             intraNeg = true;
             diags.Add(NetfilterMessages.IntrapositionedNegation(At(tk[j + 1])));
@@ -377,10 +388,10 @@ internal sealed class RuleParser
         {
             diags.Add(NetfilterMessages.MissingArgument(At(opt), opt.Value));
             errors = true;
-            return null;
+            return false;
         }
         j++;
-        return tk[j].Value;
+        return true;
     }
 
     static IEnumerable<string> RawOf(OptionBag bag)
@@ -399,7 +410,7 @@ internal sealed class RuleParser
         bool intra = false;
         for (int k = 0; k < spec.Arity; k++)
         {
-            if (k == 0 && i + 1 < tk.Count && tk[i + 1].Value == "!" && spec.Invertible)
+            if (k == 0 && i + 1 < tk.Count && tk[i + 1].Is("!") && spec.Invertible)
             {
                 intra = true;
                 bag.Error(NetfilterMessages.IntrapositionedNegation(At(tk[i + 1])));
