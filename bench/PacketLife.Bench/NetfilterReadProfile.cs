@@ -43,6 +43,12 @@ public sealed class NetfilterReadProfile : IBench
             return n;
         });
         Stage("read (bytes)", repeats, () => IptablesSaveReader.Read(bytes, "dump").Diagnostics.Count);
+        GC.Collect();
+        long before = GC.GetTotalMemory(true);
+        var kept = IptablesSaveReader.Read(bytes, "dump");
+        long after = GC.GetTotalMemory(true);
+        GC.KeepAlive(kept);
+        Console.WriteLine($"retained by one read: {(after - before) / 1048576.0:F1} MB (the text itself: {text.Length * 2 / 1048576.0:F1} MB)");
         return 0;
     }
 

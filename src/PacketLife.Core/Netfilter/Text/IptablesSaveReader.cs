@@ -150,6 +150,7 @@ public static class IptablesSaveReader
         readonly List<ChainBuilder> order = [];
         readonly bool known = NetfilterTables.IsKnown(name);
         readonly RuleParser.Shared shared = new();
+        RuleParser? parser;
 
         ChainBuilder? Get(string chain) => chains.GetValueOrDefault(chain);
 
@@ -237,7 +238,8 @@ public static class IptablesSaveReader
                         cb = Ensure(chain, at);
                     }
                     // The chain's own name string is shared by its rules (one copy per chain, not per rule).
-                    var rule = RuleParser.Parse(cb.Name, insert ? RuleCommand.Insert : RuleCommand.Append, pos, tk, start, counters, range, source, lineNo, diags, at, shared);
+                    parser ??= new RuleParser(source, diags, shared);
+                    var rule = parser.ParseRule(cb.Name, insert ? RuleCommand.Insert : RuleCommand.Append, pos, tk, start, counters, range, lineNo, at);
                     if (insert)
                     {
                         int idx = Math.Clamp((pos ?? 1) - 1, 0, cb.Rules.Count);
