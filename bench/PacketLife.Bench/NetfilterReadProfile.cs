@@ -43,6 +43,13 @@ public sealed class NetfilterReadProfile : IBench
             return n;
         });
         Stage("read (bytes)", repeats, () => IptablesSaveReader.Read(bytes, "dump").Diagnostics.Count);
+        Stage("read no-GC", repeats, () =>
+        {
+            bool noGc = false;
+            try { noGc = GC.TryStartNoGCRegion(Math.Min(bytes.Length * 16L, 1L << 30)); } catch (ArgumentOutOfRangeException e) { Console.WriteLine(e.Message); }
+            try { return IptablesSaveReader.Read(bytes, "dump").Diagnostics.Count + (noGc ? 0 : 1000000); }
+            finally { if (noGc && System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.NoGCRegion) GC.EndNoGCRegion(); }
+        });
         GC.Collect();
         long before = GC.GetTotalMemory(true);
         var kept = IptablesSaveReader.Read(bytes, "dump");

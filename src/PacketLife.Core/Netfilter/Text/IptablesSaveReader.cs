@@ -19,6 +19,7 @@ public static class IptablesSaveReader
     /// <summary>Reads bytes, reporting every invalid UTF-8 sequence with its line and column.</summary>
     public static NetfilterParseResult Read(ReadOnlySpan<byte> bytes, string source)
     {
+        using var noGc = NoGcScope.Enter(bytes.Length);
         var strict = new UTF8Encoding(false, true);
         try
         {
