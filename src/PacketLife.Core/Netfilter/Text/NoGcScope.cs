@@ -17,7 +17,7 @@ internal readonly struct NoGcScope : IDisposable
     /// <summary>Measured: a read allocates about 11 bytes per input byte (the text as UTF-16 included).</summary>
     const long BytesPerInputByte = 12;
     /// <summary>Upper bound of the region (larger inputs overrun it and continue with ordinary collections).</summary>
-    const long MaxBudget = 768L << 20;
+    const long MaxBudget = 1L << 30;
 
     static int active;
     readonly bool started;

@@ -308,7 +308,8 @@ internal sealed class RuleParser
                 {
                     m.Bag.Problem("multiport needs '-p tcp', '-p udp', '-p udplite', '-p sctp' or '-p dccp'");
                 }
-                built = m.Bag.Failed ? null : !m.Implicit && SharedComment(m.Bag) is { } sc ? sc : m.Module.Build(m.Bag);
+                Match? known = m.Bag.Failed || m.Implicit ? null : SharedComment(m.Bag);
+                built = m.Bag.Failed ? null : known ?? m.Module.Build(m.Bag);
                 if (built is null || m.Bag.Failed)
                 {
                     errors = true;
@@ -318,7 +319,7 @@ internal sealed class RuleParser
                 {
                     built = MatchRegistry.WithImplicit(built);
                 }
-                else if (built is CommentMatch cm && shared is not null)
+                else if (known is null && built is CommentMatch cm && shared is not null)
                 {
                     if (shared.Comments.TryGetValue(cm.Comment, out var same)) built = same;
                     else shared.Comments[cm.Comment] = cm;
