@@ -10,23 +10,42 @@ internal static class TableChecks
 {
     public static void Check(Table table, List<Diagnostic> diags)
     {
-        var byName = new Dictionary<string, Chain>(StringComparer.Ordinal);
-        foreach (var c in table.Chains) byName[c.Name] = c;
+        // Chain indices by name, and each shared jump target resolved once (the reader gives every rule jumping to the
+        // same chain the same JumpTarget object, so most rules need no name lookup at all).
+        var index = new Dictionary<string, int>(table.Chains.Length, StringComparer.Ordinal);
+        for (int k = 0; k < table.Chains.Length; k++) index[table.Chains[k].Name] = k;
+        var resolved = new Dictionary<JumpTarget, int>(ReferenceEqualityComparer.Instance);
+        int Resolve(JumpTarget j)
+        {
+            if (resolved.TryGetValue(j, out var t)) return t;
+            t = index.TryGetValue(j.ChainName, out var x) ? x : -1;
+            resolved[j] = t;
+            return t;
+        }
+        var succ = new int[table.Chains.Length][];
+        var seen = new HashSet<int>();
+        var l = new List<int>();
 
-        foreach (var chain in table.Chains)
+        for (int k = 0; k < table.Chains.Length; k++)
+        {
+            var chain = table.Chains[k];
+            seen.Clear();
+            l.Clear();
             foreach (var rule in chain.Rules)
             {
-                var at = rule.TargetColumn > 0 ? rule.Location with { Column = rule.TargetColumn } : rule.Location;
                 switch (rule.Target)
                 {
-                    case JumpTarget j when !byName.ContainsKey(j.ChainName):
-                        diags.Add(NetfilterMessages.UndefinedChain(at, j.ChainName, table.Name));
+                    case JumpTarget j:
+                    {
+                        int t = Resolve(j);
+                        var at = rule.TargetColumn > 0 ? rule.Location with { Column = rule.TargetColumn } : rule.Location;
+                        if (t < 0) diags.Add(NetfilterMessages.UndefinedChain(at, j.ChainName, table.Name));
+                        else if (table.Chains[t].IsBuiltin) diags.Add(NetfilterMessages.BuiltinAsTarget(at, j.ChainName));
+                        else if (seen.Add(t)) l.Add(t); // callers, for the hook walk below (distinct, in first-jump order)
                         break;
-                    case JumpTarget j when byName[j.ChainName].IsBuiltin:
-                        diags.Add(NetfilterMessages.BuiltinAsTarget(at, j.ChainName));
-                        break;
+                    }
                     case VerdictTarget v when v == VerdictTarget.Drop && table.Name == "nat":
-                        diags.Add(NetfilterMessages.DropInNat(at));
+                        diags.Add(NetfilterMessages.DropInNat(rule.TargetColumn > 0 ? rule.Location with { Column = rule.TargetColumn } : rule.Location));
                         break;
                 }
                 if (chain.IsBuiltin)
@@ -37,20 +56,11 @@ internal static class TableChecks
                         diags.Add(NetfilterMessages.HookRestriction(rule.Location, $"Can't use -o with {chain.Name}", "the output interface is not known before routing"));
                 }
             }
+            succ[k] = l.Count == 0 ? [] : [.. l];
+        }
 
         // Which hooks reach each chain (a rule in a user chain must be valid from every caller's hook): a bitmask per
         // chain, filled by a walk over chain indices from each built-in chain.
-        var index = new Dictionary<string, int>(table.Chains.Length, StringComparer.Ordinal);
-        for (int k = 0; k < table.Chains.Length; k++) index[table.Chains[k].Name] = k;
-        var succ = new int[table.Chains.Length][];
-        for (int k = 0; k < succ.Length; k++)
-        {
-            List<int>? l = null;
-            foreach (var r in table.Chains[k].Rules)
-                if (r.Target is JumpTarget jt && index.TryGetValue(jt.ChainName, out var t) && !table.Chains[t].IsBuiltin)
-                    (l ??= []).Add(t);
-            succ[k] = l is null ? [] : [.. l.Distinct()];
-        }
         var mask = new int[table.Chains.Length];
         var queue = new Queue<int>();
         for (int k = 0; k < table.Chains.Length; k++)
@@ -81,11 +91,11 @@ internal static class TableChecks
             foreach (var rule in chain.Rules)
             {
                 var at = rule.TargetColumn > 0 ? rule.Location with { Column = rule.TargetColumn } : rule.Location;
-                if (rule.Target is { } t)
+                if (rule.Target is { } t && (t.AllowedTables is not null || t.AllowedHooks is not null))
                 {
                     if (t.AllowedTables is { } tables && !tables.Contains(table.Name))
                         diags.Add(NetfilterMessages.HookRestriction(at, $"{t.Name} target: only valid in {string.Join("/", tables)} table, not {table.Name}", "iptables-restore fails with \"Invalid argument\""));
-                    else if (t.AllowedHooks is { } allowed && hs.Length > 0 && !hs.All(allowed.Contains) && hs.Where(h => !allowed.Contains(h)).ToList() is { Count: > 0 } bad)
+                    else if (t.AllowedHooks is { } allowed && hs.Length > 0 && !AllAllowed(hs, allowed) && hs.Where(h => !allowed.Contains(h)).ToList() is { Count: > 0 } bad)
                         diags.Add(NetfilterMessages.HookRestriction(at,
                             $"{t.Name} target: used from hooks {string.Join("/", bad.Select(NetfilterTables.ChainOf))}, but only usable from {string.Join("/", allowed.Select(NetfilterTables.ChainOf))}",
                             "iptables-restore fails with \"Invalid argument\""));
@@ -96,5 +106,16 @@ internal static class TableChecks
                             diags.Add(NetfilterMessages.HookRestriction(rule.Location, msg, "iptables-restore fails with \"Invalid argument\""));
             }
         }
+    }
+
+    static bool AllAllowed(NetfilterHook[] hooks, IReadOnlyList<NetfilterHook> allowed)
+    {
+        foreach (var h in hooks)
+        {
+            bool ok = false;
+            for (int i = 0; i < allowed.Count && !ok; i++) ok = allowed[i] == h;
+            if (!ok) return false;
+        }
+        return true;
     }
 }

@@ -78,12 +78,21 @@ public sealed record ParsedOption(string Name, bool Negated, string[] Args, Sour
 /// <summary>The options given to one module, with a sink for its errors (all reported, not just the first).</summary>
 public sealed class OptionBag(string module, SourceLocation moduleLocation, List<Diagnostic> diagnostics)
 {
-    public string Module { get; } = module;
-    public SourceLocation Location { get; } = moduleLocation;
+    public string Module { get; private set; } = module;
+    public SourceLocation Location { get; private set; } = moduleLocation;
     public List<ParsedOption> Options { get; } = [];
     public bool Failed { get; private set; }
     List<string>? unmodelled;
     public IReadOnlyList<string> Unmodelled => (IReadOnlyList<string>?)unmodelled ?? [];
+
+    /// <summary>Empties the bag for the next module of the same read (the reader reuses bags rule after rule; a built
+    /// match keeps none of the bag's objects).</summary>
+    internal void Reset(string module, SourceLocation moduleLocation)
+    {
+        (Module, Location, Failed) = (module, moduleLocation, false);
+        Options.Clear();
+        unmodelled = null;
+    }
 
     public ParsedOption? Get(string name)
     {

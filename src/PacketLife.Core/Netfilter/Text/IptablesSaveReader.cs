@@ -19,6 +19,7 @@ public static class IptablesSaveReader
     /// <summary>Reads bytes, reporting every invalid UTF-8 sequence with its line and column.</summary>
     public static NetfilterParseResult Read(ReadOnlySpan<byte> bytes, string source)
     {
+        using var noGc = NoGcScope.Enter(bytes.Length);
         var strict = new UTF8Encoding(false, true);
         try
         {
@@ -42,6 +43,7 @@ public static class IptablesSaveReader
         if (bom) text = text[1..];
         bool endsWithNewline = text.EndsWith('\n');
         var tokens = new List<Token>(32);
+        var pool = new StringPool(1024);
         TableBuilder? open = null;
         int lineNo = 0;
         int pos = 0;
@@ -80,7 +82,7 @@ public static class IptablesSaveReader
                 }
                 if (name.Length == 0) diags.Add(NetfilterMessages.MissingTableName(at));
                 else if (!NetfilterTables.IsKnown(name)) diags.Add(NetfilterMessages.UnknownTable(new SourceLocation(source, lineNo, indent + 2), name));
-                open = new TableBuilder(name, range, at, source);
+                open = new TableBuilder(name, range, at, source, pool);
                 continue;
             }
             if (trimmed.SequenceEqual("COMMIT"))
@@ -110,7 +112,7 @@ public static class IptablesSaveReader
                 continue;
             }
             tokens.Clear();
-            if (!Tokenizer.Split(body, tokens, out var qcol))
+            if (!Tokenizer.Split(text, range.Item2, body.Length, tokens, pool, out var qcol))
             {
                 diags.Add(NetfilterMessages.UnterminatedQuote(new SourceLocation(source, lineNo, qcol)));
                 open.Lines.Add(new CommentLine("") { TextRange = range, Location = at });
@@ -140,7 +142,7 @@ public static class IptablesSaveReader
         public Chain Build() => new() { Name = Name, IsBuiltin = Builtin, Policy = Policy, Counters = Counters, Rules = [.. Rules], Location = Location };
     }
 
-    sealed class TableBuilder(string name, (string, int, int) header, SourceLocation at, string source)
+    sealed class TableBuilder(string name, (string, int, int) header, SourceLocation at, string source, StringPool pool)
     {
         public string Name { get; } = name;
         public List<RuleSetLine> Lines { get; } = [];
@@ -149,6 +151,7 @@ public static class IptablesSaveReader
         readonly List<ChainBuilder> order = [];
         readonly bool known = NetfilterTables.IsKnown(name);
         readonly RuleParser.Shared shared = new();
+        RuleParser? parser;
 
         ChainBuilder? Get(string chain) => chains.GetValueOrDefault(chain);
 
@@ -164,8 +167,10 @@ public static class IptablesSaveReader
 
         public void ChainDeclaration((string, int, int) range, ReadOnlySpan<char> trimmed, SourceLocation at, int indent, int lineNo, List<Diagnostic> diags)
         {
-            var tokens = new List<Token>(3);
-            Tokenizer.Split(trimmed[1..], tokens, out _);
+            var tokens = chainTokens;
+            tokens.Clear();
+            int lineStart = range.Item2 + indent + 1;
+            Tokenizer.Split(range.Item1, lineStart, trimmed.Length - 1, tokens, pool, out _);
             if (tokens.Count is < 2 or > 3 || tokens[0].Value.Length == 0)
             {
                 diags.Add(NetfilterMessages.BadChainLine(at, trimmed.ToString()));
@@ -175,7 +180,7 @@ public static class IptablesSaveReader
             var name = tokens[0].Value;
             var policy = tokens[1].Value;
             var counters = Counters.Zero;
-            if (tokens.Count == 3 && !Counters.TryParse(tokens[2].Value, out counters))
+            if (tokens.Count == 3 && !Counters.TryParse(tokens[2].Span, out counters))
                 diags.Add(NetfilterMessages.BadCounters(new SourceLocation(source, lineNo, indent + 2 + tokens[2].Column - 1), tokens[2].Value));
             bool builtin = NetfilterTables.IsBuiltin(Name, name);
             var polAt = new SourceLocation(source, lineNo, indent + 2 + tokens[1].Column - 1);
@@ -200,15 +205,16 @@ public static class IptablesSaveReader
             Lines.Add(new ChainLine(name, pol, counters) { TextRange = range, Location = at });
         }
 
+        readonly List<Token> chainTokens = new(4);
         readonly HashSet<string> DeclaredHere = new(StringComparer.Ordinal);
 
         public void Command((string, int, int) range, List<Token> tk, SourceLocation at, int lineNo, List<Diagnostic> diags)
         {
             int i = 0;
             Counters? counters = null;
-            if (tk[0].Value.StartsWith('['))
+            if (tk[0].StartsWith('['))
             {
-                if (Counters.TryParse(tk[0].Value, out var c)) counters = c;
+                if (Counters.TryParse(tk[0].Span, out var c)) counters = c;
                 else diags.Add(NetfilterMessages.BadCounters(new SourceLocation(source, lineNo, tk[0].Column), tk[0].Value));
                 i = 1;
             }
@@ -233,7 +239,8 @@ public static class IptablesSaveReader
                         cb = Ensure(chain, at);
                     }
                     // The chain's own name string is shared by its rules (one copy per chain, not per rule).
-                    var rule = RuleParser.Parse(cb.Name, insert ? RuleCommand.Insert : RuleCommand.Append, pos, tk, start, counters, range, source, lineNo, diags, at, shared);
+                    parser ??= new RuleParser(source, diags, shared);
+                    var rule = parser.ParseRule(cb.Name, insert ? RuleCommand.Insert : RuleCommand.Append, pos, tk, start, counters, range, lineNo, at);
                     if (insert)
                     {
                         int idx = Math.Clamp((pos ?? 1) - 1, 0, cb.Rules.Count);

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using PacketLife.Core.Diagnostics;
 using PacketLife.Core.Net;
+using PacketLife.Core.Netfilter.Evaluation;
 using PacketLife.Core.Netfilter.Matches;
 using PacketLife.Core.Netfilter.Targets;
 
@@ -23,14 +24,20 @@ internal sealed class RuleParser
         public readonly Dictionary<string, Match> Comments = new(StringComparer.Ordinal);
         public readonly Dictionary<(IpProtocol?, bool), ProtocolSpec> Protocols = [];
         public readonly Dictionary<(string, bool), InterfaceSpec> Interfaces = [];
-        /// <summary>Port-only tcp/udp matches and random statistic matches, by their save text (stateless).</summary>
-        public readonly Dictionary<string, Match> Stateless = new(StringComparer.Ordinal);
+        /// <summary>Port-only tcp/udp matches and random statistic matches (stateless), by the fields their save text
+        /// is printed from: equal keys print equal text, and no save text has to be built to find the shared one.</summary>
+        public readonly Dictionary<(PortRange?, bool, PortRange?, bool), Match> TcpPorts = [];
+        public readonly Dictionary<(PortRange?, bool, PortRange?, bool), Match> UdpPorts = [];
+        public readonly Dictionary<(uint, bool), Match> RandomStatistics = [];
     }
 
     readonly string source;
-    readonly int line;
+    int line;
     readonly List<Diagnostic> diags;
     bool errors;
+    // Scratch state reused rule after rule (one parser per table): the built rule copies what it keeps.
+    readonly List<PendingModule> modules = new(8);
+    readonly List<PendingModule> freeModules = new(8);
 
     RuleParser(string source, int line, List<Diagnostic> diags)
     {
@@ -39,18 +46,51 @@ internal sealed class RuleParser
         this.diags = diags;
     }
 
+    /// <summary>A parser for every rule of one table of one read (reuses its scratch lists and option bags).</summary>
+    internal RuleParser(string source, List<Diagnostic> diags, Shared shared) : this(source, 0, diags) => this.shared = shared;
+
+    /// <summary>Parses tokens[start..] of line <paramref name="lineNo"/> (after `-A CHAIN` / `-I CHAIN [N]`).</summary>
+    internal Rule ParseRule(string chain, RuleCommand command, int? insertAt, List<Token> tokens, int start,
+        Counters? counters, (string Source, int Start, int Length) text, int lineNo, SourceLocation at)
+    {
+        line = lineNo;
+        errors = false;
+        try { return Run(chain, command, insertAt, tokens, start, counters, text, at); }
+        finally
+        {
+            foreach (var m in modules) freeModules.Add(m);
+            modules.Clear();
+        }
+    }
+
+    PendingModule NewModule(MatchModule? module, string name, SourceLocation at, bool isImplicit, int order)
+    {
+        if (freeModules.Count == 0) return new PendingModule(module, name, new OptionBag(name, at, diags), isImplicit, order);
+        var m = freeModules[^1];
+        freeModules.RemoveAt(freeModules.Count - 1);
+        m.Reset(module, name, at, isImplicit, order);
+        return m;
+    }
+
     SourceLocation At(Token t) => new(source, line, t.Column);
 
     sealed class PendingModule(MatchModule? module, string name, OptionBag bag, bool isImplicit, int order)
     {
-        public MatchModule? Module { get; } = module;
-        public string Name { get; } = name;
+        public MatchModule? Module { get; private set; } = module;
+        public string Name { get; private set; } = name;
         public OptionBag Bag { get; } = bag;
-        public bool Implicit { get; } = isImplicit;
-        public int Order { get; } = order;
+        public bool Implicit { get; private set; } = isImplicit;
+        public int Order { get; private set; } = order;
         List<string>? raw;
         public List<string> RawArgs => raw ??= [];
         public bool HasRawArgs => raw is { Count: > 0 };
+
+        public void Reset(MatchModule? module, string name, SourceLocation at, bool isImplicit, int order)
+        {
+            (Module, Name, Implicit, Order) = (module, name, isImplicit, order);
+            Bag.Reset(name, at);
+            raw?.Clear();
+        }
     }
 
     /// <summary>Parses tokens[start..] (after `-A CHAIN` / `-I CHAIN [N]`).</summary>
@@ -66,18 +106,19 @@ internal sealed class RuleParser
 
     Rule Run(string chain, RuleCommand command, int? insertAt, List<Token> tk, int i, Counters? counters, (string Source, int Start, int Length) text, SourceLocation at)
     {
-        var unsupported = new List<string>();
+        List<string>? unsupported = null;
         AddressSpec? src = null, dst = null;
         InterfaceSpec? inIf = null, outIf = null;
         ProtocolSpec? proto = null;
         bool? frag = null;
-        var modules = new List<PendingModule>();
+        var modules = this.modules;
+        modules.Clear();
         string? targetName = null;
         Token targetToken = default;
         bool isGoto = false;
         TargetModule? targetModule = null;
         OptionBag? targetBag = null;
-        var targetRaw = new List<string>();
+        List<string>? targetRaw = null;
         bool neg = false;
         Token negTok = default;
 
@@ -103,9 +144,16 @@ internal sealed class RuleParser
                 case "-s" or "--source" or "--src" or "-d" or "--destination" or "--dst":
                 {
                     bool isSrc = v is "-s" or "--source" or "--src";
-                    var a = NextArg(tk, ref i, t, out var intra);
-                    if (a is null) break;
+                    if (!NextArgIndex(tk, ref i, t, out var intra)) break;
                     if ((isSrc ? src : dst) is not null) { diags.Add(NetfilterMessages.DuplicateOption(At(t), isSrc ? "-s" : "-d")); errors = true; }
+                    // The address is parsed from the text (no string of its own: it is seldom repeated).
+                    if (!tk[i].Span.Contains(',') && Ip4Prefix.TryParse(tk[i].Span, out var pfx0))
+                    {
+                        var spec0 = new AddressSpec(pfx0, n || intra);
+                        if (isSrc) src = spec0; else dst = spec0;
+                        break;
+                    }
+                    var a = tk[i].Value;
                     if (a.Contains(',')) { diags.Add(NetfilterMessages.OptionProblem(At(tk[i]), $"{(isSrc ? "-s" : "-d")} with several addresses (`{a}`) makes one rule per address in iptables; write them as separate rules", "iptables-save prints one rule per address")); errors = true; break; }
                     if (!Ip4Prefix.TryParse(a, out var pfx)) { diags.Add(NetfilterMessages.BadAddress(At(tk[i]), a)); errors = true; break; }
                     var spec = new AddressSpec(pfx, n || intra);
@@ -152,13 +200,12 @@ internal sealed class RuleParser
                     var a = NextArg(tk, ref i, t, out _);
                     if (a is null) break;
                     var module = MatchRegistry.Find(a);
-                    var bag = new OptionBag(a, At(tk[i]), diags);
                     if (module is null)
                     {
                         diags.Add(NetfilterMessages.UnknownModule(At(tk[i]), a));
-                        unsupported.Add($"match module \"{a}\" is not modelled");
+                        (unsupported ??= []).Add($"match module \"{a}\" is not modelled");
                     }
-                    modules.Add(new PendingModule(module, a, bag, false, modules.Count));
+                    modules.Add(NewModule(module, a, At(tk[i]), false, modules.Count));
                     break;
                 }
                 case "-j" or "--jump" or "-g" or "--goto":
@@ -179,7 +226,7 @@ internal sealed class RuleParser
                     {
                         // An argument nobody asked for: iptables says "Bad argument `x'".
                         var owner = modules.Count > 0 ? modules[^1] : null;
-                        if (targetName is not null && targetModule is null && !isGoto) { targetRaw.Add(v); break; }
+                        if (targetName is not null && targetModule is null && !isGoto) { (targetRaw ??= []).Add(v); break; }
                         if (owner is { Module: null }) { owner.RawArgs.Add(v); break; }
                         diags.Add(NetfilterMessages.OptionProblem(At(t), $"Bad argument `{v}'"));
                         errors = true;
@@ -194,9 +241,10 @@ internal sealed class RuleParser
                     if (targetName is not null && targetModule is null && !isGoto && VerdictTarget.ByName(targetName) is null)
                     {
                         // options of an unknown target (it is reported once, below)
+                        targetRaw ??= [];
                         if (n) targetRaw.Add("!");
                         targetRaw.Add(v);
-                        while (i + 1 < tk.Count && !tk[i + 1].Value.StartsWith('-') && tk[i + 1].Value != "!") targetRaw.Add(tk[++i].Value);
+                        while (i + 1 < tk.Count && !tk[i + 1].StartsWith('-') && !tk[i + 1].Is("!")) targetRaw.Add(tk[++i].Value);
                         break;
                     }
                     PendingModule? home = null;
@@ -211,22 +259,22 @@ internal sealed class RuleParser
                         var um = modules[^1];
                         if (n) um.RawArgs.Add("!");
                         um.RawArgs.Add(v);
-                        while (i + 1 < tk.Count && !tk[i + 1].Value.StartsWith('-') && tk[i + 1].Value != "!") um.RawArgs.Add(tk[++i].Value);
+                        while (i + 1 < tk.Count && !tk[i + 1].StartsWith('-') && !tk[i + 1].Is("!")) um.RawArgs.Add(tk[++i].Value);
                         break;
                     }
                     if (home is null && proto?.Protocol is { } pp && !proto.Negated && MatchRegistry.ImplicitFor(pp) is { } im && im.Find(v) is { } ispec)
                     {
                         // iptables loads the protocol's match on the first unknown option after -p (xshared.c
                         // command_default); iptables-save then prints the `-m tcp` it inserted.
-                        home = new PendingModule(im, im.Name, new OptionBag(im.Name, At(t), diags), true, modules.Count);
+                        home = NewModule(im, im.Name, At(t), true, modules.Count);
                         modules.Add(home);
                         spec = ispec;
                     }
                     if (home is null)
                     {
                         diags.Add(NetfilterMessages.UnknownOption(At(t), v));
-                        unsupported.Add($"option \"{v}\" is not modelled");
-                        while (i + 1 < tk.Count && !tk[i + 1].Value.StartsWith('-') && tk[i + 1].Value != "!") i++;
+                        (unsupported ??= []).Add($"option \"{v}\" is not modelled");
+                        while (i + 1 < tk.Count && !tk[i + 1].StartsWith('-') && !tk[i + 1].Is("!")) i++;
                         break;
                     }
                     AddOption(home.Bag, spec!, n, ref i, tk, t);
@@ -241,10 +289,10 @@ internal sealed class RuleParser
         }
 
         // Build the matches, each from its collected options.
-        var matches = ImmutableArray.CreateBuilder<Match>(modules.Count);
-        if (modules.Count == 0) matches = null!;
-        foreach (var m in modules)
+        var matches = modules.Count == 0 ? null : new Match[modules.Count];
+        for (int mi = 0; mi < modules.Count; mi++)
         {
+            var m = modules[mi];
             Match? built;
             if (m.Module is null)
             {
@@ -260,7 +308,8 @@ internal sealed class RuleParser
                 {
                     m.Bag.Problem("multiport needs '-p tcp', '-p udp', '-p udplite', '-p sctp' or '-p dccp'");
                 }
-                built = m.Bag.Failed ? null : m.Module.Build(m.Bag);
+                Match? known = m.Bag.Failed || m.Implicit ? null : SharedComment(m.Bag);
+                built = m.Bag.Failed ? null : known ?? m.Module.Build(m.Bag);
                 if (built is null || m.Bag.Failed)
                 {
                     errors = true;
@@ -270,22 +319,26 @@ internal sealed class RuleParser
                 {
                     built = MatchRegistry.WithImplicit(built);
                 }
-                else if (built is CommentMatch cm && shared is not null)
+                else if (known is null && built is CommentMatch cm && shared is not null)
                 {
                     if (shared.Comments.TryGetValue(cm.Comment, out var same)) built = same;
                     else shared.Comments[cm.Comment] = cm;
                 }
-                else if (shared is not null && built is TcpMatch { HasFlags: false, TcpOption: null } or UdpMatch or StatisticMatch { Mode: StatisticMode.Random })
+                else if (shared is not null)
                 {
-                    // Stateless: one instance per distinct save text (never nth or limit, whose state is per object).
-                    var key = built.SaveText;
-                    if (shared.Stateless.TryGetValue(key, out var same)) built = same;
-                    else shared.Stateless[key] = built;
+                    // Stateless: one instance per distinct save form (never nth or limit, whose state is per object).
+                    built = built switch
+                    {
+                        TcpMatch { HasFlags: false, TcpOption: null } tm => Share(shared.TcpPorts, (tm.SourcePorts, tm.SourceNegated, tm.DestinationPorts, tm.DestinationNegated), built),
+                        UdpMatch um => Share(shared.UdpPorts, (um.SourcePorts, um.SourceNegated, um.DestinationPorts, um.DestinationNegated), built),
+                        StatisticMatch { Mode: StatisticMode.Random } st => Share(shared.RandomStatistics, (st.Probability31, st.Negated), built),
+                        _ => built,
+                    };
                 }
-                unsupported.AddRange(m.Bag.Unmodelled);
+                if (m.Bag.Unmodelled.Count > 0) (unsupported ??= []).AddRange(m.Bag.Unmodelled);
             }
-            if (built.UnsupportedReason is { } r && !unsupported.Contains(r)) unsupported.Add(r);
-            matches.Add(built);
+            if (built.UnsupportedReason is { } r && !(unsupported?.Contains(r) ?? false)) (unsupported ??= []).Add(r);
+            matches[mi] = built;
         }
 
         Target? target = null;
@@ -304,21 +357,21 @@ internal sealed class RuleParser
                     errors = true;
                     target = new UnknownTarget(targetName, [.. RawOf(targetBag)]) { Invalid = true };
                 }
-                unsupported.AddRange(targetBag.Unmodelled);
+                if (targetBag.Unmodelled.Count > 0) (unsupported ??= []).AddRange(targetBag.Unmodelled);
             }
-            else if (TargetRegistry.IsKnownUnmodelled(targetName) || targetRaw.Count > 0)
+            else if (TargetRegistry.IsKnownUnmodelled(targetName) || targetRaw is { Count: > 0 })
             {
                 diags.Add(NetfilterMessages.UnknownTarget(At(targetToken), targetName));
-                target = new UnknownTarget(targetName, [.. targetRaw]);
+                target = new UnknownTarget(targetName, targetRaw is null ? [] : [.. targetRaw]);
             }
             else
             {
                 // A plain name: a jump to a user chain (checked against the table's chains at COMMIT).
                 target = SharedJump(targetName, false);
             }
-            if (target.UnsupportedReason is { } r && !unsupported.Contains(r)) unsupported.Add(r);
+            if (target.UnsupportedReason is { } r && !(unsupported?.Contains(r) ?? false)) (unsupported ??= []).Add(r);
         }
-        if (errors) unsupported.Add("the rule has errors (see diagnostics); iptables-restore would refuse it");
+        if (errors) (unsupported ??= []).Add("the rule has errors (see diagnostics); iptables-restore would refuse it");
 
         return new Rule
         {
@@ -331,14 +384,31 @@ internal sealed class RuleParser
             OutInterface = outIf,
             Protocol = proto,
             Fragment = frag,
-            Matches = matches is null ? [] : matches.MoveToImmutable(),
+            Matches = matches is null ? [] : System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(matches),
             Target = target,
             Counters = counters,
             TextRange = text,
             Location = at,
-            Unsupported = unsupported.Count == 0 ? [] : [.. unsupported],
+            Unsupported = unsupported is null ? [] : [.. unsupported],
             TargetColumn = targetName is null ? 0 : targetToken.Column,
         };
+    }
+
+    static Match Share<TKey>(Dictionary<TKey, Match> d, TKey key, Match built) where TKey : notnull
+    {
+        if (d.TryGetValue(key, out var same)) return same;
+        d[key] = built;
+        return built;
+    }
+
+    /// <summary>The shared match for `-m comment --comment TEXT` when that text was read before, found before building
+    /// a new one (a comment repeats on every rule of a Service). Null when the build has something to say (a text over
+    /// the limit is truncated with a warning) or the text is new.</summary>
+    Match? SharedComment(OptionBag bag)
+    {
+        if (shared is null || bag.Module != "comment" || bag.Options is not [{ Negated: false } o] || o.Name != "--comment") return null;
+        var text = o.Arg;
+        return text.Length <= CommentMatch.MaxLength && shared.Comments.TryGetValue(text, out var same) ? same : null;
     }
 
     ProtocolSpec SharedProtocol(IpProtocol? p, bool negated, string written)
@@ -363,10 +433,14 @@ internal sealed class RuleParser
         return j;
     }
 
-    string? NextArg(List<Token> tk, ref int j, Token opt, out bool intraNeg)
+    string? NextArg(List<Token> tk, ref int j, Token opt, out bool intraNeg) =>
+        NextArgIndex(tk, ref j, opt, out intraNeg) ? tk[j].Value : null;
+
+    /// <summary>Moves <paramref name="j"/> to the option's argument; false (reported) when there is none.</summary>
+    bool NextArgIndex(List<Token> tk, ref int j, Token opt, out bool intraNeg)
     {
         intraNeg = false;
-        if (j + 1 < tk.Count && tk[j + 1].Value == "!")
+        if (j + 1 < tk.Count && tk[j + 1].Is("!"))
         {
             intraNeg = true;
             diags.Add(NetfilterMessages.IntrapositionedNegation(At(tk[j + 1])));
@@ -377,10 +451,10 @@ internal sealed class RuleParser
         {
             diags.Add(NetfilterMessages.MissingArgument(At(opt), opt.Value));
             errors = true;
-            return null;
+            return false;
         }
         j++;
-        return tk[j].Value;
+        return true;
     }
 
     static IEnumerable<string> RawOf(OptionBag bag)
@@ -399,7 +473,7 @@ internal sealed class RuleParser
         bool intra = false;
         for (int k = 0; k < spec.Arity; k++)
         {
-            if (k == 0 && i + 1 < tk.Count && tk[i + 1].Value == "!" && spec.Invertible)
+            if (k == 0 && i + 1 < tk.Count && tk[i + 1].Is("!") && spec.Invertible)
             {
                 intra = true;
                 bag.Error(NetfilterMessages.IntrapositionedNegation(At(tk[i + 1])));

@@ -1,6 +1,68 @@
 namespace PacketLife.Core.Netfilter.Text;
 
-public readonly record struct Token(string Value, int Column);
+/// <summary>One argument of a restore line and its 1-based column. A token read by the pooled tokenizer keeps a range of
+/// the file's text instead of a string of its own when it is not worth sharing (an address or a number is parsed once
+/// and dropped): <see cref="Value"/> then copies it on each call, <see cref="Span"/> never does.</summary>
+public readonly struct Token : IEquatable<Token>
+{
+    readonly string? value;
+    readonly string? text;
+    readonly int start, length;
+
+    public Token(string value, int column)
+    {
+        this.value = value;
+        Column = column;
+    }
+
+    internal Token(string text, int start, int length, int column)
+    {
+        this.text = text;
+        this.start = start;
+        this.length = length;
+        Column = column;
+    }
+
+    public string Value => value ?? (text is null ? "" : text.Substring(start, length));
+    public ReadOnlySpan<char> Span => value is not null ? value.AsSpan() : text is null ? default : text.AsSpan(start, length);
+    public int Column { get; }
+
+    public bool Is(string s) => Span.SequenceEqual(s);
+    public bool StartsWith(char c) => Span is [var f, ..] && f == c;
+
+    public bool Equals(Token other) => Column == other.Column && Span.SequenceEqual(other.Span);
+    public override bool Equals(object? obj) => obj is Token t && Equals(t);
+    public override int GetHashCode() => HashCode.Combine(string.GetHashCode(Span, StringComparison.Ordinal), Column);
+    public static bool operator ==(Token a, Token b) => a.Equals(b);
+    public static bool operator !=(Token a, Token b) => !a.Equals(b);
+    public override string ToString() => $"{Value}@{Column}";
+    public void Deconstruct(out string value, out int column) => (value, column) = (Value, Column);
+}
+
+/// <summary>Shares the strings a dump repeats (chain names, comments, option and module names) for one read: each is
+/// allocated once and every later occurrence gets the same instance. Strings are compared by content, so two different
+/// texts never share an instance.</summary>
+internal sealed class StringPool
+{
+    readonly Dictionary<string, string> strings;
+    readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> lookup;
+
+    public StringPool(int capacity = 256)
+    {
+        strings = new Dictionary<string, string>(capacity, StringComparer.Ordinal);
+        lookup = strings.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    public int Count => strings.Count;
+
+    public string Get(ReadOnlySpan<char> s)
+    {
+        if (lookup.TryGetValue(s, out var v)) return v;
+        v = s.ToString();
+        strings.Add(v, v);
+        return v;
+    }
+}
 
 /// <summary>Splits a restore line into arguments exactly as iptables-restore does (xshared.c add_param_to_argv):
 /// whitespace separates; a double quote opens a quoted part in which a backslash escapes the next character and
@@ -23,6 +85,8 @@ public static class Tokenizer
 
     static string Str(ReadOnlySpan<char> s) => CommonLookup.TryGetValue(s, out var v) ? v : s.ToString();
 
+    static bool IsSpace(char c) => c is ' ' or '\t' or '\n' or '\r' or '\v' or '\f';
+
     /// <returns>false when a quote is left open (the column of the opening quote is in <paramref name="errorColumn"/>).</returns>
     public static bool Split(ReadOnlySpan<char> line, List<Token> tokens, out int errorColumn)
     {
@@ -31,38 +95,86 @@ public static class Tokenizer
         while (i < n)
         {
             char c = line[i];
-            if (c is ' ' or '\t' or '\n' or '\r' or '\v' or '\f') { i++; continue; }
+            if (IsSpace(c)) { i++; continue; }
             int start = i;
             // Fast path: a bare word without quotes.
-            while (i < n && line[i] is not (' ' or '\t' or '\n' or '\r' or '\v' or '\f' or '"')) i++;
+            while (i < n && !IsSpace(line[i]) && line[i] != '"') i++;
             if (i == n || line[i] != '"')
             {
                 tokens.Add(new Token(Str(line[start..i]), start + 1));
                 continue;
             }
-            // Slow path: the word continues into a quoted part.
-            var buf = new System.Text.StringBuilder();
-            buf.Append(line[start..i]);
-            bool closed = false;
-            int quoteAt = i;
-            i++; // opening quote
-            bool escaped = false;
-            for (; i < n; i++)
-            {
-                char q = line[i];
-                if (escaped) { buf.Append(q); escaped = false; continue; }
-                if (q == '\\') { escaped = true; continue; }
-                if (q == '"') { closed = true; i++; break; }
-                buf.Append(q);
-            }
-            if (!closed)
-            {
-                errorColumn = quoteAt + 1;
-                return false;
-            }
-            // The closing quote ends the argument (text right after it starts a new one).
-            tokens.Add(new Token(buf.ToString(), start + 1));
+            if (!Quoted(line, ref i, start, out var word, out errorColumn)) return false;
+            tokens.Add(new Token(word, start + 1));
         }
+        return true;
+    }
+
+    /// <summary>The same split over <paramref name="text"/>[<paramref name="lineStart"/>..+<paramref name="lineLength"/>]
+    /// (columns relative to the line start): words that start with a digit or `[` (addresses, ports, numbers, counters;
+    /// parsed once, never kept) stay ranges of <paramref name="text"/>; every other word, quoted or not, comes from <paramref name="pool"/>.</summary>
+    internal static bool Split(string text, int lineStart, int lineLength, List<Token> tokens, StringPool pool, out int errorColumn)
+    {
+        errorColumn = 0;
+        var line = text.AsSpan(lineStart, lineLength);
+        int i = 0, n = line.Length;
+        while (i < n)
+        {
+            char c = line[i];
+            if (IsSpace(c)) { i++; continue; }
+            int start = i;
+            int q = line[i..].IndexOfAny(Breaks);
+            i = q < 0 ? n : i + q;
+            if (i == n || line[i] != '"')
+            {
+                tokens.Add(char.IsAsciiDigit(c) || c == '['
+                    ? new Token(text, lineStart + start, i - start, start + 1)
+                    : new Token(pool.Get(line[start..i]), start + 1));
+                continue;
+            }
+            // A quoted part without backslashes that closes the word (the usual `--comment "..."`) is sliced.
+            int close = line[(i + 1)..].IndexOfAny('"', '\\');
+            if (close >= 0 && line[i + 1 + close] == '"' && start == i)
+            {
+                tokens.Add(new Token(pool.Get(line.Slice(i + 1, close)), start + 1));
+                i = i + 2 + close;
+                continue;
+            }
+            if (!Quoted(line, ref i, start, out var word, out errorColumn)) return false;
+            tokens.Add(new Token(pool.Get(word), start + 1));
+        }
+        return true;
+    }
+
+    static readonly System.Buffers.SearchValues<char> Breaks = System.Buffers.SearchValues.Create(" \t\n\r\v\f\"");
+
+    /// <summary>A word that continues into a quoted part; <paramref name="i"/> is at the opening quote.</summary>
+    static bool Quoted(ReadOnlySpan<char> line, ref int i, int start, out string word, out int errorColumn)
+    {
+        errorColumn = 0;
+        int n = line.Length;
+        var buf = new System.Text.StringBuilder();
+        buf.Append(line[start..i]);
+        bool closed = false;
+        int quoteAt = i;
+        i++; // opening quote
+        bool escaped = false;
+        for (; i < n; i++)
+        {
+            char q = line[i];
+            if (escaped) { buf.Append(q); escaped = false; continue; }
+            if (q == '\\') { escaped = true; continue; }
+            if (q == '"') { closed = true; i++; break; }
+            buf.Append(q);
+        }
+        word = "";
+        if (!closed)
+        {
+            errorColumn = quoteAt + 1;
+            return false;
+        }
+        // The closing quote ends the argument (text right after it starts a new one).
+        word = buf.ToString();
         return true;
     }
 }
