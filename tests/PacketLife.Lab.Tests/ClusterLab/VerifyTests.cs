@@ -59,6 +59,7 @@ public class VerifyTests
         {
             var code = VerifyCommand.Run(200, seed: 7, perCluster: 25, connections: 6, keepFailing: false, root, outDir, o, e);
             var text = o.ToString();
+            TestReport.Line("verify --cases 200 --seed 7 (twin vs lab):\n" + string.Join("\n", text.Split('\n').Where(l => !l.StartsWith("verify: ", StringComparison.Ordinal) && l.Length > 0).Select(l => "  " + l)));
             Assert.True(code == 0, text + e);
             Assert.Contains("200 cases, 200 agreed (100%)", text);
             foreach (var category in new[] { "internet->LB", "pod->ClusterIP", "pod->own Service", "node->NodePort", "probe" })

@@ -50,7 +50,7 @@ public sealed class HostWalkDifferentialTests(OracleFixture fixture, ITestOutput
             if (diffs.Count > 0) failures.Add((g, diffs, kernel, string.Join("\n", engine.Log)));
         }
         output.WriteLine($"host walk vs kernel: {tally}; {loaded} loaded; {reruns} re-run on the kernel; ambiguous explain outcomes: {engine.Ambiguous}");
-        Console.WriteLine($"host walk vs kernel: {tally}");
+        TestReport.Line($"kernel differential, host walk: {tally}; {reruns} re-run on the kernel");
         foreach (var f in failures.OrderBy(f => f.Case.RulesetText.Length).Take(5))
         {
             output.WriteLine($"--- seed {f.Case.Seed}\n{f.Case}\n{string.Join("\n", f.Diffs)}\nkernel:\n{f.Kernel}\nengine:\n{f.Engine}");

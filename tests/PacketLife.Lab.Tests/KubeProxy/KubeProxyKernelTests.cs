@@ -15,7 +15,7 @@ namespace PacketLife.Lab.Tests.KubeProxy;
 /// `#` lines). Needs root and iptables-legacy; otherwise each test prints why it did not run.</summary>
 public class KubeProxyKernelTests(ITestOutputHelper output)
 {
-    static string? WhyNot()
+    internal static string? WhyNot()
     {
         if (!OperatingSystem.IsLinux()) return "not Linux";
         if (Environment.UserName != "root" && Environment.GetEnvironmentVariable("USER") != "root" && !IsRoot()) return "not root";
@@ -110,10 +110,9 @@ public class KubeProxyKernelTests(ITestOutputHelper output)
         { "seed-deployment", "aks-nodepool1-33086427-vmss000000" },
     };
 
-    [Theory, MemberData(nameof(SeedCases))]
+    [LegacyIptablesTheory, MemberData(nameof(SeedCases))]
     public void Seed_cluster_payload_loads_and_iptables_save_prints_the_prediction(string scenario, string node)
     {
-        if (WhyNot() is { } why) { output.WriteLine($"SKIPPED: {why}"); return; }
         var read = ManifestReader.ReadFiles([Path.Combine(GoldenDir(), scenario, "objects.yaml")]);
         var sync = IptablesProxier.Sync(new KubeProxySyncInput
         {
@@ -186,10 +185,9 @@ public class KubeProxyKernelTests(ITestOutputHelper output)
 
     public static TheoryData<string> Profiles => new() { "aks-kubenet", "defaults-clustercidr", "no-localhost-nodeports", "nodeport-addresses" };
 
-    [Theory, MemberData(nameof(Profiles))]
+    [LegacyIptablesTheory, MemberData(nameof(Profiles))]
     public void Every_feature_loads_and_iptables_save_prints_the_prediction(string profile)
     {
-        if (WhyNot() is { } why) { output.WriteLine($"SKIPPED: {why}"); return; }
         var (svcs, slices) = AllFeatures();
         var cfg = profile switch
         {
@@ -205,10 +203,9 @@ public class KubeProxyKernelTests(ITestOutputHelper output)
         AssertKernelPrintsPrediction(sync);
     }
 
-    [Fact]
+    [LegacyIptablesFact]
     public void IPv6_proxier_payload_loads_with_ip6tables_and_ip6tables_save_prints_the_prediction()
     {
-        if (WhyNot() is { } why) { output.WriteLine($"SKIPPED: {why}"); return; }
         var lb = new ServiceStatus { LoadBalancerIngress = [new LoadBalancerIngress("2001:db8::10")] };
         var svcs = new List<Service>
         {
@@ -239,10 +236,9 @@ public class KubeProxyKernelTests(ITestOutputHelper output)
     /// <summary>A second full sync on a node that already has rules: Services and endpoints went away, so their
     /// chains are stale; the payload flushes and deletes them (`:CHAIN` + `-X`, facts §9), the jump rules already
     /// exist and are not added again, and iptables-save prints what the view predicts from the first save.</summary>
-    [Fact]
+    [LegacyIptablesFact]
     public void Resync_deletes_stale_chains_and_iptables_save_prints_the_prediction()
     {
-        if (WhyNot() is { } why) { output.WriteLine($"SKIPPED: {why}"); return; }
         var (svcs, slices) = AllFeatures();
         var first = IptablesProxier.Sync(new KubeProxySyncInput
         {
@@ -270,10 +266,9 @@ public class KubeProxyKernelTests(ITestOutputHelper output)
 
     /// <summary>Why nfacct counters are off by default: in a namespace without nfacct objects (a fresh one, or
     /// a node where kube-proxy could not create them), a payload that names one does not load.</summary>
-    [Fact]
+    [LegacyIptablesFact]
     public void A_payload_naming_a_missing_nfacct_counter_does_not_load()
     {
-        if (WhyNot() is { } why) { output.WriteLine($"SKIPPED: {why}"); return; }
         var sync = IptablesProxier.Sync(new KubeProxySyncInput
         {
             Hostname = "node0", Configuration = KubeProxyConfiguration.AksKubenet,
@@ -286,5 +281,23 @@ public class KubeProxyKernelTests(ITestOutputHelper output)
             output.WriteLine(r.Err);
             Assert.NotEqual(0, r.Code);
         });
+    }
+}
+
+/// <summary>Kernel facts of this file: root, Linux, the legacy iptables tools (IPv4 and IPv6); elsewhere skipped with
+/// the reason printed by the runner.</summary>
+public sealed class LegacyIptablesFactAttribute : FactAttribute
+{
+    public LegacyIptablesFactAttribute()
+    {
+        if (KubeProxyKernelTests.WhyNot() is { } why) Skip = why;
+    }
+}
+
+public sealed class LegacyIptablesTheoryAttribute : TheoryAttribute
+{
+    public LegacyIptablesTheoryAttribute()
+    {
+        if (KubeProxyKernelTests.WhyNot() is { } why) Skip = why;
     }
 }
