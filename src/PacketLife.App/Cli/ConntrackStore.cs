@@ -22,11 +22,22 @@ internal sealed class TwinSession
     public required TwinClock Clock { get; init; }
     public string? StorePath { get; init; }
 
-    public static TwinSession Open(string? clusterFlag, bool persist = true, bool runProbes = true)
+    /// <param name="nodeRules">Nodes that run a given dump instead of the generated rules (`--node-rules NODE=FILE`):
+    /// the node names are checked against the state first, then each file is read with <paramref name="readRules"/>.</param>
+    public static TwinSession Open(string? clusterFlag, bool persist = true, bool runProbes = true,
+        IReadOnlyList<(string Node, string File)>? nodeRules = null, Func<string, NodeDump>? readRules = null)
     {
         var state = ClusterSession.Read(clusterFlag);
         var clock = new TwinClock(ClusterSession.Clock);
-        var topo = ClusterTopology.Build(state, clock);
+        Dictionary<string, NodeDump>? dumps = null;
+        if (nodeRules is { Count: > 0 })
+        {
+            foreach (var (name, _) in nodeRules)
+                if (state.FindNode(name) is null)
+                    throw new CliException($"error: --node-rules names node \"{name}\", which the cluster does not have; nodes: {string.Join(", ", state.Nodes.Select(n => n.Metadata.Name))}", 2);
+            dumps = nodeRules.ToDictionary(r => r.Node, r => readRules!(r.File), StringComparer.Ordinal);
+        }
+        var topo = ClusterTopology.Build(state, clock, nodeDumps: dumps);
         var tracer = new ClusterTracer(topo);
         var path = persist ? ClusterSession.ResolvePath(clusterFlag) + ".conntrack" : null;
         DateTimeOffset? probed = null;

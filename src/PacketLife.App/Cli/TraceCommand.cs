@@ -24,8 +24,13 @@ public sealed class TraceCommand : ICommandGroup
         var sport = new Option<ushort>("--sport") { Description = "Client source port (default: from the seed)" };
         var live = new Option<bool>("--live") { Description = "Start from the nodes' conntrack entries (what curl and the probes left) instead of empty tables" };
         var cluster = new Option<string?>("--cluster") { Description = "Cluster state file (default: $PACKETLIFE_CLUSTER or .packetlife/cluster.json; none: the seed's cluster)" };
+        var nodeRules = new Option<string[]>("--node-rules")
+        {
+            Description = "NODE=FILE: that node runs the rules of FILE (its real iptables-save output) instead of the generated ones (repeatable)",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var cmd = new Command("trace", "Follow a packet through the cluster: LB, nodes, rules, routes, conntrack, pod, and the reply")
-            { to, from, proto, all, seed, output, ns, sport, live, cluster };
+            { to, from, proto, all, seed, output, ns, sport, live, cluster, nodeRules };
         cmd.SetAction(pr =>
         {
             var stdout = pr.InvocationConfiguration.Output;
@@ -37,7 +42,8 @@ public sealed class TraceCommand : ICommandGroup
                 var o = pr.GetValue(output)!;
                 if (o is not ("text" or "json")) throw new CliException($"error: unknown output format \"{o}\": use text or json", 2);
                 if (pr.GetValue(all) && pr.GetValue(seed) is not null) throw new CliException("error: --all and --seed exclude each other: --all lists every path, --seed follows one", 2);
-                var session = TwinSession.Open(pr.GetValue(cluster), persist: pr.GetValue(live), runProbes: pr.GetValue(live));
+                var session = TwinSession.Open(pr.GetValue(cluster), persist: pr.GetValue(live), runProbes: pr.GetValue(live),
+                    NodeRuleSpecs(pr.GetValue(nodeRules) ?? []), file => ReadNodeDump(file, stderr));
                 var topo = session.Topology;
                 var s = pr.GetValue(seed);
                 var ip = p == "udp" ? IpProtocol.Udp : IpProtocol.Tcp;
@@ -57,5 +63,38 @@ public sealed class TraceCommand : ICommandGroup
             }
         });
         yield return cmd;
+    }
+
+    /// <summary>The `NODE=FILE` pairs of --node-rules, each node once.</summary>
+    static List<(string Node, string File)> NodeRuleSpecs(string[] specs)
+    {
+        var list = new List<(string Node, string File)>();
+        foreach (var spec in specs)
+        {
+            var eq = spec.IndexOf('=');
+            if (eq <= 0 || eq == spec.Length - 1)
+                throw new CliException($"error: --node-rules \"{spec}\": expected NODE=FILE, e.g. aks-nodepool1-33086427-vmss000000=node0.rules", 2);
+            var (node, file) = (spec[..eq], spec[(eq + 1)..]);
+            if (list.Any(l => l.Node == node)) throw new CliException($"error: --node-rules names node \"{node}\" twice", 2);
+            list.Add((node, file));
+        }
+        return list;
+    }
+
+    /// <summary>Reads a node's dump. Every diagnostic is printed (file:line:column); an error ends the command with
+    /// exit 2, warnings (a module the engine does not model) let the trace run, marked uncertain where it meets them.</summary>
+    static NodeDump ReadNodeDump(string file, TextWriter stderr)
+    {
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(file); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"error: open {file}: {(e is FileNotFoundException or DirectoryNotFoundException ? "no such file or directory" : e.Message)}", 2);
+        }
+        var parsed = Core.Netfilter.Text.IptablesSaveReader.Read(bytes, file);
+        foreach (var d in parsed.Diagnostics) stderr.WriteLine(d.ToString());
+        var errors = parsed.Diagnostics.Count(d => d.Severity == Core.Diagnostics.Severity.Error);
+        if (errors > 0) throw new CliException($"error: {file}: {errors} error{(errors == 1 ? "" : "s")} (above); check it with `packetlife iptables check {file}`", 2);
+        return new NodeDump(System.Text.Encoding.UTF8.GetString(bytes), parsed);
     }
 }

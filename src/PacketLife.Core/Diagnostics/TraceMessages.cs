@@ -29,6 +29,9 @@ public static class TraceMessages
     public static string SourceIpKeptText(string service) =>
         $"the client's source IP is kept: {service} is externalTrafficPolicy Local, so kube-proxy sends the packet only to endpoints on this node and does not masquerade it";
 
+    public static string SourceIpKeptUnmasqueradedText(string service) =>
+        $"the client's source IP is kept although {service} is externalTrafficPolicy Cluster: no MASQUERADE or SNAT acted on this path, so the node's rules are not the ones kube-proxy writes (a given dump?). Without it the reply may bypass the node that translated the request";
+
     public static string EtpLocalNoEndpointText(string service, string node) =>
         $"{service} is externalTrafficPolicy Local and node {node} has no ready local endpoint: kube-proxy drops the packet here. The LB's health probe on the healthCheckNodePort gets 503 from this node, so once the probe has failed ProbeThreshold times the LB stops sending new flows to it";
 

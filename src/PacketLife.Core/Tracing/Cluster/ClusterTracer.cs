@@ -30,6 +30,7 @@ public sealed partial class ClusterTracer
 {
     const int MaxHops = 32;
     readonly Dictionary<(string Probe, string Node), double> _probeSuccess = new();
+    readonly Dictionary<(string Probe, string Node), string?> _probeUncertain = new();
     readonly Dictionary<string, NodeRuntime> _scratch = new(StringComparer.Ordinal);
     readonly Dictionary<string, NodeRuntime> _live = new(StringComparer.Ordinal);
 
@@ -212,7 +213,11 @@ public sealed partial class ClusterTracer
             case AtPod ap:
                 answeredBy = $"pod {ap.Pod.Key} ({ap.Pod.Ip}) on {ap.Pod.NodeName}";
                 if (from is TraceSource.Internet && !st.Masqueraded && got.Src == packet.Src && st.LbService is { } lbSvc)
-                    st.Explain(new Explanation(TraceMessages.SourceIpKept, TraceMessages.SourceIpKeptText(lbSvc), null, "service/" + lbSvc));
+                {
+                    var local = Topology.State.Services.Any(s => s.Metadata.Namespace + "/" + s.Metadata.Name == lbSvc && s.Spec.ExternalTrafficPolicy == TrafficPolicy.Local);
+                    st.Explain(new Explanation(TraceMessages.SourceIpKept,
+                        local ? TraceMessages.SourceIpKeptText(lbSvc) : TraceMessages.SourceIpKeptUnmasqueradedText(lbSvc), null, "service/" + lbSvc));
+                }
                 listening = ap.Pod.Listens(got.Protocol, got.DstPort);
                 replyStart = new AtNode(Topology.NodeByName(ap.Pod.NodeName)!, "cbr0", ap.Pod.Veth);
                 if (!listening) st.Explain(new Explanation(TraceMessages.NotListening, TraceMessages.NotListeningText("pod " + ap.Pod.Key, $"{got.DstPort}/{Protocols(got.Protocol)}"), null, "pod/" + ap.Pod.Key));
@@ -274,9 +279,9 @@ public sealed partial class ClusterTracer
             {
                 case AtLb:
                 {
-                    var (node, hop, fail) = LbHop(p, chooser, st);
+                    var (node, hop, fail, unknown) = LbHop(p, chooser, st);
                     hops.Add(hop);
-                    if (node is null) return new Leg(hops.ToImmutable(), null, p, TraceDisposition.Dropped, fail!, null);
+                    if (node is null) return new Leg(hops.ToImmutable(), null, p, unknown ? TraceDisposition.Uncertain : TraceDisposition.Dropped, fail!, null);
                     loc = new AtNode(node, "eth0", null);
                     continue;
                 }
@@ -382,14 +387,14 @@ public sealed partial class ClusterTracer
         return new AtInternet();
     }
 
-    (TopologyNode? Node, TraceHop Hop, string? Fail) LbHop(Packet p, IBranchChooser chooser, RunState st)
+    (TopologyNode? Node, TraceHop Hop, string? Fail, bool Unknown) LbHop(Packet p, IBranchChooser chooser, RunState st)
     {
         var rule = LoadBalancer.MatchRule(p, out var fe, out var onFrontend);
         if (rule is null)
         {
             var text = TraceMessages.NoLbRuleText(fe?.Name ?? p.Dst.ToString(), $"{p.DstPort}/{Protocols(p.Protocol)}", onFrontend.Count == 0 ? "none" : string.Join(", ", onFrontend.Select(r => r.Name)));
             st.Explain(new Explanation(TraceMessages.NoLbRule, text));
-            return (null, new TraceHop("azure-lb", "frontend " + fe?.Name, null, p, p, [new LoadBalancerStep("(none)", fe?.Name ?? "", null, text)]), "no LB rule for " + p.Dst + ":" + p.DstPort);
+            return (null, new TraceHop("azure-lb", "frontend " + fe?.Name, null, p, p, [new LoadBalancerStep("(none)", fe?.Name ?? "", null, text)]), "no LB rule for " + p.Dst + ":" + p.DstPort, false);
         }
         var probe = LoadBalancer.ProbeOf(rule);
         var pool = LoadBalancer.Pool(rule);
@@ -397,6 +402,13 @@ public sealed partial class ClusterTracer
         var healthy = new List<TopologyNode>();
         foreach (var n in pool)
         {
+            // A probe whose path meets a rule the engine does not model: the LB's pool, and so its choice, is unknown.
+            if (probe is not null && !LoadBalancer.HasHealth(probe.Name, n.Name) && ProbeUncertainty(probe, n) is { } why)
+            {
+                steps.Add(new NoteStep($"backend {n.Name}: health unknown: probe {probe.Name} ({probe.Protocol} :{probe.Port}) {why}"));
+                return (null, new TraceHop("azure-lb", "frontend " + fe!.Name, null, p, p, steps.ToImmutable()),
+                    $"the LB's choice is not known: the health of backend {n.Name} is uncertain ({why})", true);
+            }
             var up = probe is null || IsUp(probe, n);
             if (up) healthy.Add(n);
             else
@@ -408,7 +420,7 @@ public sealed partial class ClusterTracer
         if (healthy.Count == 0)
         {
             steps.Add(new LoadBalancerStep(rule.Name, fe!.Name, null, "no healthy backend: Azure drops new flows"));
-            return (null, new TraceHop("azure-lb", "frontend " + fe.Name, null, p, p, steps.ToImmutable()), "the LB has no healthy backend for rule " + rule.Name);
+            return (null, new TraceHop("azure-lb", "frontend " + fe.Name, null, p, p, steps.ToImmutable()), "the LB has no healthy backend for rule " + rule.Name, false);
         }
         var hash = FlowHash.Hash(rule.LoadDistribution, p.Protocol, p.Src, p.SrcPort, p.Dst, p.DstPort);
         var pick = chooser.Choose(Enumerable.Repeat(1.0 / healthy.Count, healthy.Count).ToList(), FlowHash.Pick(hash, healthy.Count));
@@ -421,7 +433,7 @@ public sealed partial class ClusterTracer
         st.LbService = rule.Service;
         if (rule.EnableFloatingIP) st.Explain(new Explanation(TraceMessages.FloatingIp, TraceMessages.FloatingIpText(p.Dst.ToString(), rule.Name), null, "service/" + rule.Service));
         st.Explain(new Explanation(TraceMessages.LbHash, TraceMessages.LbHashText(healthy.Count), null, "service/" + rule.Service));
-        return (node, new TraceHop("azure-lb", "frontend " + fe.Name, "backend " + node.Name, p, after, steps.ToImmutable()), null);
+        return (node, new TraceHop("azure-lb", "frontend " + fe.Name, "backend " + node.Name, p, after, steps.ToImmutable()), null, false);
     }
 
     /// <summary>A backend's health: the recorded probe state when the twin's timeline has probed it, else the steady
@@ -441,14 +453,25 @@ public sealed partial class ClusterTracer
         double ok = 0;
         // The SYN reaching a listening socket decides it (its answer follows the conntrack entries back, which the
         // forward paths of this same node already show).
+        string? uncertain = null;
         foreach (var (prob, path) in ReplayChooser.Enumerate(ch => Run(new TraceSource.Probe(), p, ch, new RunState(this, false, 7), forwardOnly: true)))
         {
+            if (path.Disposition == TraceDisposition.Uncertain) uncertain ??= path.DispositionDetail;
             if (path.Disposition != TraceDisposition.Answered) continue;
             if (probe.Protocol is "Http" or "Https") ok += HealthzStatus(node, probe.Port) == 200 ? prob : 0;
             else ok += prob;
         }
         _probeSuccess[(probe.Name, node.Name)] = ok;
+        _probeUncertain[(probe.Name, node.Name)] = uncertain;
         return ok;
+    }
+
+    /// <summary>Why one probe of <paramref name="probe"/> to <paramref name="node"/> has no known result (a path of it
+    /// meets a rule the engine does not model), or null when it is known.</summary>
+    public string? ProbeUncertainty(Azure.HealthProbe probe, TopologyNode node)
+    {
+        if (!_probeUncertain.ContainsKey((probe.Name, node.Name))) ProbeSuccess(probe, node);
+        return _probeUncertain[(probe.Name, node.Name)];
     }
 
     /// <summary>kube-proxy's service health server (pkg/proxy/healthcheck/service_health.go): 200 when the node has

@@ -16,6 +16,9 @@ public class TraceBadInputTests
         { "trace svc/nginx -p sctp",                          "error: unknown protocol \"sctp\": use tcp or udp" },
         { "trace svc/nginx --all --seed 3",                   "error: --all and --seed exclude each other" },
         { "trace --from probe svc/kubernetes",                "error: Service default/kubernetes has no load balancer IP" },
+        { "trace svc/nginx --node-rules nope=x.rules",          "error: --node-rules names node \"nope\", which the cluster does not have; nodes: aks-nodepool1-33086427-vmss000000, aks-nodepool1-33086427-vmss000001" },
+        { "trace svc/nginx --node-rules x.rules",              "error: --node-rules \"x.rules\": expected NODE=FILE" },
+        { "trace svc/nginx --node-rules aks-nodepool1-33086427-vmss000000=/nonexistent/x.rules", "error: open /nonexistent/x.rules: no such file or directory" },
         { "conntrack -L --node nope",                         "error: unknown node \"nope\": nodes are aks-nodepool1-33086427-vmss000000, aks-nodepool1-33086427-vmss000001" },
         { "conntrack -L --dport 80",                          "conntrack v1.4.7 (conntrack-tools): missing protocol" },
     };
