@@ -69,6 +69,9 @@ public sealed record LabPlan
 
     /// <summary>Plans the lab for <paramref name="state"/>.</summary>
     /// <exception cref="LabException">The state cannot be built (a node without InternalIP or pod CIDR, ...).</exception>
+    /// <summary>The lab's public address space: TEST-NET-2 and TEST-NET-3 (RFC 5737).</summary>
+    public static readonly IReadOnlyList<Ip4Prefix> PublicRanges = [Ip4Prefix.Parse("198.51.100.0/24"), Ip4Prefix.Parse("203.0.113.0/24")];
+
     public static LabPlan Create(ClusterState state, string iptables = "legacy")
     {
         if (iptables is not ("legacy" or "nft")) throw new LabException($"lab: unknown --iptables \"{iptables}\" (legacy or nft)");
@@ -162,6 +165,11 @@ public sealed record LabPlan
             var fe = lb.FrontendIpConfigurations.FirstOrDefault(f => f.Name == rule.FrontendIpConfigurationName);
             var pip = fe is null ? null : state.Azure.PublicIpAddresses.FirstOrDefault(p => p.Name == fe.PublicIpAddressName);
             if (pip is null) continue;
+            // Safety: the lab's "public" addresses come only from the documentation ranges (RFC 5737), so that no lab
+            // address can ever stand for a real host, whatever the twin's state uses.
+            if (!Ip4.TryParse(pip.IpAddress, out var feIp) || !PublicRanges.Any(r => r.Contains(feIp)))
+                throw new LabException($"lab: frontend IP {pip.IpAddress} ({rule.Service ?? rule.Name}) is not in a documentation range ({string.Join(", ", PublicRanges)}), " +
+                    "the only public addresses the lab uses; make the cluster with `packetlife cluster init --public-ip-prefix 203.0.113.0/24`");
             if (!byIp.TryGetValue(pip.IpAddress, out var entry)) byIp[pip.IpAddress] = entry = (new(StringComparer.Ordinal), [], new(StringComparer.Ordinal), []);
             var pool = lb.BackendAddressPools.FirstOrDefault(b => b.Name == rule.BackendAddressPoolName);
             foreach (var n in pool?.NodeNames ?? []) if (nodes.ContainsKey(n)) entry.Nodes.Add(n);

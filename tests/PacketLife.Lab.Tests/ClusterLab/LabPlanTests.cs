@@ -96,6 +96,28 @@ public class LabPlanTests
     }
 
     [Fact]
+    public void A_frontend_outside_the_documentation_ranges_is_refused_in_one_line()
+    {
+        // The seed's own public prefixes (swedencentral's 20.240/16, 4.225/16) are real addresses: the twin may keep
+        // them, the lab never uses them.
+        var dir = Path.Combine(Path.GetTempPath(), "plt-plan-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            var path = Path.Combine(dir, "cluster.json");
+            Directory.CreateDirectory(dir);
+            SeedCluster.Check(SeedCluster.Run("cluster", "init", "--cluster", path));
+            SeedCluster.Check(SeedCluster.Run("kubectl", "--cluster", path, "run", "nginx", "--image=nginx", "--port=80"));
+            SeedCluster.Check(SeedCluster.Run("kubectl", "--cluster", path, "expose", "po", "nginx", "--type=LoadBalancer"));
+            var state = SeedCluster.Load(path);
+            var ip = state.Services.Single(s => s.Metadata.Name == "nginx").Status.LoadBalancerIngress[0].Ip;
+            var e = Assert.Throws<LabException>(() => LabPlan.Create(state));
+            Assert.Equal($"lab: frontend IP {ip} (default/nginx) is not in a documentation range (198.51.100.0/24, 203.0.113.0/24), " +
+                "the only public addresses the lab uses; make the cluster with `packetlife cluster init --public-ip-prefix 203.0.113.0/24`", e.Message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void Pod_nginx_serves_its_ports_the_default_page_and_its_name()
     {
         var pod = new PodPlan("default", "web-1", "p-1", "n", "10.244.0.9", 24, "10.244.0.1", "c1", [80, 8080]);
