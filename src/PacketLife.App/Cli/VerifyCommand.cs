@@ -104,6 +104,12 @@ public sealed class VerifyCommand : ICommandGroup
                 var g = checks.Where(x => x.Category == category).ToList();
                 o.WriteLine($"{category}: {g.Count(x => x.Agreed)}/{g.Count} connections agreed");
             }
+            // What the state comparison saw: the entries' shapes along each connection (TIME_WAIT [ASSURED] after a
+            // completed connection, CLOSE after a RST, SYN_SENT [UNREPLIED] for a SYN lost beyond the node, none when a
+            // rule dropped or rejected it before conntrack confirmed the entry).
+            var shapes = checks.Where(x => x.Category == ConntrackCompare.State && x.Agreed).GroupBy(x => x.Detail).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).ToList();
+            if (shapes.Count > 0)
+                o.WriteLine("conntrack entries compared: " + string.Join("; ", shapes.Select(g => $"{g.Key} ×{g.Count()}")));
             var (chi, df, p) = ClusterVerifier.ChiSquare(all);
             var distributionOk = p >= 0.001;
             o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"pod frequencies: chi-square {chi:0.00} with {df} degrees of freedom, p = {p:0.####} ({(distributionOk ? "consistent with the twin's probabilities" : "NOT consistent")})"));

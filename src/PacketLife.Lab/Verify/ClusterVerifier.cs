@@ -257,7 +257,8 @@ public sealed class ClusterVerifier(Cluster.ClusterLab lab, ClusterTracer tracer
             var twinChain = TwinConnection(c, sport, (ulong)seed, lbNode, first, out var twinOutcome);
             best ??= twinChain;
             if (twinOutcome == labOutcome && string.Join(",", twinChain.Select(e => e.Node).Order(StringComparer.Ordinal)) == kernelNodes)
-                return ConntrackCompare.Compare(twinChain, kernelChain);
+                return ConntrackCompare.Compare(twinChain, kernelChain)
+                    .Select(x => x.Category == ConntrackCompare.State && x.Agreed ? x with { Detail = $"{labOutcome.Class}: {x.Detail}" } : x);
         }
         // No path of the twin's crosses the nodes the kernel's did: the tuples disagree (the rest cannot be compared).
         return [new ConnectionCheck(ConntrackCompare.Tuples, false,
