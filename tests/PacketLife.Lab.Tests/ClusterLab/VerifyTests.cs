@@ -22,11 +22,42 @@ public class VerifyTests
         var all = Enumerable.Range(0, 200).Select(i => RandomCluster.Generate((ulong)i)).ToList();
         var yaml = string.Concat(all.Select(c => c.ServicesYaml));
         foreach (var needle in new[] { "type: ClusterIP", "type: NodePort", "type: LoadBalancer", "externalTrafficPolicy: Local",
-                     "sessionAffinity: ClientIP", "- " + RandomCluster.ClientRange, "- " + RandomCluster.OtherRange, "name: p1", "targetPort: 8081" })
+                     "internalTrafficPolicy: Local", "sessionAffinity: ClientIP", "- " + RandomCluster.ClientRange, "- " + RandomCluster.OtherRange, "name: p1", "targetPort: 8081" })
             Assert.Contains(needle, yaml);
         Assert.Equal([1, 2, 3, 4], all.Select(c => c.Nodes).Distinct().Order());
         var replicas = all.SelectMany(c => c.Commands).Where(c => c[0] == "kubectl").Select(c => c[^1]).Distinct().Order();
         Assert.Equal(["--replicas=0", "--replicas=1", "--replicas=2", "--replicas=3", "--replicas=4"], replicas);
+    }
+
+    [Fact]
+    public void Cases_name_their_objects_and_resolve_back_to_the_same_connection_and_every_category_is_drawn()
+    {
+        var work = Path.Combine(Path.GetTempPath(), "plt-cases-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(work);
+        try
+        {
+            var categories = new HashSet<string>();
+            for (ulong seed = 7000; seed < 7008; seed++)
+            {
+                var path = Path.Combine(work, $"c{seed}.json");
+                VerifyCommand.Build(RandomCluster.Generate(seed).Spec, path);
+                var state = PacketLife.Manifests.StateFile.Load(path)!;
+                var topo = PacketLife.Core.Topology.ClusterTopology.Build(state, TimeProvider.System);
+                var plan = PacketLife.Lab.Cluster.LabPlan.Create(state);
+                foreach (var c in ClusterVerifier.Cases(topo, plan, new Random((int)seed), 25))
+                {
+                    Assert.NotNull(c.Spec);
+                    Assert.Equal(c, c.Spec!.Resolve(topo, plan));
+                    Assert.True(c.Spec.AppliesTo(RandomCluster.Generate(seed).Spec), c.ToString());
+                    categories.Add(c.Category);
+                }
+            }
+            Assert.Equal(CaseSpec.Categories.Order(), categories.Order());
+        }
+        finally
+        {
+            Directory.Delete(work, true);
+        }
     }
 
     [Fact]
@@ -64,6 +95,12 @@ public class VerifyTests
             foreach (var category in new[] { "internet->LB", "pod->ClusterIP", "pod->own Service", "node->NodePort", "probe" })
                 Assert.Matches($"(?m)^{System.Text.RegularExpressions.Regex.Escape(category)}: (\\d+)/\\1 agreed$", text);
             Assert.Matches(@"pod frequencies: chi-square [\d.]+ with [1-9]\d* degrees of freedom", text);
+            // Every connection's conntrack entries agree too, and the comparison saw completed, refused and lost ones.
+            foreach (var category in ConntrackCompare.Categories)
+                Assert.Matches($"(?m)^{System.Text.RegularExpressions.Regex.Escape(category)}: ([1-9]\\d*)/\\1 connections agreed$", text);
+            Assert.Contains("answered: TIME_WAIT [ASSURED] mark=0 ×", text);
+            Assert.Contains("answered: TIME_WAIT [ASSURED] mark=0 / TIME_WAIT [ASSURED] mark=0 ×", text);
+            Assert.Contains("refused: (no entry) ×", text);
             Assert.False(Directory.Exists(outDir));
         }
         finally
