@@ -47,8 +47,10 @@ public sealed class VerifyCommand : ICommandGroup
     }
 
     public static int Run(int caseCount, ulong seed, int perCluster, int connections, bool keepFailing, string stateRoot, string outDir, TextWriter o, TextWriter err,
-        bool show = false, int shrinkTries = 60, bool compareConntrack = true)
+        bool show = false, int shrinkTries = 60, bool compareConntrack = true, Func<ClusterState, NodeProfile>? twinProfile = null)
     {
+        // twinProfile: fault injection for verify's own tests: the twin traces with another node profile than the lab's.
+        var profileOf = twinProfile ?? ProfileOf;
         var sw = Stopwatch.StartNew();
         var all = new List<CaseResult>();
         (CaseResult Result, ClusterSpec Cluster)? firstFailure = null;
@@ -62,7 +64,7 @@ public sealed class VerifyCommand : ICommandGroup
                 var clusterSeed = seed * 1000 + (ulong)cluster++;
                 var spec = RandomCluster.Generate(clusterSeed);
                 var path = Path.Combine(work, $"cluster-{clusterSeed}.json");
-                var (lab, topo, verifier) = Up(spec.Spec, path, stateRoot, compareConntrack);
+                var (lab, topo, verifier) = Up(spec.Spec, path, stateRoot, compareConntrack, profileOf);
                 try
                 {
                     var rnd = new Random(unchecked((int)clusterSeed));
@@ -119,7 +121,7 @@ public sealed class VerifyCommand : ICommandGroup
             {
                 o.WriteLine($"first disagreement: {Describe(ff.Result)}");
                 o.WriteLine($"its cluster: {ff.Cluster.Describe()} (state file {Path.Combine(outDir, $"cluster-{ff.Cluster.Seed}.json")})");
-                ReportSmallest(ff.Result, ff.Cluster, shrinkTries, connections, keepFailing, stateRoot, outDir, work, compareConntrack, o, err);
+                ReportSmallest(ff.Result, ff.Cluster, shrinkTries, connections, keepFailing, stateRoot, outDir, work, compareConntrack, profileOf, o, err);
             }
             return agreed == all.Count && distributionOk ? 0 : 1;
         }
@@ -130,7 +132,7 @@ public sealed class VerifyCommand : ICommandGroup
     }
 
     /// <summary>Builds the cluster's state file, brings its lab up, and makes the twin's topology and the verifier.</summary>
-    static (ClusterLab Lab, ClusterTopology Topology, ClusterVerifier Verifier) Up(ClusterSpec spec, string path, string stateRoot, bool compareConntrack)
+    static (ClusterLab Lab, ClusterTopology Topology, ClusterVerifier Verifier) Up(ClusterSpec spec, string path, string stateRoot, bool compareConntrack, Func<ClusterState, NodeProfile> profileOf)
     {
         Build(spec, path);
         var state = PacketLife.Manifests.StateFile.Load(path)!;
@@ -138,7 +140,7 @@ public sealed class VerifyCommand : ICommandGroup
             new ClusterLabOptions("legacy", stateRoot, LabClusterCommands.ProberArgv(), ProbeIntervalMs: 1000), null, null);
         try
         {
-            var topo = Topology(state);
+            var topo = ClusterTopology.Build(state, TimeProvider.System, profileOf(state));
             return (lab, topo, new ClusterVerifier(lab, new ClusterTracer(topo)) { CompareConntrack = compareConntrack });
         }
         catch
@@ -148,21 +150,19 @@ public sealed class VerifyCommand : ICommandGroup
         }
     }
 
-    static ClusterTopology Topology(ClusterState state)
-    {
-        var profile = new NodeProfile(state.Profile.Cbr0AddressScope == "global" ? AddressScope.Global : AddressScope.Link, state.Profile.BridgeHairpin ?? true);
-        return ClusterTopology.Build(state, TimeProvider.System, profile);
-    }
+    /// <summary>The node profile the lab builds (the state's settings; null means the seed's kernel).</summary>
+    static NodeProfile ProfileOf(ClusterState state) =>
+        new(state.Profile.Cbr0AddressScope == "global" ? AddressScope.Global : AddressScope.Link, state.Profile.BridgeHairpin ?? true);
 
     /// <summary>The real oracle of the shrinker: each candidate cluster is built in its own lab, the case run there
     /// and in the twin, and the lab taken down.</summary>
-    sealed class LabOracle(string work, string stateRoot, int connections, bool compareConntrack) : IVerifyOracle
+    sealed class LabOracle(string work, string stateRoot, int connections, bool compareConntrack, Func<ClusterState, NodeProfile> profileOf) : IVerifyOracle
     {
         int _n;
 
         public IReadOnlyList<string>? Check(ClusterSpec cluster, CaseSpec c)
         {
-            var (lab, topo, verifier) = Up(cluster, Path.Combine(work, $"shrink-{_n++}.json"), stateRoot, compareConntrack);
+            var (lab, topo, verifier) = Up(cluster, Path.Combine(work, $"shrink-{_n++}.json"), stateRoot, compareConntrack, profileOf);
             try
             {
                 var vc = c.Resolve(topo, lab.Plan);
@@ -178,13 +178,13 @@ public sealed class VerifyCommand : ICommandGroup
     /// <summary>Shrinks the first disagreement and writes the smallest failing case: its state file, the connection, and
     /// the commands that reproduce it; with --keep-failing its lab stays up.</summary>
     static void ReportSmallest(CaseResult failure, ClusterSpec cluster, int shrinkTries, int connections, bool keepFailing, string stateRoot, string outDir, string work,
-        bool compareConntrack, TextWriter o, TextWriter err)
+        bool compareConntrack, Func<ClusterState, NodeProfile> profileOf, TextWriter o, TextWriter err)
     {
         var smallest = cluster;
         var smallestCase = failure.Case.Spec!;
         if (shrinkTries > 0)
         {
-            var shrink = Shrinker.Shrink(cluster, smallestCase, failure.Kinds, new LabOracle(work, stateRoot, connections, compareConntrack), shrinkTries, err.WriteLine);
+            var shrink = Shrinker.Shrink(cluster, smallestCase, failure.Kinds, new LabOracle(work, stateRoot, connections, compareConntrack, profileOf), shrinkTries, err.WriteLine);
             smallest = shrink.Cluster;
             smallestCase = shrink.Case;
             o.WriteLine($"shrunk in {shrink.Tries} tries ({shrink.Steps.Count} steps{(shrink.Exhausted ? ", stopped at --shrink-tries" : "")}): {string.Join("; ", shrink.Steps.Select(s => s.Change))}");
@@ -193,7 +193,7 @@ public sealed class VerifyCommand : ICommandGroup
         var statePath = Path.GetFullPath(Path.Combine(outDir, "smallest-cluster.json"));
         Build(smallest, statePath);
         var state = PacketLife.Manifests.StateFile.Load(statePath)!;
-        var topo = Topology(state);
+        var topo = ClusterTopology.Build(state, TimeProvider.System, profileOf(state));
         var vc = smallestCase.Resolve(topo, LabPlan.Create(state));
         const ushort sport = ClusterVerifier.FirstSourcePort;
         var lines = new List<string>

@@ -112,3 +112,49 @@ public class VerifyTests
         }
     }
 }
+
+/// <summary>`verify` against a twin that is wrong on purpose: it traces with cbr0's address `scope global` while the
+/// lab's nodes have the seed's `scope link`, so MASQUERADE for a local endpoint picks the cbr0 address in the twin and
+/// the node IP in the kernel (netns-lab.md §7.1). verify must catch it, shrink it, and keep the smallest case's lab up.</summary>
+public class VerifyShrinkTests(Xunit.Abstractions.ITestOutputHelper log)
+{
+    [KernelFact]
+    public void A_twin_with_the_wrong_cbr0_scope_is_caught_shrunk_and_its_smallest_case_kept_up()
+    {
+        var root = Path.Combine(LabEnvironment.StateRoot, "verify-" + Guid.NewGuid().ToString("N")[..8]);
+        var outDir = Path.Combine(Path.GetTempPath(), "plt-verify-" + Guid.NewGuid().ToString("N")[..8]);
+        var o = new StringWriter();
+        var e = new StringWriter();
+        try
+        {
+            var code = VerifyCommand.Run(50, seed: 7, perCluster: 25, connections: 4, keepFailing: true, root, outDir, o, e, shrinkTries: 40,
+                twinProfile: _ => new PacketLife.Core.Topology.NodeProfile(PacketLife.Core.Routing.AddressScope.Global, true));
+            var text = o.ToString();
+            log.WriteLine(text);
+            Assert.True(code == 1, text + e);
+            Assert.Contains("first disagreement:", text);
+            Assert.Matches(@"(?m)^shrunk in \d+ tries \([1-9]\d* steps", text);
+            // One node is enough for a local endpoint; the rest of the random cluster is gone.
+            Assert.Matches(@"(?m)^smallest failing case: 1 node; web\d ×1: web\d-\d \w+ \[p\d \d+→80\]$", text);
+            var state = Path.Combine(outDir, "smallest-cluster.json");
+            Assert.NotNull(PacketLife.Manifests.StateFile.Load(state));
+            var caseText = File.ReadAllText(Path.ChangeExtension(state, ".case.txt"));
+            Assert.Contains($"packetlife lab up --cluster {Path.GetFullPath(state)}", caseText);
+            Assert.Matches(@"packetlife lab exec \S+ -- curl -s -m 1 .*--local-port 20000 http://[\d.]+:\d+/whoami", caseText);
+            Assert.Matches($@"packetlife trace [\d.]+:\d+.* --sport 20000 --cluster {System.Text.RegularExpressions.Regex.Escape(Path.GetFullPath(state))}", caseText);
+            // --keep-failing: the smallest case's lab is up, and the report says how to take it down.
+            var m = System.Text.RegularExpressions.Regex.Match(text, @"take it down with: packetlife lab down --state (\S+)");
+            Assert.True(m.Success, text);
+            var journal = LabJournal.Load(m.Groups[1].Value);
+            Assert.NotEmpty(journal.Namespaces);
+            Assert.All(journal.Namespaces, ns => Assert.True(LabRunner.NamespaceExists(ns), ns));
+        }
+        finally
+        {
+            foreach (var d in Directory.Exists(root) ? Directory.GetDirectories(root) : [])
+                if (File.Exists(Path.Combine(d, LabJournal.FileName))) LabRunner.Teardown(LabJournal.Load(d));
+            if (Directory.Exists(root)) Directory.Delete(root, true);
+            if (Directory.Exists(outDir)) Directory.Delete(outDir, true);
+        }
+    }
+}
