@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using TraceSource = PacketLife.Core.Tracing.Cluster.TraceSource;
 using System.Globalization;
 using PacketLife.Core.Cluster;
 using PacketLife.Core.Routing;
@@ -9,13 +8,15 @@ using PacketLife.Core.Tracing.Cluster;
 using PacketLife.Lab;
 using PacketLife.Lab.Cluster;
 using PacketLife.Lab.Verify;
+using TraceSource = PacketLife.Core.Tracing.Cluster.TraceSource;
 
 namespace PacketLife.App.Cli;
 
 /// <summary>`packetlife verify [--cases N] [--seed S] [--keep-failing]`: random clusters and connections, each run in
 /// the twin (every path with its probability) and in the lab (real namespaces, real connections), compared
-/// (issue 6 item 3). Prints agreement per category and, for a disagreement, the state file and connection that
-/// reproduce it. Exit 0 when everything agreed, 1 when something did not, 2 when the lab cannot run.</summary>
+/// (issue 6 item 3): outcomes, pods' frequencies, the source the pod saw, and each connection's conntrack entries.
+/// Prints agreement per category and, for a disagreement, shrinks it and writes the smallest state file and
+/// connection that reproduce it. Exit 0 when everything agreed, 1 when something did not, 2 when the lab cannot run.</summary>
 public sealed class VerifyCommand : ICommandGroup
 {
     public int Order => 61;
@@ -156,13 +157,24 @@ public sealed class VerifyCommand : ICommandGroup
 
     /// <summary>The real oracle of the shrinker: each candidate cluster is built in its own lab, the case run there
     /// and in the twin, and the lab taken down.</summary>
-    sealed class LabOracle(string work, string stateRoot, int connections, bool compareConntrack, Func<ClusterState, NodeProfile> profileOf) : IVerifyOracle
+    sealed class LabOracle(string work, string stateRoot, int connections, bool compareConntrack, Func<ClusterState, NodeProfile> profileOf, TextWriter err) : IVerifyOracle
     {
         int _n;
 
         public IReadOnlyList<string>? Check(ClusterSpec cluster, CaseSpec c)
         {
-            var (lab, topo, verifier) = Up(cluster, Path.Combine(work, $"shrink-{_n++}.json"), stateRoot, compareConntrack, profileOf);
+            (ClusterLab, ClusterTopology, ClusterVerifier) up;
+            try
+            {
+                up = Up(cluster, Path.Combine(work, $"shrink-{_n++}.json"), stateRoot, compareConntrack, profileOf);
+            }
+            catch (LabException e)
+            {
+                // A candidate the lab cannot build (say, too many namespaces at once) is not a smaller failing case.
+                err.WriteLine($"verify: shrink candidate not built: {e.Message}");
+                return null;
+            }
+            var (lab, topo, verifier) = up;
             try
             {
                 var vc = c.Resolve(topo, lab.Plan);
@@ -184,7 +196,7 @@ public sealed class VerifyCommand : ICommandGroup
         var smallestCase = failure.Case.Spec!;
         if (shrinkTries > 0)
         {
-            var shrink = Shrinker.Shrink(cluster, smallestCase, failure.Kinds, new LabOracle(work, stateRoot, connections, compareConntrack, profileOf), shrinkTries, err.WriteLine);
+            var shrink = Shrinker.Shrink(cluster, smallestCase, failure.Kinds, new LabOracle(work, stateRoot, connections, compareConntrack, profileOf, err), shrinkTries, err.WriteLine);
             smallest = shrink.Cluster;
             smallestCase = shrink.Case;
             o.WriteLine($"shrunk in {shrink.Tries} tries ({shrink.Steps.Count} steps{(shrink.Exhausted ? ", stopped at --shrink-tries" : "")}): {string.Join("; ", shrink.Steps.Select(s => s.Change))}");

@@ -220,22 +220,29 @@ public sealed class ClusterVerifier(Cluster.ClusterLab lab, ClusterTracer tracer
         var checks = new List<ConnectionCheck>();
         if (CompareConntrack)
         {
-            var kernel = KernelTables();
+            var kernel = KernelTables(out var unreadable);
             for (int i = 0; i < n; i++)
-                if (twin.ContainsKey(seen[i])) checks.AddRange(CompareConnection(c, ports[i], seen[i], kernel));
+            {
+                if (!twin.ContainsKey(seen[i])) continue;
+                // A line the reader cannot take is a format the twin does not know: a disagreement, not a guess.
+                if (unreadable is not null) checks.Add(new ConnectionCheck(ConntrackCompare.Tuples, false, unreadable));
+                else checks.AddRange(CompareConnection(c, ports[i], seen[i], kernel));
+            }
         }
         return new CaseResult(c, twin, seen, problems, checks);
     }
 
-    /// <summary>Every node's TCP entries as the kernel lists them (`conntrack -L -p tcp` in the node's namespace).</summary>
-    Dictionary<string, IReadOnlyList<ConntrackLine>> KernelTables()
+    /// <summary>Every node's TCP entries as the kernel lists them (`conntrack -L -p tcp` in the node's namespace);
+    /// <paramref name="unreadable"/> names the first line the project's reader refused, if any.</summary>
+    Dictionary<string, IReadOnlyList<ConntrackLine>> KernelTables(out string? unreadable)
     {
+        unreadable = null;
         var tables = new Dictionary<string, IReadOnlyList<ConntrackLine>>(StringComparer.Ordinal);
         foreach (var node in lab.Plan.Nodes)
         {
             var read = ConntrackText.Read(lab.Conntrack(node.Name, "-p", "tcp"), "conntrack -L on " + node.Name);
-            // A line the reader cannot take is an unknown format: say so rather than compare around it.
-            if (read.HasErrors) throw new LabException($"verify: cannot read `conntrack -L` of {node.Name}: {read.Diagnostics.First(d => d.Severity == PacketLife.Core.Diagnostics.Severity.Error)}");
+            if (read.HasErrors && unreadable is null)
+                unreadable = $"cannot read `conntrack -L` of {node.Name}: {read.Diagnostics.First(d => d.Severity == PacketLife.Core.Diagnostics.Severity.Error)}";
             tables[node.Name] = read.Lines.Select(l => l.Entry).ToList();
         }
         return tables;
