@@ -102,10 +102,20 @@ public sealed class VerifyCommand : ICommandGroup
                 if (g.Count > 0) o.WriteLine($"{category}: {g.Count(x => x.Problems.Count == 0)}/{g.Count} agreed");
             }
             var checks = all.SelectMany(x => x.ConnectionChecks).ToList();
+            bool randomPortsOk = true;
             foreach (var category in compareConntrack ? ConntrackCompare.Categories : [])
             {
                 var g = checks.Where(x => x.Category == category).ToList();
                 o.WriteLine($"{category}: {g.Count(x => x.Agreed)}/{g.Count} connections agreed");
+                if (category == ConntrackCompare.RandomPort)
+                {
+                    int kernelKept = g.Count(x => x.Agreed && x.Detail?.Contains(ConntrackCompare.KernelKept, StringComparison.Ordinal) == true);
+                    int twinKept = g.Count(x => x.Agreed && x.Detail?.Contains(ConntrackCompare.TwinKept, StringComparison.Ordinal) == true);
+                    var limit = ConntrackCompare.KeptOriginalLimit(g.Count);
+                    randomPortsOk = kernelKept <= limit && twinKept <= limit;
+                    o.WriteLine($"  the original port kept with a new source address: kernel {kernelKept}, twin {twinKept} of {g.Count} " +
+                        $"({(randomPortsOk ? "random on both sides" : $"NOT random: more than {limit}")})");
+                }
             }
             // What the state comparison saw: the entries' shapes along each connection (TIME_WAIT [ASSURED] after a
             // completed connection, CLOSE after a RST, SYN_SENT [UNREPLIED] for a SYN lost beyond the node, none when a
@@ -124,7 +134,7 @@ public sealed class VerifyCommand : ICommandGroup
                 o.WriteLine($"its cluster: {ff.Cluster.Describe()} (state file {Path.Combine(outDir, $"cluster-{ff.Cluster.Seed}.json")})");
                 ReportSmallest(ff.Result, ff.Cluster, shrinkTries, connections, keepFailing, stateRoot, outDir, work, compareConntrack, profileOf, o, err);
             }
-            return agreed == all.Count && distributionOk ? 0 : 1;
+            return agreed == all.Count && distributionOk && randomPortsOk ? 0 : 1;
         }
         finally
         {

@@ -25,7 +25,12 @@ public static class ConntrackCompare
     /// <summary>kube-proxy's MASQUERADE is `--random-fully`: the kernel draws the port (nf_nat_l4proto_unique_tuple with
     /// NF_NAT_RANGE_PROTO_RANDOM_FULLY) and so does the twin, so the ports are not compared: each side's port must lie
     /// in the window the kernel draws from, and the next node must see the same port.</summary>
-    public const string RandomPort = "conntrack SNAT port (--random-fully: random on both sides; checked in the kernel's window, not compared)";
+    public const string RandomPort = "conntrack SNAT port (--random-fully: random on both sides, not compared; checked in the kernel's window, and rarely the original)";
+
+    /// <summary>Notes on an agreeing <see cref="RandomPort"/> check: a side moved the source address but kept the
+    /// original port. A random port is the original one time in 64512; plain MASQUERADE keeps it whenever it is free,
+    /// so a run where this is common shows that a side does not randomise.</summary>
+    public const string KernelKept = "kernel kept the original port", TwinKept = "twin kept the original port";
 
     /// <summary>The TCP state (TIME_WAIT after curl's close, CLOSE after a RST, SYN_SENT for a lost SYN), the
     /// [UNREPLIED] and [ASSURED] flags and the mark. Timeouts count down and are not compared.</summary>
@@ -65,6 +70,13 @@ public static class ConntrackCompare
     /// already has) but still gets a random port. (A random port equal to the original, chance 1/64512, reads as no
     /// SNAT; the tuples then differ in that port.)</summary>
     public static bool SourceNatted(ConntrackLine l) => l.Reply.Dst != l.Original.Src || l.Reply.DstPort != l.Original.SrcPort;
+
+    /// <summary>The entry moved the source address but left the port as it was.</summary>
+    public static bool KeptOriginalPort(ConntrackLine l) => l.Reply.Dst != l.Original.Src && l.Reply.DstPort == l.Original.SrcPort;
+
+    /// <summary>How many connections may keep their original port before a run says a side does not randomise:
+    /// 2 + 5% (a random port is the original with probability 1/64512 each).</summary>
+    public static int KeptOriginalLimit(int connections) => 2 + connections / 20;
 
     /// <summary>The window nf_nat_l4proto_unique_tuple draws a source port from when the rule gives no port range:
     /// below 512 stays below 512, below 1024 stays in 600-1023, anything else goes to 1024-65535.</summary>
@@ -114,7 +126,8 @@ public static class ConntrackCompare
         if (twin.Any(c => SourceNatted(c.Line)) || kernel.Any(c => SourceNatted(c.Line)))
         {
             var bad = PortsOutOfWindow(kernel).Select(s => "kernel " + s).Concat(PortsOutOfWindow(twin).Select(s => "twin " + s)).ToList();
-            checks.Add(new ConnectionCheck(RandomPort, bad.Count == 0, bad.Count == 0 ? null : string.Join("; ", bad)));
+            var kept = new[] { (kernel, KernelKept), (twin, TwinKept) }.Where(x => x.Item1.Any(c => KeptOriginalPort(c.Line))).Select(x => x.Item2).ToList();
+            checks.Add(new ConnectionCheck(RandomPort, bad.Count == 0, bad.Count > 0 ? string.Join("; ", bad) : kept.Count > 0 ? string.Join("; ", kept) : null));
         }
         var (ts, ks) = (StateLines(twin), StateLines(kernel));
         // An agreeing check keeps the entries' shape (without node names), for the run's tally of what was compared.

@@ -80,6 +80,18 @@ public class ConntrackCompareTests
         Assert.Contains(checks, c => c.Category == ConntrackCompare.RandomPort);
     }
 
+    [Fact]
+    public void A_side_that_keeps_the_original_port_is_noted_and_a_run_of_them_is_not_random()
+    {
+        // Plain MASQUERADE (no --random-fully) keeps the client's port when it is free.
+        var kept = Chain(Edit(KernelNode0, "dport=41234", "dport=20001"), Edit(KernelNode1, "41234", "20001"));
+        var check = Assert.Single(ConntrackCompare.Compare(kept, Chain(KernelNode0, KernelNode1)), c => c.Category == ConntrackCompare.RandomPort);
+        Assert.True(check.Agreed);
+        Assert.Equal(ConntrackCompare.TwinKept, check.Detail);
+        Assert.Null(Assert.Single(ConntrackCompare.Compare(Chain(KernelNode0, KernelNode1), Chain(KernelNode0, KernelNode1)), c => c.Category == ConntrackCompare.RandomPort).Detail);
+        Assert.Equal((2, 7, 52), (ConntrackCompare.KeptOriginalLimit(0), ConntrackCompare.KeptOriginalLimit(100), ConntrackCompare.KeptOriginalLimit(1000)));
+    }
+
     [Theory]
     [InlineData(20001, 1024, 65535)]
     [InlineData(1024, 1024, 65535)]

@@ -101,6 +101,7 @@ public class VerifyTests
             Assert.Contains("answered: TIME_WAIT [ASSURED] mark=0 ×", text);
             Assert.Contains("answered: TIME_WAIT [ASSURED] mark=0 / TIME_WAIT [ASSURED] mark=0 ×", text);
             Assert.Contains("refused: (no entry) ×", text);
+            Assert.Matches(@"the original port kept with a new source address: kernel \d+, twin \d+ of [1-9]\d* \(random on both sides\)", text);
             Assert.False(Directory.Exists(outDir));
         }
         finally
