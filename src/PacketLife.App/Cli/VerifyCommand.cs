@@ -23,7 +23,7 @@ public sealed class VerifyCommand : ICommandGroup
 
     public IEnumerable<Command> Commands()
     {
-        var cases = new Option<int>("--cases") { Description = "How many connections cases to compare", DefaultValueFactory = _ => 200 };
+        var cases = new Option<int>("--cases") { Description = "How many cases (a connection from a host to a Service, repeated --connections times) to compare", DefaultValueFactory = _ => 200 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the random clusters and cases (the run repeats with it)", DefaultValueFactory = _ => 1 };
         var keep = new Option<bool>("--keep-failing") { Description = "Leave the lab of the smallest failing case up for a look (`packetlife lab down --state DIR` takes it down)" };
         var perCluster = new Option<int>("--cases-per-cluster") { Description = "Cases drawn from each random cluster", DefaultValueFactory = _ => 25 };
@@ -37,6 +37,10 @@ public sealed class VerifyCommand : ICommandGroup
             { cases, seed, keep, perCluster, connections, root, outDir, show, shrinkTries, noConntrack };
         c.SetAction(r =>
         {
+            // A case with no connection, or a run with no case, would agree vacuously: refuse it.
+            foreach (var (name, value, min) in new[] { ("--cases", r.GetValue(cases), 1), ("--connections", r.GetValue(connections), 1),
+                         ("--cases-per-cluster", r.GetValue(perCluster), 1), ("--shrink-tries", r.GetValue(shrinkTries), 0) })
+                if (value < min) throw new CliException($"error: {name} must be at least {min}, got {value}", 2);
             var problems = LabPrerequisites.Problems([.. LabClusterCommands.UpTools, new LabTool("curl", "curl")]);
             if (problems.Count > 0) throw new CliException(problems[0], 2);
             var o = r.InvocationConfiguration.Output;

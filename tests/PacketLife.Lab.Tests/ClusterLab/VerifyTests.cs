@@ -60,6 +60,19 @@ public class VerifyTests
         }
     }
 
+    [Theory]
+    [InlineData("--connections", "0", "error: --connections must be at least 1, got 0")]
+    [InlineData("--cases", "0", "error: --cases must be at least 1, got 0")]
+    [InlineData("--cases-per-cluster", "-3", "error: --cases-per-cluster must be at least 1, got -3")]
+    [InlineData("--shrink-tries", "-1", "error: --shrink-tries must be at least 0, got -1")]
+    public void Values_that_would_make_verify_agree_vacuously_are_refused_in_one_line(string option, string value, string message)
+    {
+        var (code, stdout, stderr) = SeedCluster.Run("verify", option, value);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.Equal(message, stderr.Trim());
+    }
+
     [Fact]
     public void The_pooled_chi_square_accepts_fair_counts_and_rejects_skewed_ones()
     {
