@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using PacketLife.Core.Cluster;
-using PacketLife.Core.Routing;
 using PacketLife.Core.Topology;
 using PacketLife.Core.Tracing.Cluster;
 using PacketLife.Lab;
@@ -166,8 +165,7 @@ public sealed class VerifyCommand : ICommandGroup
     }
 
     /// <summary>The node profile the lab builds (the state's settings; null means the seed's kernel).</summary>
-    static NodeProfile ProfileOf(ClusterState state) =>
-        new(state.Profile.Cbr0AddressScope == "global" ? AddressScope.Global : AddressScope.Link, state.Profile.BridgeHairpin ?? true);
+    static NodeProfile ProfileOf(ClusterState state) => NodeProfile.From(state.Profile);
 
     /// <summary>The real oracle of the shrinker: each candidate cluster is built in its own lab, the case run there
     /// and in the twin, and the lab taken down.</summary>
