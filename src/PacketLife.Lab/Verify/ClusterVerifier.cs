@@ -1,5 +1,7 @@
 using System.Globalization;
 using PacketLife.Core.Cluster;
+using PacketLife.Core.Conntrack;
+using PacketLife.Core.Conntrack.Text;
 using PacketLife.Core.Net;
 using PacketLife.Core.Topology;
 using PacketLife.Core.Tracing.Cluster;
@@ -8,9 +10,10 @@ namespace PacketLife.Lab.Verify;
 
 /// <summary>One connection to try: from a host of the lab, to an address and port (always TCP: nginx-light serves
 /// TCP only, and the lab's pods answer UDP with nothing).</summary>
-/// <param name="Category">internet→LB, pod→ClusterIP, pod→own Service, node→NodePort, probe.</param>
+/// <param name="Category">internet->LB, pod->ClusterIP, pod->own Service, node->NodePort, probe.</param>
 /// <param name="LabHost">The lab host it starts from (`client`, `lb`, a node name, a pod key).</param>
-public sealed record VerifyCase(string Category, string LabHost, TraceSource From, Ip4 To, ushort Port, string Label, bool Affinity)
+/// <param name="Spec">The case by the objects it names (what the shrinker carries into a smaller cluster).</param>
+public sealed record VerifyCase(string Category, string LabHost, TraceSource From, Ip4 To, ushort Port, string Label, bool Affinity, CaseSpec? Spec = null)
 {
     public override string ToString() => $"{Category}: {From.Label} -> {To}:{Port} ({Label})";
 }
@@ -21,58 +24,93 @@ public readonly record struct Outcome(string Class, string? Who, string? SeenSou
     public override string ToString() => Class == "answered" ? $"answered by {Who} seeing {SeenSource ?? "?"}" : Class;
 }
 
-/// <summary>One case's comparison.</summary>
-public sealed record CaseResult(VerifyCase Case, IReadOnlyDictionary<Outcome, double> Twin, IReadOnlyList<Outcome> Lab, IReadOnlyList<string> Problems)
+/// <summary>One case's comparison. <paramref name="Problems"/> are the disagreements of the connections' outcomes;
+/// <paramref name="Checks"/> the conntrack comparisons, one per connection and category.</summary>
+public sealed record CaseResult(VerifyCase Case, IReadOnlyDictionary<Outcome, double> Twin, IReadOnlyList<Outcome> Lab, IReadOnlyList<string> Problems,
+    IReadOnlyList<ConnectionCheck>? Checks = null)
 {
-    public bool Agreed => Problems.Count == 0;
+    /// <summary>The kind of disagreement a shrink must keep: the outcome of the connections.</summary>
+    public const string OutcomeKind = "outcome";
+
+    public IReadOnlyList<ConnectionCheck> ConnectionChecks => Checks ?? [];
+
+    public bool Agreed => Problems.Count == 0 && ConnectionChecks.All(c => c.Agreed);
+
+    /// <summary>What disagreed: <see cref="OutcomeKind"/> and/or the conntrack categories.</summary>
+    public IReadOnlyList<string> Kinds =>
+        [.. (Problems.Count > 0 ? [OutcomeKind] : Array.Empty<string>()), .. ConnectionChecks.Where(c => !c.Agreed).Select(c => c.Category).Distinct()];
+
+    /// <summary>Every disagreement in words.</summary>
+    public IEnumerable<string> AllProblems => Problems.Concat(ConnectionChecks.Where(c => !c.Agreed).Select(c => $"[{c.Category}] {c.Detail}"));
 }
 
 /// <summary>Compares the twin (<see cref="ClusterTracer.Explain"/>: every path with its probability) with the lab
 /// (real connections with curl, `/whoami` naming the pod and the source address it saw) case by case: each
 /// connection's outcome must be one the twin gives a non-zero probability; over repeated connections every pod the
-/// twin predicts with enough expected hits must be reached; and the answering pods' frequencies feed a pooled
-/// chi-square goodness-of-fit test against the twin's probabilities.</summary>
+/// twin predicts with enough expected hits must be reached; the answering pods' frequencies feed a pooled
+/// chi-square goodness-of-fit test against the twin's probabilities; and each connection's conntrack entries on the
+/// nodes (tuples, state, flags) are compared with those the twin's whole connection (<see cref="ClusterTracer.Connect"/>)
+/// leaves along the same path.</summary>
 public sealed class ClusterVerifier(Cluster.ClusterLab lab, ClusterTracer tracer)
 {
     /// <summary>curl's exit codes (curl(1) "EXIT CODES"): 7 = failed to connect (RST or ICMP unreachable),
     /// 28 = timeout (dropped).</summary>
     const int CurlCouldNotConnect = 7, CurlTimeout = 28;
 
+    /// <summary>Source ports of verify's connections: below Linux's ephemeral range (ip_local_port_range 32768-60999),
+    /// so that no other socket of the lab (the probe loop, curl without --local-port) takes one, and each
+    /// connection's first tuple is unique across the run.</summary>
+    public const int FirstSourcePort = 20000, LastSourcePort = 32767;
+    static int _nextPort = FirstSourcePort - 1;
+
+    static ushort NextSourcePort()
+    {
+        var n = Interlocked.Increment(ref _nextPort);
+        return (ushort)(FirstSourcePort + (n - FirstSourcePort) % (LastSourcePort - FirstSourcePort + 1));
+    }
+
+    /// <summary>Compare each connection's conntrack entries too (on by default; costs one `conntrack -L` per node per
+    /// case and one twin connection per real one).</summary>
+    public bool CompareConntrack { get; init; } = true;
+
+    /// <summary>How many seeds the twin may try to follow the path the kernel took (statistic draws); a path of
+    /// probability 1/4 is missed by 64 tries with probability (3/4)^64 ≈ 1e-8.</summary>
+    public int PathSearchLimit { get; init; } = 64;
+
     /// <summary>Random cases over the lab's cluster. Sources and targets are drawn from what exists: frontends and
     /// their ports, Services' ClusterIPs, pods behind Services, nodes and NodePorts, the LB's probes.</summary>
     public static IReadOnlyList<VerifyCase> Cases(ClusterTopology topo, Cluster.LabPlan plan, Random r, int count)
     {
         var state = topo.State;
-        var builtPods = topo.Pods.Where(p => plan.FindPod(p.Key) is not null).ToList();
         var services = state.Services.Where(s => s.Spec.ClusterIP is { Length: > 0 } ip && ip != "None" && s.Metadata.Namespace == "default" && s.Metadata.Name != "kubernetes").ToList();
-        var makers = new List<Func<VerifyCase?>>();
+        string? DeploymentOf(Service s) => s.Spec.Selector.TryGetValue("app", out var a) ? a : null;
+        var deployments = topo.Pods.Where(p => plan.FindPod(p.Key) is not null && p.Pod.Metadata.Labels.ContainsKey("app"))
+            .Select(p => p.Pod.Metadata.Labels["app"]).Distinct().Order(StringComparer.Ordinal).ToList();
+        string PodSource(string deployment) => $"pod:{deployment}#{r.Next(4)}";
+        var makers = new List<Func<CaseSpec?>>();
         var lbPorts = services.Where(s => s.Status.LoadBalancerIngress.Count > 0 && s.Status.LoadBalancerIngress[0].Ip is not null)
             .SelectMany(s => s.Spec.Ports.Where(p => p.Protocol == Protocol.TCP).Select(p => (s, p))).ToList();
         if (lbPorts.Count > 0)
             makers.Add(() =>
             {
                 var (s, p) = lbPorts[r.Next(lbPorts.Count)];
-                return new VerifyCase("internet->LB", "client", new TraceSource.Internet(Ip4.Parse(Cluster.LabPlan.ClientIp)),
-                    Ip4.Parse(s.Status.LoadBalancerIngress[0].Ip!), (ushort)p.Port, $"svc/{s.Metadata.Name}:{p.Port} LB IP", s.Spec.SessionAffinity == SessionAffinity.ClientIP);
+                return new CaseSpec(CaseSpec.InternetToLb, s.Metadata.Name, p.Name, "client");
             });
-        if (builtPods.Count > 0 && services.Count > 0)
+        if (deployments.Count > 0 && services.Count > 0)
         {
             makers.Add(() =>
             {
                 var s = services[r.Next(services.Count)];
                 var p = s.Spec.Ports[r.Next(s.Spec.Ports.Count)];
-                var from = builtPods[r.Next(builtPods.Count)];
-                return new VerifyCase("pod->ClusterIP", from.Key, new TraceSource.FromPod(from), Ip4.Parse(s.Spec.ClusterIP), (ushort)p.Port,
-                    $"svc/{s.Metadata.Name}:{p.Port} cluster IP", s.Spec.SessionAffinity == SessionAffinity.ClientIP);
+                return new CaseSpec(CaseSpec.PodToClusterIp, s.Metadata.Name, p.Name, PodSource(deployments[r.Next(deployments.Count)]));
             });
-            var own = services.SelectMany(s => builtPods.Where(p => Selects(s, p.Pod)).Select(p => (s, p))).ToList();
+            var own = services.Where(s => DeploymentOf(s) is { } d && deployments.Contains(d)).ToList();
             if (own.Count > 0)
                 makers.Add(() =>
                 {
-                    var (s, from) = own[r.Next(own.Count)];
+                    var s = own[r.Next(own.Count)];
                     var p = s.Spec.Ports[r.Next(s.Spec.Ports.Count)];
-                    return new VerifyCase("pod->own Service", from.Key, new TraceSource.FromPod(from), Ip4.Parse(s.Spec.ClusterIP), (ushort)p.Port,
-                        $"svc/{s.Metadata.Name}:{p.Port} (its own)", s.Spec.SessionAffinity == SessionAffinity.ClientIP);
+                    return new CaseSpec(CaseSpec.PodToOwnService, s.Metadata.Name, p.Name, PodSource(DeploymentOf(s)!));
                 });
         }
         var nodePorts = services.SelectMany(s => s.Spec.Ports.Where(p => p.NodePort > 0 && p.Protocol == Protocol.TCP).Select(p => (s, p))).ToList();
@@ -80,28 +118,20 @@ public sealed class ClusterVerifier(Cluster.ClusterLab lab, ClusterTracer tracer
             makers.Add(() =>
             {
                 var (s, p) = nodePorts[r.Next(nodePorts.Count)];
-                var from = topo.Nodes[r.Next(topo.Nodes.Length)];
-                var to = topo.Nodes[r.Next(topo.Nodes.Length)];
-                return new VerifyCase("node->NodePort", from.Name, new TraceSource.FromNode(from), to.Ip, (ushort)p.NodePort,
-                    $"svc/{s.Metadata.Name} NodePort on {to.Name}", s.Spec.SessionAffinity == SessionAffinity.ClientIP);
+                return new CaseSpec(CaseSpec.NodeToNodePort, s.Metadata.Name, p.Name, $"node#{r.Next(topo.Nodes.Length)}", r.Next(topo.Nodes.Length));
             });
-        var probes = state.Azure.LoadBalancer.Probes.Where(p => p.Port > 0).ToList();
-        if (probes.Count > 0)
+        var probed = services.Where(s => CaseSpec.ProbesOf(state, s.Metadata.Name).Count > 0).ToList();
+        if (probed.Count > 0)
             makers.Add(() =>
             {
-                var p = probes[r.Next(probes.Count)];
-                var to = topo.Nodes[r.Next(topo.Nodes.Length)];
-                var svc = p.Service is { } key ? state.FindService(key[..key.IndexOf('/')], key[(key.IndexOf('/') + 1)..]) : null;
-                return new VerifyCase("probe", "lb", new TraceSource.Probe(), to.Ip, (ushort)p.Port, $"{p.Protocol} probe {p.Name} to {to.Name}",
-                    svc?.Spec.SessionAffinity == SessionAffinity.ClientIP);
+                var s = probed[r.Next(probed.Count)];
+                var probes = CaseSpec.ProbesOf(state, s.Metadata.Name);
+                // The probe's LB rule names the Service port; any port of the Service resolves to the same probes.
+                return new CaseSpec(CaseSpec.ProbeCategory, s.Metadata.Name, s.Spec.Ports[0].Name, "lb", r.Next(topo.Nodes.Length), r.Next(probes.Count));
             });
         if (makers.Count == 0) return [];
-        return Enumerable.Range(0, count).Select(_ => makers[r.Next(makers.Count)]()).OfType<VerifyCase>().ToList();
+        return Enumerable.Range(0, count).Select(_ => makers[r.Next(makers.Count)]()?.Resolve(topo, plan)).OfType<VerifyCase>().ToList();
     }
-
-    static bool Selects(Service s, Pod p) =>
-        s.Spec.Selector.Count > 0 && s.Metadata.Namespace == p.Metadata.Namespace
-        && s.Spec.Selector.All(kv => p.Metadata.Labels.TryGetValue(kv.Key, out var v) && v == kv.Value);
 
     /// <summary>The twin's outcomes of a case with their probabilities (paths with the same outcome add up).</summary>
     public IReadOnlyDictionary<Outcome, double> Twin(VerifyCase c)
@@ -116,7 +146,7 @@ public sealed class ClusterVerifier(Cluster.ClusterLab lab, ClusterTracer tracer
         return outcomes;
     }
 
-    static Outcome TwinOutcome(TracePath path)
+    internal static Outcome TwinOutcome(TracePath path)
     {
         switch (path.Disposition)
         {
@@ -140,12 +170,13 @@ public sealed class ClusterVerifier(Cluster.ClusterLab lab, ClusterTracer tracer
         }
     }
 
-    /// <summary>One real connection: curl from the case's host, `/whoami` on a pod (`pod=NAME ip=… client=IP:PORT`), or
-    /// a node health server's JSON.</summary>
-    public Outcome Lab(VerifyCase c, double timeoutSeconds)
+    /// <summary>One real connection: curl from the case's host with a fixed source port, `/whoami` on a pod
+    /// (`pod=NAME ip=… client=IP:PORT`), or a node health server's JSON.</summary>
+    public Outcome Lab(VerifyCase c, double timeoutSeconds, ushort sourcePort = 0)
     {
         var argv = new List<string> { "curl", "-s", "-m", timeoutSeconds.ToString("0.0##", CultureInfo.InvariantCulture) };
         if (c.Category == "probe") argv.AddRange(["--interface", Cluster.LabPlan.ProbeSourceIp]);
+        if (sourcePort != 0) argv.AddRange(["--local-port", sourcePort.ToString(CultureInfo.InvariantCulture)]);
         argv.Add($"http://{c.To}:{c.Port}/whoami");
         var r = lab.Exec(c.LabHost, argv);
         switch (r.ExitCode)
@@ -168,15 +199,16 @@ public sealed class ClusterVerifier(Cluster.ClusterLab lab, ClusterTracer tracer
     }
 
     /// <summary>Runs one case: the twin's prediction, then <paramref name="connections"/> real connections (two when
-    /// the twin predicts only drops, each costing the timeout).</summary>
+    /// the twin predicts only drops, each costing the timeout), then each connection's conntrack entries.</summary>
     public CaseResult Run(VerifyCase c, int connections, double timeoutSeconds = 1.0)
     {
         var twin = Twin(c);
         var problems = new List<string>();
         if (twin.Keys.Any(o => o.Class == "uncertain")) problems.Add("the twin's path is uncertain (an unsupported rule)");
         int n = twin.Keys.All(o => o.Class == "timeout") ? Math.Min(2, connections) : connections;
-        // Connections run four at a time: each is a fresh curl process (its own ephemeral port, so its own 5-tuple).
-        var seen = Enumerable.Range(0, n).AsParallel().AsOrdered().WithDegreeOfParallelism(4).Select(_ => Lab(c, timeoutSeconds)).ToList();
+        var ports = Enumerable.Range(0, n).Select(_ => CompareConntrack ? NextSourcePort() : (ushort)0).ToList();
+        // Connections run four at a time: each is a fresh curl process with its own source port, so its own 5-tuple.
+        var seen = ports.AsParallel().AsOrdered().WithDegreeOfParallelism(4).Select(sp => Lab(c, timeoutSeconds, sp)).ToList();
         foreach (var o in seen.Distinct())
             if (!twin.TryGetValue(o, out var p) || p <= 0)
                 problems.Add($"lab: {o}; twin: {string.Join(", ", twin.Select(kv => $"{kv.Key} ({kv.Value:0.###})"))}");
@@ -185,7 +217,102 @@ public sealed class ClusterVerifier(Cluster.ClusterLab lab, ClusterTracer tracer
             foreach (var (o, p) in twin)
                 if (o.Class == "answered" && p * n >= 5 && !seen.Contains(o))
                     problems.Add($"never reached in {n} connections: {o} (twin probability {p:0.###})");
-        return new CaseResult(c, twin, seen, problems);
+        var checks = new List<ConnectionCheck>();
+        if (CompareConntrack)
+        {
+            var kernel = KernelTables(out var unreadable);
+            for (int i = 0; i < n; i++)
+            {
+                if (!twin.ContainsKey(seen[i])) continue;
+                // A line the reader cannot take is a format the twin does not know: a disagreement, not a guess.
+                if (unreadable is not null) checks.Add(new ConnectionCheck(ConntrackCompare.Tuples, false, unreadable));
+                else checks.AddRange(CompareConnection(c, ports[i], seen[i], kernel));
+            }
+        }
+        return new CaseResult(c, twin, seen, problems, checks);
+    }
+
+    /// <summary>Every node's TCP entries as the kernel lists them (`conntrack -L -p tcp` in the node's namespace);
+    /// <paramref name="unreadable"/> names the first line the project's reader refused, if any.</summary>
+    Dictionary<string, IReadOnlyList<ConntrackLine>> KernelTables(out string? unreadable)
+    {
+        unreadable = null;
+        var tables = new Dictionary<string, IReadOnlyList<ConntrackLine>>(StringComparer.Ordinal);
+        foreach (var node in lab.Plan.Nodes)
+        {
+            var read = ConntrackText.Read(lab.Conntrack(node.Name, "-p", "tcp"), "conntrack -L on " + node.Name);
+            if (read.HasErrors && unreadable is null)
+                unreadable = $"cannot read `conntrack -L` of {node.Name}: {read.Diagnostics.First(d => d.Severity == PacketLife.Core.Diagnostics.Severity.Error)}";
+            tables[node.Name] = read.Lines.Select(l => l.Entry).ToList();
+        }
+        return tables;
+    }
+
+    /// <summary>One connection's entries: the kernel's, found from the connection's first tuple, against those the
+    /// twin's whole connection (handshake, GET, response, close) leaves along the same path: the same LB backend
+    /// (the lab's ECMP hash is not Azure's, so the twin is told which node the kernel's LB picked) and the same
+    /// answer; the twin's statistic draws are repeated with other seeds until its path is the kernel's.</summary>
+    IEnumerable<ConnectionCheck> CompareConnection(VerifyCase c, ushort sport, Outcome labOutcome, IReadOnlyDictionary<string, IReadOnlyList<ConntrackLine>> kernel)
+    {
+        var first = new ConntrackTuple(IpProtocol.Tcp, SourceOf(c), c.To, sport, c.Port);
+        var kernelChain = ConntrackCompare.Follow(first, kernel);
+        var kernelNodes = string.Join(",", kernelChain.Select(e => e.Node).Order(StringComparer.Ordinal));
+        var lbNode = c.Category == CaseSpec.InternetToLb ? kernelChain.Where(e => e.Depth == 0).Select(e => e.Node).FirstOrDefault() : null;
+        IReadOnlyList<ChainEntry>? best = null;
+        for (int seed = 1; seed <= PathSearchLimit; seed++)
+        {
+            var twinChain = TwinConnection(c, sport, (ulong)seed, lbNode, first, out var twinOutcome);
+            best ??= twinChain;
+            if (twinOutcome == labOutcome && string.Join(",", twinChain.Select(e => e.Node).Order(StringComparer.Ordinal)) == kernelNodes)
+                return ConntrackCompare.Compare(twinChain, kernelChain)
+                    .Select(x => x.Category == ConntrackCompare.State && x.Agreed ? x with { Detail = $"{labOutcome.Class}: {x.Detail}" } : x);
+        }
+        // No path of the twin's crosses the nodes the kernel's did: the tuples disagree (the rest cannot be compared).
+        return [new ConnectionCheck(ConntrackCompare.Tuples, false,
+            $"the twin has no path through the nodes the kernel's connection crossed ({labOutcome}): kernel: {string.Join(" / ", ConntrackCompare.TupleLines(kernelChain))}; twin (seed 1): {string.Join(" / ", ConntrackCompare.TupleLines(best ?? []))}")];
+    }
+
+    /// <summary>The address the case's first packet leaves its host with (the twin's source selection for a node).</summary>
+    Ip4 SourceOf(VerifyCase c) => c.From switch
+    {
+        TraceSource.Internet i => i.Client,
+        TraceSource.Probe => ClusterTopology.ProbeSource,
+        TraceSource.FromPod p => p.Pod.Ip,
+        TraceSource.FromNode nd => nd.Node.Host.Lookup(c.To) is { } r && nd.Node.Host.SelectSource(r, c.To) is { } s ? s : nd.Node.Ip,
+        _ => Ip4.Any,
+    };
+
+    /// <summary>One whole connection in the twin from a fresh start (empty node tables; a new tracer, so that `recent`
+    /// lists of ClientIP affinity and the LB's health start over too); its entries, followed from the first tuple.</summary>
+    IReadOnlyList<ChainEntry> TwinConnection(VerifyCase c, ushort sport, ulong seed, string? lbNode, ConntrackTuple first, out Outcome outcome)
+    {
+        var topo = tracer.Topology;
+        foreach (var node in topo.Nodes) node.Conntrack.Flush();
+        var connections = new ClusterTracer(topo);
+        if (c.Category == CaseSpec.InternetToLb) SteerLoadBalancer(connections, c, lbNode);
+        var conn = connections.Connect(c.From, new TraceTarget(c.To, c.Port, c.Label), seed, "GET", "/whoami", sport);
+        outcome = TwinOutcome(conn.First.Paths[0]);
+        var now = topo.Clock.GetUtcNow();
+        var tables = topo.Nodes.ToDictionary(n => n.Name, n => (IReadOnlyList<ConntrackLine>)n.Conntrack.List().Select(e => ConntrackLine.FromEntry(e, now)).ToList(), StringComparer.Ordinal);
+        var chain = ConntrackCompare.Follow(first, tables);
+        foreach (var node in topo.Nodes) node.Conntrack.Flush();
+        return chain;
+    }
+
+    /// <summary>Sets the twin's LB health for the case's rule: the node the kernel's LB chose (when it chose one) is the
+    /// only healthy backend; otherwise every backend has its steady-state health (up when its probe succeeds).</summary>
+    void SteerLoadBalancer(ClusterTracer connections, VerifyCase c, string? lbNode)
+    {
+        var lb = connections.LoadBalancer;
+        var rule = lb.MatchRule(new Packet(IpProtocol.Tcp, SourceOf(c), 40000, c.To, c.Port), out _, out _);
+        if (rule is null || lb.ProbeOf(rule) is not { } probe) return;
+        var now = connections.Topology.Clock.GetUtcNow();
+        foreach (var node in lb.Pool(rule))
+        {
+            bool up = lbNode is not null ? node.Name == lbNode : tracer.IsUp(probe, node);
+            var h = lb.Health(probe.Name, node.Name);
+            if (h.Up != up) h.Record(up, 1, immediateDown: true, now);
+        }
     }
 
     /// <summary>Pearson's chi-square over the answering pods of each case (no affinity, at least two outcomes), summed
