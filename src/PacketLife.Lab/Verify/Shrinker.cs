@@ -89,7 +89,8 @@ public static class Shrinker
         // Fewer ports: any the case does not use.
         foreach (var d in s.Deployments)
             foreach (var svc in d.Services)
-                foreach (var p in svc.Ports.Where(p => !(svc.Name == c.Service && p.Name == c.Port)))
+                // A Service keeps at least one port (the API server refuses one without: spec.ports: Required value).
+                foreach (var p in svc.Ports.Count < 2 ? [] : svc.Ports.Where(p => !(svc.Name == c.Service && p.Name == c.Port)))
                     yield return ($"Service {svc.Name} without port {p.Name} ({p.Port})", Replace(s, d, d with { Services = Replace(d.Services, svc, svc with { Ports = [.. svc.Ports.Where(x => x != p)] }) }), c);
 
         // Features dropped and simpler types, Service by Service.

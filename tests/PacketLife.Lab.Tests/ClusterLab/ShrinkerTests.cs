@@ -78,6 +78,17 @@ public class ShrinkerTests
     }
 
     [Fact]
+    public void Every_candidate_is_a_cluster_the_API_server_accepts_each_Service_keeps_a_port()
+    {
+        // Found in CI: a candidate without web1-0's only port failed to build (spec.ports: Required value).
+        var seen = new List<ClusterSpec>();
+        var oracle = new KindOracle((s, c) => { seen.Add(s); return []; });
+        Shrinker.Shrink(Big, new CaseSpec(CaseSpec.PodToClusterIp, "web0-1", "p1", "pod:web1#3"), [ConntrackCompare.State], oracle);
+        Assert.NotEmpty(seen);
+        Assert.All(seen, s => Assert.All(s.Services, svc => Assert.NotEmpty(svc.Ports)));
+    }
+
+    [Fact]
     public void Only_the_same_kind_of_disagreement_counts_while_shrinking()
     {
         // Dropping the source range turns the tuple disagreement into an outcome one: not the same bug, not kept.
