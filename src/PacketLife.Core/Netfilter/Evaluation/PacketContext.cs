@@ -122,7 +122,11 @@ public sealed class EvalContext
     public bool CtMarkChanged { get; set; }
     /// <summary>The last rule that changed the connection mark (quoted in the <see cref="ConnmarkRequest"/>).</summary>
     public string? CtMarkRule { get; set; }
-    public List<EvalRequest> Requests { get; } = [];
+    /// <summary>What the rules asked for so far (created on first use: most walks ask for nothing or one NAT).</summary>
+    public List<EvalRequest> Requests => requests ??= [];
+    List<EvalRequest>? requests;
+    /// <summary>True when some rule added a request (without creating the list).</summary>
+    public bool HasRequests => requests is { Count: > 0 };
     /// <summary>The rule being evaluated (stateful matches key their state on it).</summary>
     public Rule? CurrentRule { get; set; }
 
