@@ -7,7 +7,10 @@ using PacketLife.Core.Netfilter.Text;
 namespace PacketLife.Bench;
 
 /// <summary>`netfilter-decide [SERVICES...]`: nat PREROUTING decisions per second (sample mode, one core) through a
-/// generated kube-proxy dump, for packets to random Services' cluster IPs, LB IPs and NodePorts.</summary>
+/// generated kube-proxy dump, for packets to random Services' cluster IPs, LB IPs and NodePorts. The sizes are measured
+/// in alternating rounds (0.4 s each, 9 rounds per mode) so that the machine's load, which changes from second to
+/// second on a shared box, weighs on every size alike; the table gives the median round and the best, per CPU-second
+/// of this process, and the ratio of the medians to the first size's.</summary>
 public sealed class NetfilterDecisionBench : IBench
 {
     public string Name => "netfilter-decide";
@@ -15,16 +18,24 @@ public sealed class NetfilterDecisionBench : IBench
     public int Run(string[] args)
     {
         var sizes = args.Length > 0 ? args.Select(int.Parse).ToList() : [10, 10000];
-        // Rates are per CPU-second of this process (one thread does the work), so a busy shared machine does not
-        // distort them; wall-clock rates are printed too.
-        Console.WriteLine("| Services | rules in nat | decisions/CPU-s (trace recorded) | decisions/CPU-s (verdict only) | ns/decision | decisions/wall-s (verdict only) |");
-        Console.WriteLine("|---|---|---|---|---|---|");
-        foreach (var n in sizes)
+        const int rounds = 9;
+        var setups = sizes.Select(DecisionSetup.Create).ToList();
+        var results = new Dictionary<(int Size, bool Record), List<double>>();
+        foreach (var record in new[] { false, true })
+            for (int r = 0; r < rounds; r++)
+                foreach (var d in setups)
+                {
+                    var rate = d.Measure(d.Packets, record, 400, out _, out _);
+                    (results.TryGetValue((d.Size, record), out var l) ? l : results[(d.Size, record)] = []).Add(1e9 / rate);
+                }
+        static double Median(List<double> l) { var o = l.Order().ToList(); return o[o.Count / 2]; }
+        Console.WriteLine("| Services | rules in nat | verdict only: ns/decision median (best) | decisions/CPU-s (median) | cost vs first size | trace recorded: ns/decision median (best) | decisions/CPU-s (median) | cost vs first size |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        double v0 = Median(results[(sizes[0], false)]), t0 = Median(results[(sizes[0], true)]);
+        foreach (var d in setups)
         {
-            var d = DecisionSetup.Create(n);
-            var withTrace = d.Measure(d.Packets, true, 3000, out _, out _);
-            var verdictOnly = d.Measure(d.Packets, false, 3000, out var wall, out _);
-            Console.WriteLine($"| {n:N0} | {d.NatRules:N0} | {withTrace:N0} | {verdictOnly:N0} | {1e9 / verdictOnly:F0} | {wall:N0} |");
+            var (v, t) = (results[(d.Size, false)], results[(d.Size, true)]);
+            Console.WriteLine($"| {d.Size:N0} | {d.NatRules:N0} | {Median(v):F0} ({v.Min():F0}) | {1e9 / Median(v):N0} | {Median(v) / v0:F2}x | {Median(t):F0} ({t.Min():F0}) | {1e9 / Median(t):N0} | {Median(t) / t0:F2}x |");
         }
         return 0;
     }
@@ -61,6 +72,7 @@ public sealed class NetfilterDecisionProfile : IBench
 /// <summary>A generated dump, its nat evaluator and packets to its Services (shared by the decision benches).</summary>
 sealed class DecisionSetup
 {
+    public required int Size;
     public required List<NetfilterDumpGenerator.Service> Services;
     public required TableEvaluator Eval;
     public required int NatRules;
@@ -71,7 +83,7 @@ sealed class DecisionSetup
     {
         var services = NetfilterDumpGenerator.Services(n, 3);
         var rs = IptablesSaveReader.Read(NetfilterDumpGenerator.Dump(services), "gen").RuleSet;
-        var d = new DecisionSetup { Services = services, Eval = new TableEvaluator(rs.Table("nat")!), NatRules = rs.Table("nat")!.AllRules.Count(), Packets = [] };
+        var d = new DecisionSetup { Size = n, Services = services, Eval = new TableEvaluator(rs.Table("nat")!), NatRules = rs.Table("nat")!.AllRules.Count(), Packets = [] };
         d.Packets = d.Make(-1, n);
         return d;
     }
@@ -107,7 +119,7 @@ sealed class DecisionSetup
     {
         var me = Process.GetCurrentProcess();
         var r = new Random(2);
-        for (int i = 0; i < 20000; i++) Eval.Sample(packets[i & 4095], r, record); // warm up
+        for (int i = 0; i < 8192; i++) Eval.Sample(packets[i & 4095], r, record); // warm up
         long count = 0;
         GC.Collect();
         me.Refresh();

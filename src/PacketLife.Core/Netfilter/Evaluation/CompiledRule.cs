@@ -9,24 +9,30 @@ namespace PacketLife.Core.Netfilter.Evaluation;
 /// trailing `statistic --mode random` inlined, the jump resolved to the position of the target chain's first rule.
 /// Every chain of a table lives in one array of these, each chain followed by an end entry
 /// (<see cref="IsEnd"/>), so that a walk reads few, adjacent cache lines: a 10k-Service dump does not fit in the
-/// caches, and every separate object a decision touches is a likely miss. 64 bytes: kept to one cache line's worth.</summary>
+/// caches, and every separate object a decision touches is a likely miss. 56 bytes: addresses as (network, prefix
+/// length), the statistic probability as a number in the evaluator's table of distinct probabilities, a NAT target's
+/// range inline (the request is built per walk from it, so that reading it costs no miss on a shared object).</summary>
 internal struct CompiledRule
 {
-    /// <summary>For NAT targets: the request, built once (it only depends on the rule).</summary>
-    public NatRequest? Nat;
+    /// <summary>For NAT targets: the rule text the request quotes (see <see cref="NatRequest"/>); null otherwise.</summary>
+    public string? NatRule;
     /// <summary>Matches evaluated through their objects; null when all were inlined or always match.</summary>
     public Match[]? Matches;
-    /// <summary>An inlined `statistic --mode random` (the last match of kube-proxy's KUBE-SVC rules): the
-    /// probability of matching, NaN when there is none.</summary>
-    public double Random;
     int F;
-    /// <summary>Jumps: the position of the target chain's first rule (its end entry when it is empty).</summary>
+    /// <summary>Jumps: the position of the target chain's first rule (its end entry when it is empty). NAT targets
+    /// (never jumps): their port range, min in the low and max in the high 16 bits.</summary>
     public int JumpStart;
-    public uint SrcMask, SrcNet, DstMask, DstNet;
+    public uint SrcNet, DstNet;
+    /// <summary>NAT targets: the address range (`--to-destination`/`--to-source`), when given.</summary>
+    public uint NatFirst, NatLast;
     // A tcp/udp match with only port tests, inlined (xt_tcpudp.c: non-first fragments never match).
     public ushort SportMin, SportMax, DportMin, DportMax;
     /// <summary>Jumps: the target chain's index (<see cref="ChainIndex"/> number), -1 when it is scanned.</summary>
     public short JumpIndex;
+    /// <summary>An inlined `statistic --mode random` (the last match of kube-proxy's KUBE-SVC rules): its probability
+    /// of matching is the evaluator's probability table at this number; 0 when there is none.</summary>
+    public ushort Random;
+    public byte SrcLen, DstLen;
     public IpProtocol PortProto;
     public IpProtocol Proto; // when HasProto and not "all"
 
@@ -49,6 +55,28 @@ internal struct CompiledRule
     public bool HasTarget { readonly get => (F & 65536) != 0; set => F = value ? F | 65536 : F & ~65536; }
     /// <summary>The entry after a chain's last rule: the walk returns (user chain) or applies the policy.</summary>
     public bool IsEnd { readonly get => (F & 131072) != 0; set => F = value ? F | 131072 : F & ~131072; }
+    public bool IsNat { readonly get => (F & (1 << 18)) != 0; set => F = value ? F | (1 << 18) : F & ~(1 << 18); }
+    bool NatHasAddresses { get => (F & (1 << 19)) != 0; set => F = value ? F | (1 << 19) : F & ~(1 << 19); }
+    bool NatHasPorts { get => (F & (1 << 20)) != 0; set => F = value ? F | (1 << 20) : F & ~(1 << 20); }
+    // Bits 21-22: NatKind; bits 23-25: NatFlags.
+    NatKind NatKindBits { get => (NatKind)((F >> 21) & 3); set => F = (F & ~(3 << 21)) | ((int)value << 21); }
+    NatFlags NatFlagBits { get => (NatFlags)((F >> 23) & 7); set => F = (F & ~(7 << 23)) | ((int)value << 23); }
+
+    /// <summary>The NAT request of this rule (a NAT target): a new object per walk, equal by value every time.</summary>
+    public readonly NatRequest NatRequest() => new(NatKindBits,
+        NatHasAddresses ? new Ip4Range(new Ip4(NatFirst), new Ip4(NatLast)) : null,
+        NatHasPorts ? new PortRange((ushort)JumpStart, (ushort)((uint)JumpStart >> 16)) : null,
+        NatFlagBits, NatRule!);
+
+    void SetNat(NatKind kind, Ip4Range? addresses, PortRange? ports, NatFlags flags, string text)
+    {
+        IsNat = true;
+        NatKindBits = kind;
+        NatFlagBits = flags;
+        NatRule = text;
+        if (addresses is { } a) { NatHasAddresses = true; NatFirst = a.First.Value; NatLast = a.Last.Value; }
+        if (ports is { } p) { NatHasPorts = true; JumpStart = p.Min | (p.Max << 16); }
+    }
 
     void Inline(IpProtocol proto, PortRange? sp, bool sn, PortRange? dp, bool dn)
     {
@@ -58,10 +86,15 @@ internal struct CompiledRule
         if (dp is { } b) { HasDport = true; DportMin = b.Min; DportMax = b.Max; DportNeg = dn; }
     }
 
-    public static CompiledRule End() => new() { IsEnd = true, JumpStart = -1, JumpIndex = -1, Random = double.NaN };
+    /// <summary>`-s`/`-d` as ip_packet_match tests them: (address &amp; mask) == network, mask from the prefix length
+    /// (a 64-bit shift so that /0 matches everything).</summary>
+    public static bool InPrefix(uint address, uint network, byte length) => ((ulong)(address ^ network) >> (32 - length)) == 0;
 
-    /// <summary>Compiles <paramref name="r"/>; the jump's position and index are filled in once every chain is placed.</summary>
-    public static CompiledRule From(Rule r, string text)
+    public static CompiledRule End() => new() { IsEnd = true, JumpStart = -1, JumpIndex = -1 };
+
+    /// <summary>Compiles <paramref name="r"/>; the jump's position and index are filled in once every chain is placed.
+    /// <paramref name="probability"/> numbers a probability in the evaluator's table (0: no room left).</summary>
+    public static CompiledRule From(Rule r, string text, Func<double, ushort> probability)
     {
         var cr = new CompiledRule
         {
@@ -88,23 +121,23 @@ internal struct CompiledRule
             }
             rest.Add(m);
         }
-        cr.Random = double.NaN;
-        if (rest.Count > 0 && rest[^1] is StatisticMatch { Mode: StatisticMode.Random } st)
+        // Number 0 means the table is full: the match then stays an object (evaluated the same way, only slower).
+        if (rest.Count > 0 && rest[^1] is StatisticMatch { Mode: StatisticMode.Random } st
+            && probability(st.Negated ? 1 - st.Probability : st.Probability) is var k and not 0)
         {
-            cr.Random = st.Negated ? 1 - st.Probability : st.Probability;
+            cr.Random = k;
             rest.RemoveAt(rest.Count - 1);
         }
         cr.Matches = rest.Count == 0 ? null : [.. rest];
-        cr.Nat = r.Target switch
+        switch (r.Target)
         {
-            DnatTarget dn => new NatRequest(NatKind.Dnat, dn.Range.Addresses, dn.Range.Ports, dn.Flags, text),
-            SnatTarget sn => new NatRequest(NatKind.Snat, sn.Range.Addresses, sn.Range.Ports, sn.Flags, text),
-            MasqueradeTarget m => new NatRequest(NatKind.Masquerade, null, m.Ports, m.Flags, text),
-            RedirectTarget rd => new NatRequest(NatKind.Redirect, null, rd.Ports, rd.Flags, text),
-            _ => null,
-        };
-        if (r.Source is { } s) { cr.HasSrc = true; cr.SrcNeg = s.Negated; cr.SrcMask = s.Prefix.Mask; cr.SrcNet = s.Prefix.Address.Value & s.Prefix.Mask; }
-        if (r.Destination is { } d) { cr.HasDst = true; cr.DstNeg = d.Negated; cr.DstMask = d.Prefix.Mask; cr.DstNet = d.Prefix.Address.Value & d.Prefix.Mask; }
+            case DnatTarget dn: cr.SetNat(NatKind.Dnat, dn.Range.Addresses, dn.Range.Ports, dn.Flags, text); break;
+            case SnatTarget sn: cr.SetNat(NatKind.Snat, sn.Range.Addresses, sn.Range.Ports, sn.Flags, text); break;
+            case MasqueradeTarget m: cr.SetNat(NatKind.Masquerade, null, m.Ports, m.Flags, text); break;
+            case RedirectTarget rd: cr.SetNat(NatKind.Redirect, null, rd.Ports, rd.Flags, text); break;
+        }
+        if (r.Source is { } s) { cr.HasSrc = true; cr.SrcNeg = s.Negated; cr.SrcLen = (byte)s.Prefix.Length; cr.SrcNet = s.Prefix.Address.Value & s.Prefix.Mask; }
+        if (r.Destination is { } d) { cr.HasDst = true; cr.DstNeg = d.Negated; cr.DstLen = (byte)d.Prefix.Length; cr.DstNet = d.Prefix.Address.Value & d.Prefix.Mask; }
         if (r.Protocol is { } p) { cr.HasProto = true; cr.ProtoNeg = p.Negated; cr.ProtoAll = p.Protocol is null; cr.Proto = p.Protocol ?? 0; }
         if (r.Target is JumpTarget j)
         {

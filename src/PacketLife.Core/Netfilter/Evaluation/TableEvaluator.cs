@@ -34,11 +34,36 @@ public sealed class TableEvaluator
     /// <summary>Per entry of <see cref="rules"/>: what recording, reporting and target execution need.</summary>
     readonly ColdRule[] cold;
     readonly ChainIndex[] indexes;
+    /// <summary>The distinct probabilities of inlined `statistic --mode random` matches; entry 0 is unused (none).
+    /// kube-proxy writes 1/n for n up to a Service's endpoint count, so this stays small and cached.</summary>
+    readonly double[] probabilities;
     /// <summary>Per hook: the built-in chain's first position, index (-1 when scanned), end entry; Start -1 when
     /// the table has no chain for the hook.</summary>
     readonly Entry[] entryByHook;
 
     readonly record struct Entry(int Start, short Index, int End, Chain? Chain);
+
+    /// <summary>Entries read ahead where an index sends a packet: a Service's KUBE-EXT, KUBE-SVC and 3 KUBE-SEP chains
+    /// with their end entries (the layout puts them together) fill about 16.</summary>
+    const int TouchEntries = 16;
+    int touchSink;
+
+    /// <summary>Loads the entries after <paramref name="start"/>, all at once, before
+    /// the walk needs them one after the other: their cache misses then overlap instead of following each other (a
+    /// 10k-Service dump does not fit in the caches). Reads only; the result is kept in a field so that the loads are
+    /// not removed.</summary>
+    void Touch(int start)
+    {
+        var rs = rules;
+        int end = Math.Min(start + TouchEntries, rs.Length);
+        int acc = 0;
+        for (int k = start; k < end; k++)
+        {
+            ref var e = ref rs[k];
+            acc ^= e.JumpStart;
+        }
+        touchSink = acc;
+    }
 
     /// <summary>How many chains are indexed (0 for <see cref="Scanning"/>): lets tests check the index was in play.</summary>
     internal int IndexedChains => indexes.Length;
@@ -50,9 +75,9 @@ public sealed class TableEvaluator
     {
         ref var cr = ref rules[pos];
         bool onlyKey = cr.HasPorts && !cr.HasSport && cr.HasDport && !cr.DportNeg && cr.DportMin == cr.DportMax
-            && !cr.HasSrc && !cr.HasIfaceOrFrag && cr.Matches is null && double.IsNaN(cr.Random)
+            && !cr.HasSrc && !cr.HasIfaceOrFrag && cr.Matches is null && cr.Random == 0
             && (!cr.HasProto || (!cr.ProtoNeg && (cr.ProtoAll || cr.Proto == cr.PortProto)))
-            && (!cr.HasDst || (!cr.DstNeg && (cr.DstMask == 0 || cr.DstMask == uint.MaxValue)));
+            && (!cr.HasDst || (!cr.DstNeg && (cr.DstLen == 0 || cr.DstLen == 32)));
         return onlyKey && cr.IsJump && !cr.IsGoto && !cr.MissingChain && cr.JumpIndex < 0 ? cr.JumpStart : -1;
     }
 
@@ -69,27 +94,36 @@ public sealed class TableEvaluator
         var byName = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < table.Chains.Length; i++) byName[table.Chains[i].Name] = i; // the last of a repeated name wins, as before
 
-        // Place chains depth first from the built-in chains, each chain's jump targets in rule order right after it
-        // (a chain already placed stays where it is); chains no built-in chain reaches come last, in table order.
-        var order = new List<int>(table.Chains.Length);
-        var placed = new bool[table.Chains.Length];
-        var pending = new Stack<int>();
-        void PlaceFrom(int root)
+        // Place chains in reverse post-order of a depth-first walk of the jumps (a chain before the chains it jumps
+        // to), visiting a chain's targets from its last rule to its first so that siblings keep rule order: a
+        // Service's KUBE-EXT, KUBE-SVC and KUBE-SEP chains end up side by side, in the order a packet to its LB IP or
+        // NodePort walks them, and a packet to its cluster IP enters the same run at KUBE-SVC. The walks start at
+        // the built-in chains (so that they, not a sorted chain list, decide what sits together), then at chains no
+        // built-in chain reaches; the stack is explicit (chains may nest deeply, or loop).
+        var post = new List<int>(table.Chains.Length);
+        var seen = new bool[table.Chains.Length];
+        var path = new Stack<(int Chain, int Rule)>();
+        void Visit(int root)
         {
-            pending.Push(root);
-            while (pending.Count > 0)
+            if (seen[root]) return;
+            seen[root] = true;
+            path.Push((root, table.Chains[root].Rules.Length - 1));
+            while (path.Count > 0)
             {
-                int c = pending.Pop();
-                if (placed[c]) continue;
-                placed[c] = true;
-                order.Add(c);
+                var (c, k) = path.Pop();
                 var rs = table.Chains[c].Rules;
-                for (int k = rs.Length - 1; k >= 0; k--)
-                    if (rs[k].Target is JumpTarget j && byName.TryGetValue(j.ChainName, out var t) && !placed[t]) pending.Push(t);
+                while (k >= 0 && !(rs[k].Target is JumpTarget j && byName.TryGetValue(j.ChainName, out var t0) && !seen[t0])) k--;
+                if (k < 0) { post.Add(c); continue; }
+                int t = byName[((JumpTarget)rs[k].Target!).ChainName];
+                path.Push((c, k - 1));
+                seen[t] = true;
+                path.Push((t, table.Chains[t].Rules.Length - 1));
             }
         }
-        for (int i = 0; i < table.Chains.Length; i++) if (table.Chains[i].IsBuiltin) PlaceFrom(i);
-        for (int i = 0; i < table.Chains.Length; i++) PlaceFrom(i);
+        for (int i = 0; i < table.Chains.Length; i++) if (table.Chains[i].IsBuiltin) Visit(i);
+        for (int i = 0; i < table.Chains.Length; i++) Visit(i);
+        post.Reverse();
+        var order = post;
 
         int total = 0;
         foreach (var c in table.Chains) total += c.Rules.Length + 1;
@@ -99,6 +133,15 @@ public sealed class TableEvaluator
         var indexOf = new short[table.Chains.Length];
         short indexed = 0;
         int pos = 0;
+        var probs = new List<double> { double.NaN };
+        var probNumbers = new Dictionary<double, ushort>();
+        ushort Probability(double p)
+        {
+            if (probNumbers.TryGetValue(p, out var k)) return k;
+            if (probs.Count > ushort.MaxValue) return 0;
+            probs.Add(p);
+            return probNumbers[p] = (ushort)(probs.Count - 1);
+        }
         foreach (int c in order)
         {
             var chain = table.Chains[c];
@@ -110,7 +153,7 @@ public sealed class TableEvaluator
             {
                 var r = chain.Rules[i];
                 var text = r.Text ?? r.Canonical;
-                rules[pos] = CompiledRule.From(r, text);
+                rules[pos] = CompiledRule.From(r, text, Probability);
                 cold[pos] = new ColdRule { Rule = r, Index = i + 1, ChainName = chain.Name, Text = text, Target = r.Target, In = r.InInterface, Out = r.OutInterface, Fragment = r.Fragment };
             }
             rules[pos] = CompiledRule.End();
@@ -125,6 +168,7 @@ public sealed class TableEvaluator
             if (byName.TryGetValue(((JumpTarget)cold[p].Target!).ChainName, out var t)) { cr.JumpStart = start[t]; cr.JumpIndex = indexOf[t]; }
             else cr.MissingChain = true;
         }
+        probabilities = [.. probs];
         indexes = new ChainIndex[indexed];
         foreach (int c in order)
             if (indexOf[c] >= 0) indexes[indexOf[c]] = ChainIndex.Build(table.Chains[c].Rules, start[c], CertainJump)!;
@@ -234,6 +278,7 @@ public sealed class TableEvaluator
                     }
                     stack[depth++] = new Frame(pos + 1, ix);
                     (pos, ix) = (jump, -1);
+                    Touch(jump);
                     continue;
                 }
             }
@@ -288,8 +333,9 @@ public sealed class TableEvaluator
                 (pos, ix) = (cr.JumpStart, cr.JumpIndex);
                 continue;
             }
-            if (cr.Nat is { } nat)
+            if (cr.IsNat)
             {
+                var nat = cr.NatRequest();
                 // NAT targets only request a binding and end the nat table (their Execute does the same).
                 ctx.Requests.Add(nat);
                 visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, c.Target!.Name + (nat.Addresses is null && nat.Ports is null ? "" : " " + NatText(nat))));
@@ -360,8 +406,8 @@ public sealed class TableEvaluator
     {
         reason = null;
         // ip_tables.c ip_packet_match: -s -d -i -o -p -f, each with its inversion.
-        if (cr.HasDst && ((p.Dst.Value & cr.DstMask) == cr.DstNet) == cr.DstNeg) return MatchOutcome.NoMatch;
-        if (cr.HasSrc && ((p.Src.Value & cr.SrcMask) == cr.SrcNet) == cr.SrcNeg) return MatchOutcome.NoMatch;
+        if (cr.HasDst && CompiledRule.InPrefix(p.Dst.Value, cr.DstNet, cr.DstLen) == cr.DstNeg) return MatchOutcome.NoMatch;
+        if (cr.HasSrc && CompiledRule.InPrefix(p.Src.Value, cr.SrcNet, cr.SrcLen) == cr.SrcNeg) return MatchOutcome.NoMatch;
         if (cr.HasProto && (cr.ProtoAll || cr.Proto == p.Protocol) == cr.ProtoNeg) return MatchOutcome.NoMatch;
         if (cr.HasIfaceOrFrag)
         {
@@ -382,8 +428,8 @@ public sealed class TableEvaluator
             var mo = TestMatches(ref cr, pos, ctx, choices, ref probability, visits, out reason);
             if (mo != MatchOutcome.Match) return mo;
         }
-        if (double.IsNaN(cr.Random)) return MatchOutcome.Match;
-        return Branch(pos, cr.Random, "statistic", choices, ref probability, visits);
+        if (cr.Random == 0) return MatchOutcome.Match;
+        return Branch(pos, probabilities[cr.Random], "statistic", choices, ref probability, visits);
     }
 
     MatchOutcome Branch<TChoices>(int pos, double p, string module, TChoices choices, ref double probability, ImmutableArray<RuleVisit>.Builder? visits) where TChoices : IChoices
