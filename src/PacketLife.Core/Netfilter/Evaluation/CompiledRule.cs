@@ -159,6 +159,9 @@ internal sealed class ColdRule
     public required string ChainName;
     public string? Text;
     public Target? Target;
+    /// <summary>The target's name (for a jump: the chain), copied here so that recording a visit does not read the
+    /// target object, which the reader allocated far from everything else the walk touches.</summary>
+    public string? TargetName;
     public InterfaceSpec? In, Out;
     public bool? Fragment;
 }

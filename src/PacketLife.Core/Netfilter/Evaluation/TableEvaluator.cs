@@ -142,6 +142,7 @@ public sealed class TableEvaluator
             probs.Add(p);
             return probNumbers[p] = (ushort)(probs.Count - 1);
         }
+        var texts = new string[total];
         foreach (int c in order)
         {
             var chain = table.Chains[c];
@@ -152,13 +153,24 @@ public sealed class TableEvaluator
             for (int i = 0; i < chain.Rules.Length; i++, pos++)
             {
                 var r = chain.Rules[i];
-                var text = r.Text ?? r.Canonical;
-                rules[pos] = CompiledRule.From(r, text, Probability);
-                cold[pos] = new ColdRule { Rule = r, Index = i + 1, ChainName = chain.Name, Text = text, Target = r.Target, In = r.InInterface, Out = r.OutInterface, Fragment = r.Fragment };
+                texts[pos] = r.Text ?? r.Canonical;
+                rules[pos] = CompiledRule.From(r, texts[pos], Probability);
             }
             rules[pos] = CompiledRule.End();
-            cold[pos] = new ColdRule { Index = chain.Rules.Length + 1, ChainName = chain.Name };
             pos++;
+        }
+        // The cold entries in a pass of their own, so that they lie side by side in memory in layout order (a recorded
+        // walk reads one per visit) instead of between the texts and match lists made above.
+        pos = 0;
+        foreach (int c in order)
+        {
+            var chain = table.Chains[c];
+            for (int i = 0; i < chain.Rules.Length; i++, pos++)
+            {
+                var r = chain.Rules[i];
+                cold[pos] = new ColdRule { Rule = r, Index = i + 1, ChainName = chain.Name, Text = texts[pos], Target = r.Target, TargetName = r.Target?.Name, In = r.InInterface, Out = r.OutInterface, Fragment = r.Fragment };
+            }
+            cold[pos++] = new ColdRule { Index = chain.Rules.Length + 1, ChainName = chain.Name };
         }
         // Resolve jumps now that every chain has its position.
         for (int p = 0; p < total; p++)
@@ -274,7 +286,7 @@ public sealed class TableEvaluator
                     if (visits is not null)
                     {
                         var jc = cold[pos];
-                        visits.Add(new RuleVisit(Table, jc.ChainName, jc.Index, jc.Text, VisitAction.Jump, ((JumpTarget)jc.Target!).ChainName));
+                        visits.Add(new RuleVisit(Table, jc.ChainName, jc.Index, jc.Text, VisitAction.Jump, jc.TargetName));
                     }
                     stack[depth++] = new Frame(pos + 1, ix);
                     (pos, ix) = (jump, -1);
@@ -313,7 +325,7 @@ public sealed class TableEvaluator
             }
             if (cr.IsJump)
             {
-                var name = ((JumpTarget)c.Target!).ChainName;
+                var name = c.TargetName!;
                 if (cr.MissingChain)
                 {
                     visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Uncertain, "jump to undefined chain " + name));
@@ -338,7 +350,7 @@ public sealed class TableEvaluator
                 var nat = cr.NatRequest();
                 // NAT targets only request a binding and end the nat table (their Execute does the same).
                 ctx.Requests.Add(nat);
-                visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, c.Target!.Name + (nat.Addresses is null && nat.Ports is null ? "" : " " + NatText(nat))));
+                visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, c.TargetName + (nat.Addresses is null && nat.Ports is null ? "" : " " + NatText(nat))));
                 return Finish(TableVerdict.Accept);
             }
             var target = c.Target!;
