@@ -56,11 +56,11 @@ internal struct CompiledRule
     /// <summary>The entry after a chain's last rule: the walk returns (user chain) or applies the policy.</summary>
     public bool IsEnd { readonly get => (F & 131072) != 0; set => F = value ? F | 131072 : F & ~131072; }
     public bool IsNat { readonly get => (F & (1 << 18)) != 0; set => F = value ? F | (1 << 18) : F & ~(1 << 18); }
-    bool NatHasAddresses { get => (F & (1 << 19)) != 0; set => F = value ? F | (1 << 19) : F & ~(1 << 19); }
-    bool NatHasPorts { get => (F & (1 << 20)) != 0; set => F = value ? F | (1 << 20) : F & ~(1 << 20); }
+    bool NatHasAddresses { readonly get => (F & (1 << 19)) != 0; set => F = value ? F | (1 << 19) : F & ~(1 << 19); }
+    bool NatHasPorts { readonly get => (F & (1 << 20)) != 0; set => F = value ? F | (1 << 20) : F & ~(1 << 20); }
     // Bits 21-22: NatKind; bits 23-25: NatFlags.
-    NatKind NatKindBits { get => (NatKind)((F >> 21) & 3); set => F = (F & ~(3 << 21)) | ((int)value << 21); }
-    NatFlags NatFlagBits { get => (NatFlags)((F >> 23) & 7); set => F = (F & ~(7 << 23)) | ((int)value << 23); }
+    NatKind NatKindBits { readonly get => (NatKind)((F >> 21) & 3); set => F = (F & ~(3 << 21)) | ((int)value << 21); }
+    NatFlags NatFlagBits { readonly get => (NatFlags)((F >> 23) & 7); set => F = (F & ~(7 << 23)) | ((int)value << 23); }
 
     /// <summary>The NAT request of this rule (a NAT target): a new object per walk, equal by value every time.</summary>
     public readonly NatRequest NatRequest() => new(NatKindBits,
