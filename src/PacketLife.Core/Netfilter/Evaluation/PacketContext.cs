@@ -109,7 +109,6 @@ public sealed class EvalContext
         Input = input;
         Table = table;
         Mark = input.Packet.Mark;
-        CtMark = input.Conntrack?.Mark ?? 0;
     }
 
     public PacketContext Input { get; }
@@ -118,11 +117,23 @@ public sealed class EvalContext
     public NetfilterHook Hook => Input.Hook;
     public NetfilterState State => Input.State;
     public uint Mark { get; set; }
-    public uint CtMark { get; set; }
+    /// <summary>The connection mark as the rules have left it (read from the entry on first use: most walks never
+    /// look, and the entry is one more object to fetch).</summary>
+    public uint CtMark
+    {
+        get => ctMarkSet ? ctMark : Input.Conntrack?.Mark ?? 0;
+        set => (ctMark, ctMarkSet) = (value, true);
+    }
+    uint ctMark;
+    bool ctMarkSet;
     public bool CtMarkChanged { get; set; }
     /// <summary>The last rule that changed the connection mark (quoted in the <see cref="ConnmarkRequest"/>).</summary>
     public string? CtMarkRule { get; set; }
-    public List<EvalRequest> Requests { get; } = [];
+    /// <summary>What the rules asked for so far (created on first use: most walks ask for nothing or one NAT).</summary>
+    public List<EvalRequest> Requests => requests ??= [];
+    List<EvalRequest>? requests;
+    /// <summary>True when some rule added a request (without creating the list).</summary>
+    public bool HasRequests => requests is { Count: > 0 };
     /// <summary>The rule being evaluated (stateful matches key their state on it).</summary>
     public Rule? CurrentRule { get; set; }
 
