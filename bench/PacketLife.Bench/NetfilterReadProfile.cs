@@ -18,6 +18,12 @@ public sealed class NetfilterReadProfile : IBench
         int repeats = args.Length > 2 ? int.Parse(args[2]) : 8;
         var bytes = Encoding.UTF8.GetBytes(NetfilterDumpGenerator.Dump(NetfilterDumpGenerator.Services(services, endpoints)));
         Console.WriteLine($"{services}x{endpoints}: {bytes.Length:N0} bytes; gc server={System.Runtime.GCSettings.IsServerGC} latency={System.Runtime.GCSettings.LatencyMode}");
+        if (args.Length > 3 && args[3] == "read")
+        {
+            // Only the whole read, REPEATS times (for a sampling profiler attached to this process).
+            Stage("read (bytes)", repeats, () => IptablesSaveReader.Read(bytes, "dump").Diagnostics.Count);
+            return 0;
+        }
 
         Stage("utf8 decode", repeats, () => Encoding.UTF8.GetString(bytes).Length);
         var text = Encoding.UTF8.GetString(bytes);
