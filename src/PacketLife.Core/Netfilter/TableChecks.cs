@@ -1,4 +1,5 @@
 using PacketLife.Core.Diagnostics;
+using PacketLife.Core.Netfilter.Matches;
 using PacketLife.Core.Netfilter.Targets;
 
 namespace PacketLife.Core.Netfilter;
@@ -8,56 +9,80 @@ namespace PacketLife.Core.Netfilter;
 /// targets/matches used from hooks or tables the kernel refuses (facts §2.5; kernel reports "Invalid argument").</summary>
 internal static class TableChecks
 {
+    /// <summary>Checks a table built in code or read by an older path: the facts are taken from its rules here.</summary>
     public static void Check(Table table, List<Diagnostic> diags)
+    {
+        var facts = new List<RuleFacts>[table.Chains.Length];
+        for (int k = 0; k < facts.Length; k++)
+        {
+            var rules = table.Chains[k].Rules;
+            var l = new List<RuleFacts>(rules.Length);
+            foreach (var r in rules) l.Add(RuleFacts.Of(r));
+            facts[k] = l;
+        }
+        Check(table, facts, diags);
+    }
+
+    /// <summary>The checks over <paramref name="facts"/>: per chain of <paramref name="table"/> (same order, same
+    /// length), the facts of each of its rules in order. The reader takes them while each rule is still in the cache
+    /// after parsing it; walking 200k freshly built rules again (rule, target, match array, matches: a cache miss
+    /// each) took a quarter of a large read. A rule is only touched again when it may have something to report.</summary>
+    public static void Check(Table table, List<RuleFacts>[] facts, List<Diagnostic> diags)
     {
         // Chain indices by name, and each shared jump target resolved once (the reader gives every rule jumping to the
         // same chain the same JumpTarget object, so most rules need no name lookup at all).
         var index = new Dictionary<string, int>(table.Chains.Length, StringComparer.Ordinal);
         for (int k = 0; k < table.Chains.Length; k++) index[table.Chains[k].Name] = k;
         var resolved = new Dictionary<JumpTarget, int>(ReferenceEqualityComparer.Instance);
+        JumpTarget? lastJump = null;
+        int lastResolved = -1;
         int Resolve(JumpTarget j)
         {
-            if (resolved.TryGetValue(j, out var t)) return t;
-            t = index.TryGetValue(j.ChainName, out var x) ? x : -1;
-            resolved[j] = t;
+            if (ReferenceEquals(j, lastJump)) return lastResolved;
+            if (!resolved.TryGetValue(j, out var t))
+            {
+                t = index.TryGetValue(j.ChainName, out var x) ? x : -1;
+                resolved[j] = t;
+            }
+            lastJump = j;
+            lastResolved = t;
             return t;
         }
         var succ = new int[table.Chains.Length][];
         var seen = new HashSet<int>();
         var l = new List<int>();
+        bool nat = table.Name == "nat";
+        bool anyHookChecks = false;
+
+        static SourceLocation TargetAt(Rule rule) => rule.TargetColumn > 0 ? rule.Location with { Column = rule.TargetColumn } : rule.Location;
 
         for (int k = 0; k < table.Chains.Length; k++)
         {
             var chain = table.Chains[k];
             seen.Clear();
             l.Clear();
-            foreach (var rule in chain.Rules)
+            bool outOnly = chain.IsBuiltin && chain.Name is "OUTPUT" or "POSTROUTING";
+            bool inOnly = chain.IsBuiltin && chain.Name is "PREROUTING" or "INPUT";
+            foreach (ref readonly var f in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(facts[k]))
             {
-                switch (rule.Target)
+                if (f.Jump is { } j)
                 {
-                    case JumpTarget j:
-                    {
-                        int t = Resolve(j);
-                        var at = rule.TargetColumn > 0 ? rule.Location with { Column = rule.TargetColumn } : rule.Location;
-                        if (t < 0) diags.Add(NetfilterMessages.UndefinedChain(at, j.ChainName, table.Name));
-                        else if (table.Chains[t].IsBuiltin) diags.Add(NetfilterMessages.BuiltinAsTarget(at, j.ChainName));
-                        else if (seen.Add(t)) l.Add(t); // callers, for the hook walk below (distinct, in first-jump order)
-                        break;
-                    }
-                    case VerdictTarget v when v == VerdictTarget.Drop && table.Name == "nat":
-                        diags.Add(NetfilterMessages.DropInNat(rule.TargetColumn > 0 ? rule.Location with { Column = rule.TargetColumn } : rule.Location));
-                        break;
+                    int t = Resolve(j);
+                    if (t < 0) diags.Add(NetfilterMessages.UndefinedChain(TargetAt(f.Rule), j.ChainName, table.Name));
+                    else if (table.Chains[t].IsBuiltin) diags.Add(NetfilterMessages.BuiltinAsTarget(TargetAt(f.Rule), j.ChainName));
+                    else if (seen.Add(t)) l.Add(t); // callers, for the hook walk below (distinct, in first-jump order)
                 }
-                if (chain.IsBuiltin)
-                {
-                    if (rule.InInterface is not null && chain.Name is "OUTPUT" or "POSTROUTING")
-                        diags.Add(NetfilterMessages.HookRestriction(rule.Location, $"Can't use -i with {chain.Name}", "-i is only known before routing; use a user chain or -o"));
-                    if (rule.OutInterface is not null && chain.Name is "PREROUTING" or "INPUT")
-                        diags.Add(NetfilterMessages.HookRestriction(rule.Location, $"Can't use -o with {chain.Name}", "the output interface is not known before routing"));
-                }
+                else if (f.Has(RuleFacts.Kind.DropVerdict) && nat)
+                    diags.Add(NetfilterMessages.DropInNat(TargetAt(f.Rule)));
+                if (outOnly && f.Has(RuleFacts.Kind.InInterface))
+                    diags.Add(NetfilterMessages.HookRestriction(f.Rule.Location, $"Can't use -i with {chain.Name}", "-i is only known before routing; use a user chain or -o"));
+                if (inOnly && f.Has(RuleFacts.Kind.OutInterface))
+                    diags.Add(NetfilterMessages.HookRestriction(f.Rule.Location, $"Can't use -o with {chain.Name}", "the output interface is not known before routing"));
+                anyHookChecks |= f.Has(RuleFacts.Kind.HookChecks);
             }
             succ[k] = l.Count == 0 ? [] : [.. l];
         }
+        if (!anyHookChecks) return;
 
         // Which hooks reach each chain (a rule in a user chain must be valid from every caller's hook): a bitmask per
         // chain, filled by a walk over chain indices from each built-in chain.
@@ -86,13 +111,16 @@ internal static class TableChecks
         }
         for (int k = 0; k < table.Chains.Length; k++)
         {
-            var chain = table.Chains[k];
-            var hs = HooksOf(mask[k]);
-            foreach (var rule in chain.Rules)
+            NetfilterHook[]? hs = null;
+            foreach (ref readonly var f in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(facts[k]))
             {
-                var at = rule.TargetColumn > 0 ? rule.Location with { Column = rule.TargetColumn } : rule.Location;
+                // Only rules whose target or a match is restricted to some tables or hooks can fail here.
+                if (!f.Has(RuleFacts.Kind.HookChecks)) continue;
+                hs ??= HooksOf(mask[k]);
+                var rule = f.Rule;
                 if (rule.Target is { } t && (t.AllowedTables is not null || t.AllowedHooks is not null))
                 {
+                    var at = TargetAt(rule);
                     if (t.AllowedTables is { } tables && !tables.Contains(table.Name))
                         diags.Add(NetfilterMessages.HookRestriction(at, $"{t.Name} target: only valid in {string.Join("/", tables)} table, not {table.Name}", "iptables-restore fails with \"Invalid argument\""));
                     else if (t.AllowedHooks is { } allowed && hs.Length > 0 && !AllAllowed(hs, allowed) && hs.Where(h => !allowed.Contains(h)).ToList() is { Count: > 0 } bad)
@@ -118,4 +146,59 @@ internal static class TableChecks
         }
         return true;
     }
+}
+
+/// <summary>What <see cref="TableChecks"/> needs of one rule, taken once (by the reader right after building it):
+/// its jump target, whether it is a DROP, has `-i`/`-o`, and whether its target or one of its matches is restricted
+/// to some tables or hooks.</summary>
+internal readonly struct RuleFacts
+{
+    [Flags]
+    public enum Kind : byte
+    {
+        None = 0,
+        DropVerdict = 1,
+        InInterface = 2,
+        OutInterface = 4,
+        /// <summary>The target has AllowedTables/AllowedHooks, or a match overrides <see cref="Match.CheckHooks"/>.</summary>
+        HookChecks = 8,
+    }
+
+    public readonly Rule Rule;
+    /// <summary>The `-j CHAIN`/`-g CHAIN` target, else null.</summary>
+    public readonly JumpTarget? Jump;
+    readonly Kind kinds;
+
+    RuleFacts(Rule rule, JumpTarget? jump, Kind kinds) => (Rule, Jump, this.kinds) = (rule, jump, kinds);
+
+    public bool Has(Kind k) => (kinds & k) != 0;
+
+    public static RuleFacts Of(Rule rule)
+    {
+        var k = Kind.None;
+        JumpTarget? jump = null;
+        switch (rule.Target)
+        {
+            case JumpTarget j:
+                jump = j;
+                break;
+            case VerdictTarget v when v == VerdictTarget.Drop:
+                k |= Kind.DropVerdict;
+                break;
+            case { } t when t.AllowedTables is not null || t.AllowedHooks is not null:
+                k |= Kind.HookChecks;
+                break;
+        }
+        if (rule.InInterface is not null) k |= Kind.InInterface;
+        if (rule.OutInterface is not null) k |= Kind.OutInterface;
+        foreach (var m in rule.Matches)
+            if (ChecksHooks(m.GetType())) { k |= Kind.HookChecks; break; }
+        return new RuleFacts(rule, jump, k);
+    }
+
+    // Per match type: does it override CheckHooks (owner and addrtype today; a later one is found the same way).
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, bool> HookCheckers = new();
+
+    static bool ChecksHooks(Type t) => HookCheckers.TryGetValue(t, out var b) ? b : HookCheckers.GetOrAdd(t, static type =>
+        type.GetMethod(nameof(Match.CheckHooks), [typeof(IReadOnlyCollection<NetfilterHook>)])!.DeclaringType != typeof(Match));
 }

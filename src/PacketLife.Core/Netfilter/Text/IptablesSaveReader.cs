@@ -46,15 +46,17 @@ public static class IptablesSaveReader
         var pool = new StringPool(1024);
         TableBuilder? open = null;
         int lineNo = 0;
-        int pos = 0;
         bool sawTable = false;
-        while (pos < text.Length)
+        // Rule lines are parsed first, each on its own (in parallel for large inputs: RulePreparer); the loop below
+        // then builds tables and chains in file order, taking each prepared rule with its diagnostics in their order.
+        var starts = LineStarts(text);
+        var prepared = RulePreparer.Prepare(text, source, starts);
+        for (int idx = 0; idx < starts.Length; idx++)
         {
-            int nl = text.IndexOf('\n', pos);
-            int end = nl < 0 ? text.Length : nl;
+            int pos = starts[idx];
+            int end = LineEnd(text, starts, idx);
             var range = (text, pos, end - pos);
             var raw = text.AsSpan(pos, end - pos);
-            pos = end + 1;
             lineNo++;
             if (reportReplacement)
             {
@@ -111,6 +113,11 @@ public static class IptablesSaveReader
                 open.ChainDeclaration(range, trimmed, at, indent, lineNo, diags);
                 continue;
             }
+            if (prepared[idx].Rule is not null)
+            {
+                open.AddPrepared(in prepared[idx], range, at, lineNo, diags);
+                continue;
+            }
             tokens.Clear();
             if (!Tokenizer.Split(text, range.Item2, body.Length, tokens, pool, out var qcol))
             {
@@ -131,6 +138,26 @@ public static class IptablesSaveReader
         return new NetfilterParseResult(new RuleSet { Lines = top.ToImmutable(), EndsWithNewline = endsWithNewline || text.Length == 0, ByteOrderMark = bom }, sorted);
     }
 
+    /// <summary>Start offset of every line (a final line break does not start an empty line).</summary>
+    static int[] LineStarts(string text)
+    {
+        var span = text.AsSpan();
+        var starts = new int[span.Count('\n') + 1];
+        int n = 0, pos = 0;
+        while (pos < text.Length)
+        {
+            starts[n++] = pos;
+            int nl = span[pos..].IndexOf('\n');
+            if (nl < 0) break;
+            pos += nl + 1;
+        }
+        return n == starts.Length ? starts : starts[..n];
+    }
+
+    /// <summary>End of line <paramref name="idx"/> (its line break excluded).</summary>
+    internal static int LineEnd(string text, int[] starts, int idx) =>
+        idx + 1 < starts.Length ? starts[idx + 1] - 1 : text.Length > 0 && text[^1] == '\n' ? text.Length - 1 : text.Length;
+
     sealed class ChainBuilder(string name, bool builtin, string? policy, Counters counters, SourceLocation at)
     {
         public string Name { get; } = name;
@@ -138,8 +165,15 @@ public static class IptablesSaveReader
         public string? Policy { get; set; } = policy;
         public Counters Counters { get; set; } = counters;
         public SourceLocation Location { get; } = at;
-        public List<Rule> Rules { get; } = [];
-        public Chain Build() => new() { Name = Name, IsBuiltin = Builtin, Policy = Policy, Counters = Counters, Rules = [.. Rules], Location = Location };
+        /// <summary>The chain's rules in order, each with what the table checks need of it.</summary>
+        public List<RuleFacts> Rules { get; } = [];
+
+        public Chain Build()
+        {
+            var rules = new Rule[Rules.Count];
+            for (int i = 0; i < rules.Length; i++) rules[i] = Rules[i].Rule;
+            return new() { Name = Name, IsBuiltin = Builtin, Policy = Policy, Counters = Counters, Rules = System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(rules), Location = Location };
+        }
     }
 
     sealed class TableBuilder(string name, (string, int, int) header, SourceLocation at, string source, StringPool pool)
@@ -241,14 +275,7 @@ public static class IptablesSaveReader
                     // The chain's own name string is shared by its rules (one copy per chain, not per rule).
                     parser ??= new RuleParser(source, diags, shared);
                     var rule = parser.ParseRule(cb.Name, insert ? RuleCommand.Insert : RuleCommand.Append, pos, tk, start, counters, range, lineNo, at);
-                    if (insert)
-                    {
-                        int idx = Math.Clamp((pos ?? 1) - 1, 0, cb.Rules.Count);
-                        if (pos is { } pp && (pp < 1 || pp > cb.Rules.Count + 1))
-                            diags.Add(NetfilterMessages.OptionProblem(L(cmd), $"Index of insertion too big. ({pp} in chain {chain} with {cb.Rules.Count} rules)"));
-                        cb.Rules.Insert(idx, rule);
-                    }
-                    else cb.Rules.Add(rule);
+                    Place(cb, rule, RuleFacts.Of(rule), insert, pos, L(cmd), chain, diags);
                     Lines.Add(new RuleLine(rule) { TextRange = range, Location = at });
                     return;
                 }
@@ -276,6 +303,35 @@ public static class IptablesSaveReader
                     Lines.Add(new CommentLine("") { TextRange = range, Location = at });
                     return;
             }
+        }
+
+        /// <summary>Appends the rule, or inserts it at `-I CHAIN N` (reporting a position past the end as iptables does).</summary>
+        static void Place(ChainBuilder cb, Rule rule, RuleFacts facts, bool insert, int? pos, SourceLocation cmdAt, string chain, List<Diagnostic> diags)
+        {
+            if (insert)
+            {
+                int idx = Math.Clamp((pos ?? 1) - 1, 0, cb.Rules.Count);
+                if (pos is { } pp && (pp < 1 || pp > cb.Rules.Count + 1))
+                    diags.Add(NetfilterMessages.OptionProblem(cmdAt, $"Index of insertion too big. ({pp} in chain {chain} with {cb.Rules.Count} rules)"));
+                cb.Rules.Insert(idx, facts);
+            }
+            else cb.Rules.Add(facts);
+        }
+
+        /// <summary>An `-A`/`-I` line parsed ahead (<see cref="RulePreparer"/>): the same steps and diagnostics, in the
+        /// same order, as <see cref="Command"/> gives it: counters, the chain, the rule's own, the insert position.</summary>
+        public void AddPrepared(in PreparedRule p, (string, int, int) range, SourceLocation at, int lineNo, List<Diagnostic> diags)
+        {
+            p.AddCommandDiagnostics(diags);
+            var cb = Get(p.Chain);
+            if (cb is null)
+            {
+                if (!NetfilterTables.IsBuiltin(Name, p.Chain) && known) diags.Add(NetfilterMessages.ChainNotDeclared(new SourceLocation(source, lineNo, p.ChainColumn), p.Chain, Name));
+                cb = Ensure(p.Chain, at);
+            }
+            p.AddRuleDiagnostics(diags);
+            Place(cb, p.Rule!, p.Facts, p.Insert, p.Position, new SourceLocation(source, lineNo, p.CommandColumn), p.Chain, diags);
+            Lines.Add(new RuleLine(p.Rule!) { TextRange = range, Location = at });
         }
 
         void Apply(ChainCommand kind, string? chain, ImmutableArray<string> rest, SourceLocation cmdAt, SourceLocation chainAt, List<Diagnostic> diags)
@@ -331,7 +387,7 @@ public static class IptablesSaveReader
         {
             var built = order.Select(c => c.Build()).ToImmutableArray();
             var table = new Table { Name = Name, Lines = [.. Lines], Chains = built, TextRange = header, Location = at };
-            if (known) TableChecks.Check(table, diags);
+            if (known) TableChecks.Check(table, [.. order.Select(c => c.Rules)], diags);
             return table;
         }
     }
