@@ -48,11 +48,12 @@ internal readonly struct PreparedRule
 /// diagnostics back in file order. The result is the same whatever the chunking.</summary>
 internal static class RulePreparer
 {
-    /// <summary>Below this many characters one thread prepares everything (starting workers costs more than it saves).
-    /// Settable for tests, which check that chunked and single-threaded reads agree.</summary>
-    internal static int ParallelMinChars = 2 << 20;
+    /// <summary>Below this many characters one thread prepares everything (starting workers costs more than it saves).</summary>
+    internal const int ParallelMinChars = 2 << 20;
     /// <summary>Lines per chunk at least (small chunks would share fewer strings and objects).</summary>
-    internal static int MinChunkLines = 8192;
+    internal const int MinChunkLines = 8192;
+    /// <summary>For tests: this many chunks whatever the input's size and the number of cores (0: decide as above).</summary>
+    [ThreadStatic] internal static int ForcedChunks;
 
     sealed class Worker(string source)
     {
@@ -68,16 +69,17 @@ internal static class RulePreparer
     {
         var prepared = new PreparedRule[starts.Length];
         int workers = Math.Min(Environment.ProcessorCount, 16);
-        if (text.Length < ParallelMinChars || workers < 2 || starts.Length < 2 * MinChunkLines)
+        int forced = ForcedChunks;
+        if (forced <= 0 && (text.Length < ParallelMinChars || workers < 2 || starts.Length < 2 * MinChunkLines))
         {
             Run(text, source, starts, prepared, 0, starts.Length, new Worker(source));
             return prepared;
         }
         // A few chunks per core so that a worker slowed down by other processes does not hold the others up; each
         // task keeps its worker (pool, caches, diagnostics) across the chunks it takes.
-        int chunks = Math.Max(2, Math.Min(workers * 4, starts.Length / MinChunkLines));
+        int chunks = forced > 0 ? Math.Min(forced, Math.Max(1, starts.Length)) : Math.Max(2, Math.Min(workers * 4, starts.Length / MinChunkLines));
         int per = (starts.Length + chunks - 1) / chunks;
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = workers }, () => new Worker(source),
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(workers, 1) }, () => new Worker(source),
             (c, _, w) =>
             {
                 int from = c * per;
