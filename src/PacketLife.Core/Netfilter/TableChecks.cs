@@ -27,26 +27,33 @@ internal static class TableChecks
     /// length), the facts of each of its rules in order. The reader takes them while each rule is still in the cache
     /// after parsing it; walking 200k freshly built rules again (rule, target, match array, matches: a cache miss
     /// each) took a quarter of a large read. A rule is only touched again when it may have something to report.</summary>
-    public static void Check(Table table, List<RuleFacts>[] facts, List<Diagnostic> diags)
+    public static void Check(Table table, List<RuleFacts>[] facts, List<Diagnostic> diags) => Check(table, facts, null, diags);
+
+    /// <param name="chainIndex">The index in <paramref name="table"/>'s chains of the chain with a name, or -1 (the
+    /// reader answers from the table it built, instead of a second dictionary of every chain).</param>
+    public static void Check(Table table, List<RuleFacts>[] facts, Func<string, int>? chainIndex, List<Diagnostic> diags)
     {
-        // Chain indices by name, and each shared jump target resolved once (the reader gives every rule jumping to the
-        // same chain the same JumpTarget object, so most rules need no name lookup at all).
-        var index = new Dictionary<string, int>(table.Chains.Length, StringComparer.Ordinal);
-        for (int k = 0; k < table.Chains.Length; k++) index[table.Chains[k].Name] = k;
-        var resolved = new Dictionary<JumpTarget, int>(ReferenceEqualityComparer.Instance);
+        if (chainIndex is null)
+        {
+            var index = new Dictionary<string, int>(table.Chains.Length, StringComparer.Ordinal);
+            for (int k = 0; k < table.Chains.Length; k++) index[table.Chains[k].Name] = k;
+            chainIndex = name => index.TryGetValue(name, out var x) ? x : -1;
+        }
+        var builtin = new bool[table.Chains.Length];
+        for (int k = 0; k < builtin.Length; k++) builtin[k] = table.Chains[k].IsBuiltin;
+        // The last jump target resolved is remembered: rules that jump to the same chain share one JumpTarget object
+        // (the reader's cache) and often come together. A kube-proxy dump jumps to most chains from one rule only, so
+        // a cache of every target would cost more than the lookups it saves.
         JumpTarget? lastJump = null;
         int lastResolved = -1;
         int Resolve(JumpTarget j)
         {
-            if (ReferenceEquals(j, lastJump)) return lastResolved;
-            if (!resolved.TryGetValue(j, out var t))
+            if (!ReferenceEquals(j, lastJump))
             {
-                t = index.TryGetValue(j.ChainName, out var x) ? x : -1;
-                resolved[j] = t;
+                lastResolved = chainIndex(j.ChainName);
+                lastJump = j;
             }
-            lastJump = j;
-            lastResolved = t;
-            return t;
+            return lastResolved;
         }
         var succ = new int[table.Chains.Length][];
         var seen = new HashSet<int>();
@@ -69,7 +76,7 @@ internal static class TableChecks
                 {
                     int t = Resolve(j);
                     if (t < 0) diags.Add(NetfilterMessages.UndefinedChain(TargetAt(f.Rule), j.ChainName, table.Name));
-                    else if (table.Chains[t].IsBuiltin) diags.Add(NetfilterMessages.BuiltinAsTarget(TargetAt(f.Rule), j.ChainName));
+                    else if (builtin[t]) diags.Add(NetfilterMessages.BuiltinAsTarget(TargetAt(f.Rule), j.ChainName));
                     else if (seen.Add(t)) l.Add(t); // callers, for the hook walk below (distinct, in first-jump order)
                 }
                 else if (f.Has(RuleFacts.Kind.DropVerdict) && nat)

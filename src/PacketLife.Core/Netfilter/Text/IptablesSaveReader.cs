@@ -49,7 +49,7 @@ public static class IptablesSaveReader
         bool sawTable = false;
         // Rule lines are parsed first, each on its own (in parallel for large inputs: RulePreparer); the loop below
         // then builds tables and chains in file order, taking each prepared rule with its diagnostics in their order.
-        var starts = LineStarts(text);
+        var starts = LineStarts(text, out var sizes);
         var prepared = RulePreparer.Prepare(text, source, starts);
         for (int idx = 0; idx < starts.Length; idx++)
         {
@@ -84,7 +84,7 @@ public static class IptablesSaveReader
                 }
                 if (name.Length == 0) diags.Add(NetfilterMessages.MissingTableName(at));
                 else if (!NetfilterTables.IsKnown(name)) diags.Add(NetfilterMessages.UnknownTable(new SourceLocation(source, lineNo, indent + 2), name));
-                open = new TableBuilder(name, range, at, source, pool);
+                open = new TableBuilder(name, range, at, source, pool, sizes.GetValueOrDefault(idx));
                 continue;
             }
             if (trimmed.SequenceEqual("COMMIT"))
@@ -138,19 +138,38 @@ public static class IptablesSaveReader
         return new NetfilterParseResult(new RuleSet { Lines = top.ToImmutable(), EndsWithNewline = endsWithNewline || text.Length == 0, ByteOrderMark = bom }, sorted);
     }
 
-    /// <summary>Start offset of every line (a final line break does not start an empty line).</summary>
-    static int[] LineStarts(string text)
+    /// <summary>Lines and chain lines (`:` first) from a table's header to the next one: the table's lists and
+    /// dictionaries are sized from them instead of growing (and copying) step by step.</summary>
+    internal readonly record struct TableSize(int Lines, int Chains);
+
+    /// <summary>Start offset of every line (a final line break does not start an empty line), and the size of each
+    /// table by the line index of its `*` header.</summary>
+    static int[] LineStarts(string text, out Dictionary<int, TableSize> sizes)
     {
         var span = text.AsSpan();
         var starts = new int[span.Count('\n') + 1];
-        int n = 0, pos = 0;
+        sizes = [];
+        int n = 0, pos = 0, header = -1, lines = 0, chains = 0;
         while (pos < text.Length)
         {
-            starts[n++] = pos;
+            starts[n] = pos;
+            char first = text[pos];
+            if (first == '*')
+            {
+                if (header >= 0) sizes[header] = new TableSize(lines, chains);
+                (header, lines, chains) = (n, 0, 0);
+            }
+            else
+            {
+                lines++;
+                if (first == ':') chains++;
+            }
+            n++;
             int nl = span[pos..].IndexOf('\n');
             if (nl < 0) break;
             pos += nl + 1;
         }
+        if (header >= 0) sizes[header] = new TableSize(lines, chains);
         return n == starts.Length ? starts : starts[..n];
     }
 
@@ -165,6 +184,8 @@ public static class IptablesSaveReader
         public string? Policy { get; set; } = policy;
         public Counters Counters { get; set; } = counters;
         public SourceLocation Location { get; } = at;
+        /// <summary>Position in the table's chains (set when the table is finished).</summary>
+        public int Index { get; set; } = -1;
         /// <summary>The chain's rules in order, each with what the table checks need of it.</summary>
         public List<RuleFacts> Rules { get; } = [];
 
@@ -176,13 +197,16 @@ public static class IptablesSaveReader
         }
     }
 
-    sealed class TableBuilder(string name, (string, int, int) header, SourceLocation at, string source, StringPool pool)
+    sealed class TableBuilder(string name, (string, int, int) header, SourceLocation at, string source, StringPool pool, TableSize sizes)
     {
         public string Name { get; } = name;
-        public List<RuleSetLine> Lines { get; } = [];
+        public List<RuleSetLine> Lines { get; } = new(sizes.Lines);
         public bool Committed { get; set; }
-        readonly Dictionary<string, ChainBuilder> chains = new(StringComparer.Ordinal);
-        readonly List<ChainBuilder> order = [];
+        readonly Dictionary<string, ChainBuilder> chains = new(sizes.Chains, StringComparer.Ordinal);
+        readonly List<ChainBuilder> order = new(sizes.Chains);
+        readonly ImmutableArray<string> builtins = NetfilterTables.BuiltinChains(name);
+
+        bool IsBuiltin(string chain) => builtins.Contains(chain);
         readonly bool known = NetfilterTables.IsKnown(name);
         readonly RuleParser.Shared shared = new();
         RuleParser? parser;
@@ -192,7 +216,7 @@ public static class IptablesSaveReader
         ChainBuilder Ensure(string chain, SourceLocation where)
         {
             if (chains.TryGetValue(chain, out var c)) return c;
-            bool builtin = NetfilterTables.IsBuiltin(Name, chain);
+            bool builtin = IsBuiltin(chain);
             c = new ChainBuilder(chain, builtin, builtin ? "ACCEPT" : null, Counters.Zero, where);
             chains[chain] = c;
             order.Add(c);
@@ -216,7 +240,7 @@ public static class IptablesSaveReader
             var counters = Counters.Zero;
             if (tokens.Count == 3 && !Counters.TryParse(tokens[2].Span, out counters))
                 diags.Add(NetfilterMessages.BadCounters(new SourceLocation(source, lineNo, indent + 2 + tokens[2].Column - 1), tokens[2].Value));
-            bool builtin = NetfilterTables.IsBuiltin(Name, name);
+            bool builtin = IsBuiltin(name);
             var polAt = new SourceLocation(source, lineNo, indent + 2 + tokens[1].Column - 1);
             string? pol = policy == "-" ? null : policy;
             if (builtin && pol is not ("ACCEPT" or "DROP")) { diags.Add(NetfilterMessages.BadPolicy(polAt, policy)); pol = "ACCEPT"; }
@@ -240,7 +264,7 @@ public static class IptablesSaveReader
         }
 
         readonly List<Token> chainTokens = new(4);
-        readonly HashSet<string> DeclaredHere = new(StringComparer.Ordinal);
+        readonly HashSet<string> DeclaredHere = new(sizes.Chains, StringComparer.Ordinal);
 
         public void Command((string, int, int) range, List<Token> tk, SourceLocation at, int lineNo, List<Diagnostic> diags)
         {
@@ -269,7 +293,7 @@ public static class IptablesSaveReader
                     var cb = Get(chain);
                     if (cb is null)
                     {
-                        if (!NetfilterTables.IsBuiltin(Name, chain) && known) diags.Add(NetfilterMessages.ChainNotDeclared(L(tk[i + 1]), chain, Name));
+                        if (!IsBuiltin(chain) && known) diags.Add(NetfilterMessages.ChainNotDeclared(L(tk[i + 1]), chain, Name));
                         cb = Ensure(chain, at);
                     }
                     // The chain's own name string is shared by its rules (one copy per chain, not per rule).
@@ -326,7 +350,7 @@ public static class IptablesSaveReader
             var cb = Get(p.Chain);
             if (cb is null)
             {
-                if (!NetfilterTables.IsBuiltin(Name, p.Chain) && known) diags.Add(NetfilterMessages.ChainNotDeclared(new SourceLocation(source, lineNo, p.ChainColumn), p.Chain, Name));
+                if (!IsBuiltin(p.Chain) && known) diags.Add(NetfilterMessages.ChainNotDeclared(new SourceLocation(source, lineNo, p.ChainColumn), p.Chain, Name));
                 cb = Ensure(p.Chain, at);
             }
             p.AddRuleDiagnostics(diags);
@@ -365,7 +389,7 @@ public static class IptablesSaveReader
                 case ChainCommand.Policy:
                 {
                     if (chain is null || rest.Length < 1) { diags.Add(NetfilterMessages.MissingArgument(cmdAt, "-P")); return; }
-                    if (!NetfilterTables.IsBuiltin(Name, chain)) { diags.Add(NetfilterMessages.PolicyOnUserChain(chainAt, chain)); return; }
+                    if (!IsBuiltin(chain)) { diags.Add(NetfilterMessages.PolicyOnUserChain(chainAt, chain)); return; }
                     if (rest[0] is not ("ACCEPT" or "DROP")) { diags.Add(NetfilterMessages.BadPolicy(chainAt, rest[0])); return; }
                     if (rest[0] == "DROP" && Name == "nat") { diags.Add(NetfilterMessages.DropInNat(chainAt)); return; }
                     Ensure(chain, chainAt).Policy = rest[0];
@@ -385,9 +409,16 @@ public static class IptablesSaveReader
 
         public Table Finish(List<Diagnostic> diags)
         {
-            var built = order.Select(c => c.Build()).ToImmutableArray();
-            var table = new Table { Name = Name, Lines = [.. Lines], Chains = built, TextRange = header, Location = at };
-            if (known) TableChecks.Check(table, [.. order.Select(c => c.Rules)], diags);
+            var built = new Chain[order.Count];
+            var facts = new List<RuleFacts>[order.Count];
+            for (int k = 0; k < built.Length; k++)
+            {
+                order[k].Index = k;
+                built[k] = order[k].Build();
+                facts[k] = order[k].Rules;
+            }
+            var table = new Table { Name = Name, Lines = [.. Lines], Chains = System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(built), TextRange = header, Location = at };
+            if (known) TableChecks.Check(table, facts, name => chains.TryGetValue(name, out var c) ? c.Index : -1, diags);
             return table;
         }
     }
