@@ -50,7 +50,9 @@ public static class IptablesSaveReader
         // Rule lines are parsed first, each on its own (in parallel for large inputs: RulePreparer); the loop below
         // then builds tables and chains in file order, taking each prepared rule with its diagnostics in their order.
         var starts = LineStarts(text, out var sizes);
-        var prepared = RulePreparer.Prepare(text, source, starts);
+        var preparer = RulePreparer.Start(text, source, starts);
+        var prepared = preparer.Prepared;
+        int ready = 0; // lines below this one are prepared
         for (int idx = 0; idx < starts.Length; idx++)
         {
             int pos = starts[idx];
@@ -113,6 +115,7 @@ public static class IptablesSaveReader
                 open.ChainDeclaration(range, trimmed, at, indent, lineNo, diags);
                 continue;
             }
+            if (idx >= ready) ready = preparer.Ensure(idx);
             if (prepared[idx].Rule is not null)
             {
                 open.AddPrepared(in prepared[idx], range, at, lineNo, diags);
@@ -127,6 +130,7 @@ public static class IptablesSaveReader
             }
             open.Command(range, tokens, at, lineNo, diags);
         }
+        preparer.Stop();
         if (open is not null)
         {
             diags.Add(NetfilterMessages.MissingCommitAtEnd(new SourceLocation(source, lineNo, 1), open.Name));

@@ -42,17 +42,20 @@ internal readonly struct PreparedRule
 
 /// <summary>Parses every rule line of a file ahead of the table walk. A rule's parse depends only on its own line (the
 /// chain it goes to, whether that chain exists and where an `-I` puts it are the table walk's business), so the lines
-/// are parsed in chunks, in parallel when the input is large: each worker has its own tokens, string pool, rule parser
-/// and shared-object caches (sharing only ever joins immutable, stateless objects that print the same, so which worker
-/// made a shared object changes nothing), and its own diagnostics list, from which the table walk takes each line's
-/// diagnostics back in file order. The result is the same whatever the chunking.</summary>
-internal static class RulePreparer
+/// are parsed in chunks: for a large input, background workers take chunks in file order while the table walk runs on
+/// the calling thread, which waits for a chunk only when it reaches it (and parses the chunk itself when no worker
+/// has taken it yet, so a busy machine degrades to one thread instead of waiting). Each worker has its own tokens,
+/// string pool, rule parser and shared-object caches (sharing only ever joins immutable, stateless objects that print
+/// the same, so which worker made a shared object changes nothing), and its own diagnostics list, from which the table
+/// walk takes each line's diagnostics back in file order. The result is the same whatever the chunking.</summary>
+internal sealed class RulePreparer
 {
     /// <summary>Below this many characters one thread prepares everything (starting workers costs more than it saves).</summary>
     internal const int ParallelMinChars = 2 << 20;
     /// <summary>Lines per chunk at least (small chunks would share fewer strings and objects).</summary>
-    internal const int MinChunkLines = 8192;
-    /// <summary>For tests: this many chunks whatever the input's size and the number of cores (0: decide as above).</summary>
+    internal const int MinChunkLines = 4096;
+    /// <summary>For tests: this many chunks and at least one background worker, whatever the input's size and the
+    /// number of cores (0: decide as above).</summary>
     [ThreadStatic] internal static int ForcedChunks;
 
     sealed class Worker(string source)
@@ -65,29 +68,90 @@ internal static class RulePreparer
         public RuleParser Parser => parser ??= new RuleParser(source, Diags, Shared);
     }
 
-    public static PreparedRule[] Prepare(string text, string source, int[] starts)
+    readonly string text, source;
+    readonly int[] starts;
+    readonly int per, chunks;
+    /// <summary>The next chunk nobody has taken (taken in file order by <see cref="Interlocked.Increment(ref int)"/>).</summary>
+    int next;
+    readonly ManualResetEventSlim[] done;
+    readonly Worker own;
+    System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure;
+
+    /// <summary>One entry per line; <see cref="PreparedRule.Rule"/> is set for rule lines of chunks already prepared
+    /// (see <see cref="Ensure"/>).</summary>
+    public PreparedRule[] Prepared { get; }
+
+    RulePreparer(string text, string source, int[] starts, int chunks)
     {
-        var prepared = new PreparedRule[starts.Length];
-        int workers = Math.Min(Environment.ProcessorCount, 16);
+        (this.text, this.source, this.starts, this.chunks) = (text, source, starts, chunks);
+        Prepared = new PreparedRule[starts.Length];
+        per = Math.Max(1, (starts.Length + chunks - 1) / chunks);
+        done = new ManualResetEventSlim[chunks];
+        for (int c = 0; c < chunks; c++) done[c] = new ManualResetEventSlim(false);
+        own = new Worker(source);
+    }
+
+    public static RulePreparer Start(string text, string source, int[] starts)
+    {
+        int cores = Environment.ProcessorCount;
         int forced = ForcedChunks;
-        if (forced <= 0 && (text.Length < ParallelMinChars || workers < 2 || starts.Length < 2 * MinChunkLines))
+        if (forced <= 0 && (text.Length < ParallelMinChars || cores < 2 || starts.Length < 2 * MinChunkLines))
+            return new RulePreparer(text, source, starts, 1); // all on the calling thread, when the walk first needs it
+        int chunks = forced > 0 ? Math.Max(1, forced) : Math.Clamp(starts.Length / MinChunkLines, 2, 64);
+        var p = new RulePreparer(text, source, starts, chunks);
+        // The calling thread is one of the cores (it walks and helps); the others prepare ahead of it.
+        int background = Math.Clamp(cores - 1, 1, Math.Max(1, chunks - 1));
+        for (int b = 0; b < background; b++) Task.Factory.StartNew(p.Background, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        return p;
+    }
+
+    void Background()
+    {
+        var w = new Worker(source);
+        while (true)
         {
-            Run(text, source, starts, prepared, 0, starts.Length, new Worker(source));
-            return prepared;
+            int c = Interlocked.Increment(ref next) - 1;
+            if (c >= chunks) return;
+            Prepare(c, w);
         }
-        // A few chunks per core so that a worker slowed down by other processes does not hold the others up; each
-        // task keeps its worker (pool, caches, diagnostics) across the chunks it takes.
-        int chunks = forced > 0 ? Math.Min(forced, Math.Max(1, starts.Length)) : Math.Max(2, Math.Min(workers * 4, starts.Length / MinChunkLines));
-        int per = (starts.Length + chunks - 1) / chunks;
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(workers, 1) }, () => new Worker(source),
-            (c, _, w) =>
+    }
+
+    void Prepare(int c, Worker w)
+    {
+        try
+        {
+            int from = c * per;
+            if (from < starts.Length) Run(text, source, starts, Prepared, from, Math.Min(starts.Length, from + per), w);
+        }
+        catch (Exception e)
+        {
+            // A bug, not bad input: handed to the table walk, which rethrows it on its own thread.
+            failure ??= System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+        }
+        finally { done[c].Set(); }
+    }
+
+    /// <summary>Leaves the chunks nobody has taken to nobody (the walk is over; a worker finishes the chunk it holds).</summary>
+    public void Stop() => Interlocked.Exchange(ref next, chunks);
+
+    /// <summary>Makes sure the chunk holding line <paramref name="idx"/> is prepared (taking it on this thread when no
+    /// worker has yet), and returns the first line after that chunk.</summary>
+    public int Ensure(int idx)
+    {
+        int c = Math.Min(idx / per, chunks - 1);
+        if (!done[c].IsSet)
+        {
+            // Take every chunk up to this one that nobody has taken (in order: a worker may hold an earlier one).
+            while (true)
             {
-                int from = c * per;
-                Run(text, source, starts, prepared, from, Math.Min(starts.Length, from + per), w);
-                return w;
-            },
-            _ => { });
-        return prepared;
+                int n = Volatile.Read(ref next);
+                if (n > c) break;
+                if (Interlocked.CompareExchange(ref next, n + 1, n) == n) Prepare(n, own);
+            }
+            done[c].Wait();
+        }
+        failure?.Throw();
+        return Math.Min(starts.Length, (c + 1) * per);
     }
 
     static void Run(string text, string source, int[] starts, PreparedRule[] prepared, int from, int to, Worker w)
