@@ -43,13 +43,13 @@ public static class IptablesSaveReader
         if (bom) text = text[1..];
         bool endsWithNewline = text.EndsWith('\n');
         var tokens = new List<Token>(32);
-        var pool = new StringPool(1024);
         TableBuilder? open = null;
         int lineNo = 0;
         bool sawTable = false;
         // Rule lines are parsed first, each on its own (in parallel for large inputs: RulePreparer); the loop below
         // then builds tables and chains in file order, taking each prepared rule with its diagnostics in their order.
         var starts = LineStarts(text, out var sizes);
+        var pool = new StringPool(Math.Max(1024, sizes.Values.Sum(t => t.Chains)));
         var preparer = RulePreparer.Start(text, source, starts);
         var prepared = preparer.Prepared;
         int ready = 0; // lines below this one are prepared
@@ -190,6 +190,8 @@ public static class IptablesSaveReader
         public SourceLocation Location { get; } = at;
         /// <summary>Position in the table's chains (set when the table is finished).</summary>
         public int Index { get; set; } = -1;
+        /// <summary>Declared by a chain line or `-N` (a second declaration is reported).</summary>
+        public bool Declared { get; set; }
         /// <summary>The chain's rules in order, each with what the table checks need of it.</summary>
         public List<RuleFacts> Rules { get; } = [];
 
@@ -216,6 +218,15 @@ public static class IptablesSaveReader
         RuleParser? parser;
 
         ChainBuilder? Get(string chain) => chains.GetValueOrDefault(chain);
+
+        // The chain of the last rule added: rules come grouped by chain, so most rules skip the dictionary.
+        ChainBuilder? lastChain;
+
+        ChainBuilder? ChainOfRule(string chain)
+        {
+            if (lastChain is { } l && (ReferenceEquals(l.Name, chain) || l.Name == chain)) return l;
+            return lastChain = Get(chain);
+        }
 
         ChainBuilder Ensure(string chain, SourceLocation where)
         {
@@ -252,23 +263,23 @@ public static class IptablesSaveReader
             if (builtin && pol == "DROP" && Name == "nat") diags.Add(NetfilterMessages.DropInNat(polAt));
             if (chains.TryGetValue(name, out var existing))
             {
-                if (!existing.Builtin && order.Contains(existing) && DeclaredHere.Contains(name))
+                if (!existing.Builtin && existing.Declared)
                     diags.Add(NetfilterMessages.DuplicateChain(at, name));
                 existing.Policy = pol;
                 existing.Counters = counters;
+                existing.Declared = true;
             }
             else
             {
                 var c = Ensure(name, at);
                 c.Policy = pol;
                 c.Counters = counters;
+                c.Declared = true;
             }
-            DeclaredHere.Add(name);
             Lines.Add(new ChainLine(name, pol, counters) { TextRange = range, Location = at });
         }
 
         readonly List<Token> chainTokens = new(4);
-        readonly HashSet<string> DeclaredHere = new(sizes.Chains, StringComparer.Ordinal);
 
         public void Command((string, int, int) range, List<Token> tk, SourceLocation at, int lineNo, List<Diagnostic> diags)
         {
@@ -351,11 +362,11 @@ public static class IptablesSaveReader
         public void AddPrepared(in PreparedRule p, (string, int, int) range, SourceLocation at, int lineNo, List<Diagnostic> diags)
         {
             p.AddCommandDiagnostics(diags);
-            var cb = Get(p.Chain);
+            var cb = ChainOfRule(p.Chain);
             if (cb is null)
             {
                 if (!IsBuiltin(p.Chain) && known) diags.Add(NetfilterMessages.ChainNotDeclared(new SourceLocation(source, lineNo, p.ChainColumn), p.Chain, Name));
-                cb = Ensure(p.Chain, at);
+                cb = lastChain = Ensure(p.Chain, at);
             }
             p.AddRuleDiagnostics(diags);
             Place(cb, p.Rule!, p.Facts, p.Insert, p.Position, new SourceLocation(source, lineNo, p.CommandColumn), p.Chain, diags);
@@ -369,8 +380,7 @@ public static class IptablesSaveReader
                 case ChainCommand.New:
                     if (chain is null) { diags.Add(NetfilterMessages.MissingArgument(cmdAt, "-N")); return; }
                     if (chains.ContainsKey(chain)) { diags.Add(NetfilterMessages.DuplicateChain(chainAt, chain)); return; }
-                    Ensure(chain, chainAt);
-                    DeclaredHere.Add(chain);
+                    Ensure(chain, chainAt).Declared = true;
                     return;
                 case ChainCommand.Delete:
                 {
@@ -382,7 +392,7 @@ public static class IptablesSaveReader
                         if (v2.Rules.Count > 0) diags.Add(NetfilterMessages.DeleteNonEmpty(chainAt, v2.Name));
                         chains.Remove(v2.Name);
                         order.Remove(v2);
-                        DeclaredHere.Remove(v2.Name);
+                        if (ReferenceEquals(lastChain, v2)) lastChain = null;
                     }
                     return;
                 }
