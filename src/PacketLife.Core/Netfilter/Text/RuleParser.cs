@@ -19,9 +19,12 @@ internal sealed class RuleParser
     /// matches (nth, limit, recent) are never shared: their state is keyed by the match object.</summary>
     internal sealed class Shared
     {
-        public readonly Dictionary<string, JumpTarget> Jumps = new(StringComparer.Ordinal);
-        public readonly Dictionary<string, JumpTarget> Gotos = new(StringComparer.Ordinal);
-        public readonly Dictionary<string, Match> Comments = new(StringComparer.Ordinal);
+        // Keyed by the string instance: the tokenizer's pool gives equal texts the same instance, so the text is not
+        // hashed a second time (an equal text in a fresh instance, e.g. an unquoted comment starting with a digit,
+        // only misses and builds its own object).
+        public readonly Dictionary<string, JumpTarget> Jumps = new(ReferenceEqualityComparer.Instance);
+        public readonly Dictionary<string, JumpTarget> Gotos = new(ReferenceEqualityComparer.Instance);
+        public readonly Dictionary<string, Match> Comments = new(ReferenceEqualityComparer.Instance);
         public readonly Dictionary<(IpProtocol?, bool), ProtocolSpec> Protocols = [];
         public readonly Dictionary<(string, bool), InterfaceSpec> Interfaces = [];
         /// <summary>Port-only tcp/udp matches and random statistic matches (stateless), by the fields their save text
