@@ -93,7 +93,9 @@ internal sealed class RulePreparer
 
     public static RulePreparer Start(string text, string source, int[] starts)
     {
+        // PACKETLIFE_READ_THREADS caps the threads a read uses (1: the calling thread only), e.g. on a shared machine.
         int cores = Environment.ProcessorCount;
+        if (int.TryParse(Environment.GetEnvironmentVariable("PACKETLIFE_READ_THREADS"), out var cap) && cap >= 1) cores = Math.Min(cores, cap);
         int forced = ForcedChunks;
         if (forced <= 0 && (text.Length < ParallelMinChars || cores < 2 || starts.Length < 2 * MinChunkLines))
             return new RulePreparer(text, source, starts, 1); // all on the calling thread, when the walk first needs it
