@@ -31,7 +31,11 @@ internal static class TableChecks
 
     /// <param name="chainIndex">The index in <paramref name="table"/>'s chains of the chain with a name, or -1 (the
     /// reader answers from the table it built, instead of a second dictionary of every chain).</param>
-    public static void Check(Table table, List<RuleFacts>[] facts, Func<string, int>? chainIndex, List<Diagnostic> diags)
+    /// <param name="chainIndex">The index in <paramref name="table"/>'s chains of the chain with a name, or -1 (the
+    /// reader answers from the table it built, instead of a second dictionary of every chain). Must answer from
+    /// several threads at once when <paramref name="threads"/> is above 1.</param>
+    /// <param name="threads">Threads for the per-rule pass over a large table (1: the calling thread only).</param>
+    public static void Check(Table table, List<RuleFacts>[] facts, Func<string, int>? chainIndex, List<Diagnostic> diags, int threads = 1)
     {
         if (chainIndex is null)
         {
@@ -39,56 +43,28 @@ internal static class TableChecks
             for (int k = 0; k < table.Chains.Length; k++) index[table.Chains[k].Name] = k;
             chainIndex = name => index.TryGetValue(name, out var x) ? x : -1;
         }
-        var builtin = new bool[table.Chains.Length];
-        for (int k = 0; k < builtin.Length; k++) builtin[k] = table.Chains[k].IsBuiltin;
-        // The last jump target resolved is remembered: rules that jump to the same chain share one JumpTarget object
-        // (the reader's cache) and often come together. A kube-proxy dump jumps to most chains from one rule only, so
-        // a cache of every target would cost more than the lookups it saves.
-        JumpTarget? lastJump = null;
-        int lastResolved = -1;
-        int Resolve(JumpTarget j)
+        int n = table.Chains.Length;
+        var builtin = new bool[n];
+        for (int k = 0; k < n; k++) builtin[k] = table.Chains[k].IsBuiltin;
+        var succ = new int[n][];
+        bool anyHookChecks;
+        if (threads > 1 && n >= ParallelMinChains)
         {
-            if (!ReferenceEquals(j, lastJump))
+            // Chains in consecutive parts, each with its own diagnostics, appended in part order afterwards: the same
+            // diagnostics in the same order as one pass.
+            int parts = Math.Min(threads * 4, n / (ParallelMinChains / 4));
+            int per = (n + parts - 1) / parts;
+            var partDiags = new List<Diagnostic>[parts];
+            var any = new bool[parts];
+            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = threads }, p =>
             {
-                lastResolved = chainIndex(j.ChainName);
-                lastJump = j;
-            }
-            return lastResolved;
+                partDiags[p] = [];
+                any[p] = RulePass(table, facts, chainIndex, builtin, succ, p * per, Math.Min(n, (p + 1) * per), partDiags[p]);
+            });
+            foreach (var d in partDiags) diags.AddRange(d);
+            anyHookChecks = any.Contains(true);
         }
-        var succ = new int[table.Chains.Length][];
-        var seen = new HashSet<int>();
-        var l = new List<int>();
-        bool nat = table.Name == "nat";
-        bool anyHookChecks = false;
-
-        static SourceLocation TargetAt(Rule rule) => rule.TargetColumn > 0 ? rule.Location with { Column = rule.TargetColumn } : rule.Location;
-
-        for (int k = 0; k < table.Chains.Length; k++)
-        {
-            var chain = table.Chains[k];
-            seen.Clear();
-            l.Clear();
-            bool outOnly = chain.IsBuiltin && chain.Name is "OUTPUT" or "POSTROUTING";
-            bool inOnly = chain.IsBuiltin && chain.Name is "PREROUTING" or "INPUT";
-            foreach (ref readonly var f in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(facts[k]))
-            {
-                if (f.Jump is { } j)
-                {
-                    int t = Resolve(j);
-                    if (t < 0) diags.Add(NetfilterMessages.UndefinedChain(TargetAt(f.Rule), j.ChainName, table.Name));
-                    else if (builtin[t]) diags.Add(NetfilterMessages.BuiltinAsTarget(TargetAt(f.Rule), j.ChainName));
-                    else if (seen.Add(t)) l.Add(t); // callers, for the hook walk below (distinct, in first-jump order)
-                }
-                else if (f.Has(RuleFacts.Kind.DropVerdict) && nat)
-                    diags.Add(NetfilterMessages.DropInNat(TargetAt(f.Rule)));
-                if (outOnly && f.Has(RuleFacts.Kind.InInterface))
-                    diags.Add(NetfilterMessages.HookRestriction(f.Rule.Location, $"Can't use -i with {chain.Name}", "-i is only known before routing; use a user chain or -o"));
-                if (inOnly && f.Has(RuleFacts.Kind.OutInterface))
-                    diags.Add(NetfilterMessages.HookRestriction(f.Rule.Location, $"Can't use -o with {chain.Name}", "the output interface is not known before routing"));
-                anyHookChecks |= f.Has(RuleFacts.Kind.HookChecks);
-            }
-            succ[k] = l.Count == 0 ? [] : [.. l];
-        }
+        else anyHookChecks = RulePass(table, facts, chainIndex, builtin, succ, 0, n, diags);
         if (!anyHookChecks) return;
 
         // Which hooks reach each chain (a rule in a user chain must be valid from every caller's hook): a bitmask per
@@ -141,6 +117,59 @@ internal static class TableChecks
                             diags.Add(NetfilterMessages.HookRestriction(rule.Location, msg, "iptables-restore fails with \"Invalid argument\""));
             }
         }
+    }
+
+    /// <summary>Below this many chains the per-rule pass stays on the calling thread.</summary>
+    internal const int ParallelMinChains = 4096;
+
+    static SourceLocation TargetAt(Rule rule) => rule.TargetColumn > 0 ? rule.Location with { Column = rule.TargetColumn } : rule.Location;
+
+    /// <summary>Jumps (undefined chain, built-in chain as target), DROP in nat and `-i`/`-o` where the hook cannot
+    /// have them, for chains [<paramref name="from"/>, <paramref name="to"/>); fills their callee lists. True when a
+    /// rule there needs the hook check.</summary>
+    static bool RulePass(Table table, List<RuleFacts>[] facts, Func<string, int> chainIndex, bool[] builtin, int[][] succ, int from, int to, List<Diagnostic> diags)
+    {
+        // The last jump target resolved is remembered: rules that jump to the same chain share one JumpTarget object
+        // (the reader's cache) and often come together. A kube-proxy dump jumps to most chains from one rule only, so
+        // a cache of every target would cost more than the lookups it saves.
+        JumpTarget? lastJump = null;
+        int lastResolved = -1;
+        var seen = new HashSet<int>();
+        var l = new List<int>();
+        bool nat = table.Name == "nat";
+        bool anyHookChecks = false;
+        for (int k = from; k < to; k++)
+        {
+            var chain = table.Chains[k];
+            seen.Clear();
+            l.Clear();
+            bool outOnly = chain.IsBuiltin && chain.Name is "OUTPUT" or "POSTROUTING";
+            bool inOnly = chain.IsBuiltin && chain.Name is "PREROUTING" or "INPUT";
+            foreach (ref readonly var f in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(facts[k]))
+            {
+                if (f.Jump is { } j)
+                {
+                    if (!ReferenceEquals(j, lastJump))
+                    {
+                        lastResolved = chainIndex(j.ChainName);
+                        lastJump = j;
+                    }
+                    int t = lastResolved;
+                    if (t < 0) diags.Add(NetfilterMessages.UndefinedChain(TargetAt(f.Rule), j.ChainName, table.Name));
+                    else if (builtin[t]) diags.Add(NetfilterMessages.BuiltinAsTarget(TargetAt(f.Rule), j.ChainName));
+                    else if (seen.Add(t)) l.Add(t); // callers, for the hook walk below (distinct, in first-jump order)
+                }
+                else if (f.Has(RuleFacts.Kind.DropVerdict) && nat)
+                    diags.Add(NetfilterMessages.DropInNat(TargetAt(f.Rule)));
+                if (outOnly && f.Has(RuleFacts.Kind.InInterface))
+                    diags.Add(NetfilterMessages.HookRestriction(f.Rule.Location, $"Can't use -i with {chain.Name}", "-i is only known before routing; use a user chain or -o"));
+                if (inOnly && f.Has(RuleFacts.Kind.OutInterface))
+                    diags.Add(NetfilterMessages.HookRestriction(f.Rule.Location, $"Can't use -o with {chain.Name}", "the output interface is not known before routing"));
+                anyHookChecks |= f.Has(RuleFacts.Kind.HookChecks);
+            }
+            succ[k] = l.Count == 0 ? [] : [.. l];
+        }
+        return anyHookChecks;
     }
 
     static bool AllAllowed(NetfilterHook[] hooks, IReadOnlyList<NetfilterHook> allowed)

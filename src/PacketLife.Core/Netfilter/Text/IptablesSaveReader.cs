@@ -82,7 +82,7 @@ public static class IptablesSaveReader
                 if (open is not null)
                 {
                     diags.Add(NetfilterMessages.MissingCommitBeforeTable(at, open.Name, name));
-                    top.Add(open.Finish(diags));
+                    top.Add(open.Finish(diags, preparer.Threads));
                 }
                 if (name.Length == 0) diags.Add(NetfilterMessages.MissingTableName(at));
                 else if (!NetfilterTables.IsKnown(name)) diags.Add(NetfilterMessages.UnknownTable(new SourceLocation(source, lineNo, indent + 2), name));
@@ -99,7 +99,7 @@ public static class IptablesSaveReader
                 }
                 open.Lines.Add(new CommitLine { TextRange = range, Location = at });
                 open.Committed = true;
-                top.Add(open.Finish(diags));
+                top.Add(open.Finish(diags, preparer.Threads));
                 open = null;
                 continue;
             }
@@ -134,7 +134,7 @@ public static class IptablesSaveReader
         if (open is not null)
         {
             diags.Add(NetfilterMessages.MissingCommitAtEnd(new SourceLocation(source, lineNo, 1), open.Name));
-            top.Add(open.Finish(diags));
+            top.Add(open.Finish(diags, preparer.Threads));
         }
         if (!sawTable && diags.All(d => d.Code != "NF0006"))
             diags.Add(NetfilterMessages.EmptyFile(new SourceLocation(source, Math.Max(lineNo, 1), 1)));
@@ -421,7 +421,7 @@ public static class IptablesSaveReader
             }
         }
 
-        public Table Finish(List<Diagnostic> diags)
+        public Table Finish(List<Diagnostic> diags, int threads = 1)
         {
             var built = new Chain[order.Count];
             var facts = new List<RuleFacts>[order.Count];
@@ -432,7 +432,8 @@ public static class IptablesSaveReader
                 facts[k] = order[k].Rules;
             }
             var table = new Table { Name = Name, Lines = [.. Lines], Chains = System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(built), TextRange = header, Location = at };
-            if (known) TableChecks.Check(table, facts, name => chains.TryGetValue(name, out var c) ? c.Index : -1, diags);
+            // The chain dictionary is only read from here on, so the checks may ask it from several threads.
+            if (known) TableChecks.Check(table, facts, name => chains.TryGetValue(name, out var c) ? c.Index : -1, diags, threads);
             return table;
         }
     }

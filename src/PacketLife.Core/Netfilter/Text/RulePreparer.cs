@@ -81,6 +81,9 @@ internal sealed class RulePreparer
     /// (see <see cref="Ensure"/>).</summary>
     public PreparedRule[] Prepared { get; }
 
+    /// <summary>Threads this read uses (1: the calling thread only); the table checks use as many.</summary>
+    public int Threads { get; private init; } = 1;
+
     RulePreparer(string text, string source, int[] starts, int chunks)
     {
         (this.text, this.source, this.starts, this.chunks) = (text, source, starts, chunks);
@@ -99,10 +102,11 @@ internal sealed class RulePreparer
         int forced = ForcedChunks;
         if (forced <= 0 && (text.Length < ParallelMinChars || cores < 2 || starts.Length < 2 * MinChunkLines))
             return new RulePreparer(text, source, starts, 1); // all on the calling thread, when the walk first needs it
-        int chunks = forced > 0 ? Math.Max(1, forced) : Math.Clamp(starts.Length / MinChunkLines, 2, 64);
-        var p = new RulePreparer(text, source, starts, chunks);
+        int chunks = forced > 0 ? forced : Math.Clamp(starts.Length / MinChunkLines, 2, 64);
+        if (chunks == 1) return new RulePreparer(text, source, starts, 1);
         // The calling thread is one of the cores (it walks and helps); the others prepare ahead of it.
-        int background = Math.Clamp(cores - 1, 1, Math.Max(1, chunks - 1));
+        int background = Math.Clamp(cores - 1, 1, chunks - 1);
+        var p = new RulePreparer(text, source, starts, chunks) { Threads = background + 1 };
         for (int b = 0; b < background; b++) Task.Factory.StartNew(p.Background, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         return p;
     }
