@@ -77,7 +77,7 @@ public sealed class NetfilterReadProfile : IBench
     {
         double best = double.MaxValue, bestCpu = double.MaxValue, bestProcessCpu = double.MaxValue;
         var me = Process.GetCurrentProcess();
-        long alloc = 0;
+        long alloc = 0, allThreads = 0;
         int g0 = 0, g1 = 0, g2 = 0;
         for (int i = 0; i < repeats; i++)
         {
@@ -86,6 +86,7 @@ public sealed class NetfilterReadProfile : IBench
             GC.Collect();
             int c0 = GC.CollectionCount(0), c1 = GC.CollectionCount(1), c2 = GC.CollectionCount(2);
             long a0 = GC.GetAllocatedBytesForCurrentThread();
+            long all0 = GC.GetTotalAllocatedBytes(true);
             long t0 = ThreadCpuNs();
             me.Refresh();
             var p0 = me.TotalProcessorTime;
@@ -96,10 +97,11 @@ public sealed class NetfilterReadProfile : IBench
             me.Refresh();
             double processCpu = (me.TotalProcessorTime - p0).TotalMilliseconds;
             alloc = GC.GetAllocatedBytesForCurrentThread() - a0;
+            allThreads = GC.GetTotalAllocatedBytes(true) - all0;
             g0 = GC.CollectionCount(0) - c0; g1 = GC.CollectionCount(1) - c1; g2 = GC.CollectionCount(2) - c2;
             if (i > 0) { best = Math.Min(best, sw.Elapsed.TotalMilliseconds); bestCpu = Math.Min(bestCpu, cpu); bestProcessCpu = Math.Min(bestProcessCpu, processCpu); }
         }
         // Thread CPU is the calling thread's; process CPU adds the reader's parallel workers (and the runtime's threads).
-        Console.WriteLine($"{name,-14} best {best,8:F1} ms wall {bestCpu,8:F1} ms thread CPU {bestProcessCpu,8:F1} ms process CPU  alloc {alloc / 1048576.0,8:F1} MB  gc {g0}/{g1}/{g2}");
+        Console.WriteLine($"{name,-14} best {best,8:F1} ms wall {bestCpu,8:F1} ms thread CPU {bestProcessCpu,8:F1} ms process CPU  alloc {alloc / 1048576.0,8:F1} MB (all threads {allThreads / 1048576.0,6:F1} MB)  gc {g0}/{g1}/{g2}");
     }
 }
