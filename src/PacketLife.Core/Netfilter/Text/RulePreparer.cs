@@ -53,7 +53,7 @@ internal sealed class RulePreparer
     /// <summary>Below this many characters one thread prepares everything (starting workers costs more than it saves).</summary>
     internal const int ParallelMinChars = 2 << 20;
     /// <summary>Lines per chunk at least (small chunks would share fewer strings and objects).</summary>
-    internal const int MinChunkLines = 4096;
+    internal const int MinChunkLines = 512;
     /// <summary>For tests: this many chunks and at least one background worker, whatever the input's size and the
     /// number of cores (0: decide as above).</summary>
     [ThreadStatic] internal static int ForcedChunks;
@@ -102,7 +102,7 @@ internal sealed class RulePreparer
         int forced = ForcedChunks;
         if (forced <= 0 && (text.Length < ParallelMinChars || cores < 2 || starts.Length < 2 * MinChunkLines))
             return new RulePreparer(text, source, starts, 1); // all on the calling thread, when the walk first needs it
-        int chunks = forced > 0 ? forced : Math.Clamp(starts.Length / MinChunkLines, 2, 64);
+        int chunks = forced > 0 ? forced : Math.Clamp(starts.Length / MinChunkLines, 2, 2048);
         if (chunks == 1) return new RulePreparer(text, source, starts, 1);
         // The calling thread is one of the cores (it walks and helps); the others prepare ahead of it.
         int background = Math.Clamp(cores - 1, 1, chunks - 1);
