@@ -13,7 +13,9 @@ public sealed record NetfilterParseResult(RuleSet RuleSet, IReadOnlyList<Diagnos
 /// <summary>Reads what `iptables-save` prints (legacy and nft variants, with or without `-c` counters) and what
 /// `iptables-restore` accepts (kube-proxy's `--noflush` payload: `:CHAIN - [0:0]`, `-A` in restore order, `-X`,
 /// `-N`, `-I`, `-F`, `-P`). Every line is kept with its exact text, so <see cref="IptablesSaveWriter.Write"/> gives
-/// the input back byte for byte. All problems are reported at once, each with line:column and a hint.</summary>
+/// the input back byte for byte. All problems are reported at once, each with line:column and a hint. A large input's
+/// rule lines are parsed on more threads than the caller's (<see cref="RulePreparer"/>; `PACKETLIFE_READ_THREADS=1`
+/// keeps a read on the calling thread); the result is the one a single pass gives.</summary>
 public static class IptablesSaveReader
 {
     /// <summary>Reads bytes, reporting every invalid UTF-8 sequence with its line and column.</summary>
