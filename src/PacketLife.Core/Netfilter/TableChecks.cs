@@ -1,4 +1,5 @@
 using PacketLife.Core.Diagnostics;
+using PacketLife.Core.Netfilter.Matches;
 using PacketLife.Core.Netfilter.Targets;
 
 namespace PacketLife.Core.Netfilter;
@@ -8,56 +9,63 @@ namespace PacketLife.Core.Netfilter;
 /// targets/matches used from hooks or tables the kernel refuses (facts §2.5; kernel reports "Invalid argument").</summary>
 internal static class TableChecks
 {
+    /// <summary>Checks a table built in code or read by an older path: the facts are taken from its rules here.</summary>
     public static void Check(Table table, List<Diagnostic> diags)
     {
-        // Chain indices by name, and each shared jump target resolved once (the reader gives every rule jumping to the
-        // same chain the same JumpTarget object, so most rules need no name lookup at all).
-        var index = new Dictionary<string, int>(table.Chains.Length, StringComparer.Ordinal);
-        for (int k = 0; k < table.Chains.Length; k++) index[table.Chains[k].Name] = k;
-        var resolved = new Dictionary<JumpTarget, int>(ReferenceEqualityComparer.Instance);
-        int Resolve(JumpTarget j)
+        var facts = new List<RuleFacts>[table.Chains.Length];
+        for (int k = 0; k < facts.Length; k++)
         {
-            if (resolved.TryGetValue(j, out var t)) return t;
-            t = index.TryGetValue(j.ChainName, out var x) ? x : -1;
-            resolved[j] = t;
-            return t;
+            var rules = table.Chains[k].Rules;
+            var l = new List<RuleFacts>(rules.Length);
+            foreach (var r in rules) l.Add(RuleFacts.Of(r));
+            facts[k] = l;
         }
-        var succ = new int[table.Chains.Length][];
-        var seen = new HashSet<int>();
-        var l = new List<int>();
+        Check(table, facts, diags);
+    }
 
-        for (int k = 0; k < table.Chains.Length; k++)
+    /// <summary>The checks over <paramref name="facts"/>: per chain of <paramref name="table"/> (same order, same
+    /// length), the facts of each of its rules in order. The reader takes them while each rule is still in the cache
+    /// after parsing it; walking 200k freshly built rules again (rule, target, match array, matches: a cache miss
+    /// each) took a quarter of a large read. A rule is only touched again when it may have something to report.</summary>
+    public static void Check(Table table, List<RuleFacts>[] facts, List<Diagnostic> diags) => Check(table, facts, null, diags);
+
+    /// <param name="chainIndex">The index in <paramref name="table"/>'s chains of the chain with a name, or -1 (the
+    /// reader answers from the table it built, instead of a second dictionary of every chain).</param>
+    /// <param name="chainIndex">The index in <paramref name="table"/>'s chains of the chain with a name, or -1 (the
+    /// reader answers from the table it built, instead of a second dictionary of every chain). Must answer from
+    /// several threads at once when <paramref name="threads"/> is above 1.</param>
+    /// <param name="threads">Threads for the per-rule pass over a large table (1: the calling thread only).</param>
+    public static void Check(Table table, List<RuleFacts>[] facts, Func<string, int>? chainIndex, List<Diagnostic> diags, int threads = 1)
+    {
+        if (chainIndex is null)
         {
-            var chain = table.Chains[k];
-            seen.Clear();
-            l.Clear();
-            foreach (var rule in chain.Rules)
-            {
-                switch (rule.Target)
-                {
-                    case JumpTarget j:
-                    {
-                        int t = Resolve(j);
-                        var at = rule.TargetColumn > 0 ? rule.Location with { Column = rule.TargetColumn } : rule.Location;
-                        if (t < 0) diags.Add(NetfilterMessages.UndefinedChain(at, j.ChainName, table.Name));
-                        else if (table.Chains[t].IsBuiltin) diags.Add(NetfilterMessages.BuiltinAsTarget(at, j.ChainName));
-                        else if (seen.Add(t)) l.Add(t); // callers, for the hook walk below (distinct, in first-jump order)
-                        break;
-                    }
-                    case VerdictTarget v when v == VerdictTarget.Drop && table.Name == "nat":
-                        diags.Add(NetfilterMessages.DropInNat(rule.TargetColumn > 0 ? rule.Location with { Column = rule.TargetColumn } : rule.Location));
-                        break;
-                }
-                if (chain.IsBuiltin)
-                {
-                    if (rule.InInterface is not null && chain.Name is "OUTPUT" or "POSTROUTING")
-                        diags.Add(NetfilterMessages.HookRestriction(rule.Location, $"Can't use -i with {chain.Name}", "-i is only known before routing; use a user chain or -o"));
-                    if (rule.OutInterface is not null && chain.Name is "PREROUTING" or "INPUT")
-                        diags.Add(NetfilterMessages.HookRestriction(rule.Location, $"Can't use -o with {chain.Name}", "the output interface is not known before routing"));
-                }
-            }
-            succ[k] = l.Count == 0 ? [] : [.. l];
+            var index = new Dictionary<string, int>(table.Chains.Length, StringComparer.Ordinal);
+            for (int k = 0; k < table.Chains.Length; k++) index[table.Chains[k].Name] = k;
+            chainIndex = name => index.TryGetValue(name, out var x) ? x : -1;
         }
+        int n = table.Chains.Length;
+        var builtin = new bool[n];
+        for (int k = 0; k < n; k++) builtin[k] = table.Chains[k].IsBuiltin;
+        var succ = new int[n][];
+        bool anyHookChecks;
+        if (threads > 1 && n >= ParallelMinChains)
+        {
+            // Chains in consecutive parts, each with its own diagnostics, appended in part order afterwards: the same
+            // diagnostics in the same order as one pass.
+            int parts = Math.Min(threads * 4, n / (ParallelMinChains / 4));
+            int per = (n + parts - 1) / parts;
+            var partDiags = new List<Diagnostic>[parts];
+            var any = new bool[parts];
+            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = threads }, p =>
+            {
+                partDiags[p] = [];
+                any[p] = RulePass(table, facts, chainIndex, builtin, succ, p * per, Math.Min(n, (p + 1) * per), partDiags[p]);
+            });
+            foreach (var d in partDiags) diags.AddRange(d);
+            anyHookChecks = any.Contains(true);
+        }
+        else anyHookChecks = RulePass(table, facts, chainIndex, builtin, succ, 0, n, diags);
+        if (!anyHookChecks) return;
 
         // Which hooks reach each chain (a rule in a user chain must be valid from every caller's hook): a bitmask per
         // chain, filled by a walk over chain indices from each built-in chain.
@@ -86,13 +94,16 @@ internal static class TableChecks
         }
         for (int k = 0; k < table.Chains.Length; k++)
         {
-            var chain = table.Chains[k];
-            var hs = HooksOf(mask[k]);
-            foreach (var rule in chain.Rules)
+            NetfilterHook[]? hs = null;
+            foreach (ref readonly var f in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(facts[k]))
             {
-                var at = rule.TargetColumn > 0 ? rule.Location with { Column = rule.TargetColumn } : rule.Location;
+                // Only rules whose target or a match is restricted to some tables or hooks can fail here.
+                if (!f.Has(RuleFacts.Kind.HookChecks)) continue;
+                hs ??= HooksOf(mask[k]);
+                var rule = f.Rule;
                 if (rule.Target is { } t && (t.AllowedTables is not null || t.AllowedHooks is not null))
                 {
+                    var at = TargetAt(rule);
                     if (t.AllowedTables is { } tables && !tables.Contains(table.Name))
                         diags.Add(NetfilterMessages.HookRestriction(at, $"{t.Name} target: only valid in {string.Join("/", tables)} table, not {table.Name}", "iptables-restore fails with \"Invalid argument\""));
                     else if (t.AllowedHooks is { } allowed && hs.Length > 0 && !AllAllowed(hs, allowed) && hs.Where(h => !allowed.Contains(h)).ToList() is { Count: > 0 } bad)
@@ -108,6 +119,59 @@ internal static class TableChecks
         }
     }
 
+    /// <summary>Below this many chains the per-rule pass stays on the calling thread.</summary>
+    internal const int ParallelMinChains = 4096;
+
+    static SourceLocation TargetAt(Rule rule) => rule.TargetColumn > 0 ? rule.Location with { Column = rule.TargetColumn } : rule.Location;
+
+    /// <summary>Jumps (undefined chain, built-in chain as target), DROP in nat and `-i`/`-o` where the hook cannot
+    /// have them, for chains [<paramref name="from"/>, <paramref name="to"/>); fills their callee lists. True when a
+    /// rule there needs the hook check.</summary>
+    static bool RulePass(Table table, List<RuleFacts>[] facts, Func<string, int> chainIndex, bool[] builtin, int[][] succ, int from, int to, List<Diagnostic> diags)
+    {
+        // The last jump target resolved is remembered: rules that jump to the same chain share one JumpTarget object
+        // (the reader's cache) and often come together. A kube-proxy dump jumps to most chains from one rule only, so
+        // a cache of every target would cost more than the lookups it saves.
+        JumpTarget? lastJump = null;
+        int lastResolved = -1;
+        var seen = new HashSet<int>();
+        var l = new List<int>();
+        bool nat = table.Name == "nat";
+        bool anyHookChecks = false;
+        for (int k = from; k < to; k++)
+        {
+            var chain = table.Chains[k];
+            seen.Clear();
+            l.Clear();
+            bool outOnly = chain.IsBuiltin && chain.Name is "OUTPUT" or "POSTROUTING";
+            bool inOnly = chain.IsBuiltin && chain.Name is "PREROUTING" or "INPUT";
+            foreach (ref readonly var f in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(facts[k]))
+            {
+                if (f.Jump is { } j)
+                {
+                    if (!ReferenceEquals(j, lastJump))
+                    {
+                        lastResolved = chainIndex(j.ChainName);
+                        lastJump = j;
+                    }
+                    int t = lastResolved;
+                    if (t < 0) diags.Add(NetfilterMessages.UndefinedChain(TargetAt(f.Rule), j.ChainName, table.Name));
+                    else if (builtin[t]) diags.Add(NetfilterMessages.BuiltinAsTarget(TargetAt(f.Rule), j.ChainName));
+                    else if (seen.Add(t)) l.Add(t); // callers, for the hook walk below (distinct, in first-jump order)
+                }
+                else if (f.Has(RuleFacts.Kind.DropVerdict) && nat)
+                    diags.Add(NetfilterMessages.DropInNat(TargetAt(f.Rule)));
+                if (outOnly && f.Has(RuleFacts.Kind.InInterface))
+                    diags.Add(NetfilterMessages.HookRestriction(f.Rule.Location, $"Can't use -i with {chain.Name}", "-i is only known before routing; use a user chain or -o"));
+                if (inOnly && f.Has(RuleFacts.Kind.OutInterface))
+                    diags.Add(NetfilterMessages.HookRestriction(f.Rule.Location, $"Can't use -o with {chain.Name}", "the output interface is not known before routing"));
+                anyHookChecks |= f.Has(RuleFacts.Kind.HookChecks);
+            }
+            succ[k] = l.Count == 0 ? [] : [.. l];
+        }
+        return anyHookChecks;
+    }
+
     static bool AllAllowed(NetfilterHook[] hooks, IReadOnlyList<NetfilterHook> allowed)
     {
         foreach (var h in hooks)
@@ -118,4 +182,59 @@ internal static class TableChecks
         }
         return true;
     }
+}
+
+/// <summary>What <see cref="TableChecks"/> needs of one rule, taken once (by the reader right after building it):
+/// its jump target, whether it is a DROP, has `-i`/`-o`, and whether its target or one of its matches is restricted
+/// to some tables or hooks.</summary>
+internal readonly struct RuleFacts
+{
+    [Flags]
+    public enum Kind : byte
+    {
+        None = 0,
+        DropVerdict = 1,
+        InInterface = 2,
+        OutInterface = 4,
+        /// <summary>The target has AllowedTables/AllowedHooks, or a match overrides <see cref="Match.CheckHooks"/>.</summary>
+        HookChecks = 8,
+    }
+
+    public readonly Rule Rule;
+    /// <summary>The `-j CHAIN`/`-g CHAIN` target, else null.</summary>
+    public readonly JumpTarget? Jump;
+    readonly Kind kinds;
+
+    RuleFacts(Rule rule, JumpTarget? jump, Kind kinds) => (Rule, Jump, this.kinds) = (rule, jump, kinds);
+
+    public bool Has(Kind k) => (kinds & k) != 0;
+
+    public static RuleFacts Of(Rule rule)
+    {
+        var k = Kind.None;
+        JumpTarget? jump = null;
+        switch (rule.Target)
+        {
+            case JumpTarget j:
+                jump = j;
+                break;
+            case VerdictTarget v when v == VerdictTarget.Drop:
+                k |= Kind.DropVerdict;
+                break;
+            case { } t when t.AllowedTables is not null || t.AllowedHooks is not null:
+                k |= Kind.HookChecks;
+                break;
+        }
+        if (rule.InInterface is not null) k |= Kind.InInterface;
+        if (rule.OutInterface is not null) k |= Kind.OutInterface;
+        foreach (var m in rule.Matches)
+            if (ChecksHooks(m.GetType())) { k |= Kind.HookChecks; break; }
+        return new RuleFacts(rule, jump, k);
+    }
+
+    // Per match type: does it override CheckHooks (owner and addrtype today; a later one is found the same way).
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, bool> HookCheckers = new();
+
+    static bool ChecksHooks(Type t) => HookCheckers.TryGetValue(t, out var b) ? b : HookCheckers.GetOrAdd(t, static type =>
+        type.GetMethod(nameof(Match.CheckHooks), [typeof(IReadOnlyCollection<NetfilterHook>)])!.DeclaringType != typeof(Match));
 }

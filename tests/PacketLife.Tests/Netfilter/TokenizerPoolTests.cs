@@ -97,4 +97,23 @@ public class TokenizerPoolTests
         Assert.Equal([("-s", 1), ("10.0.0.1/32", 4), ("--dport", 16), ("8080", 24), ("[1:2]", 29)], tokens);
         Assert.Equal(2, pool.Count); // only the option names were pooled
     }
+
+    [Fact]
+    public void The_pool_gives_each_text_one_instance_and_never_another_text_even_when_its_recent_cache_collides()
+    {
+        // A tiny alphabet and short words: many texts share a slot of the pool's direct-mapped front cache.
+        Gen.Char["ab-"].Array[0, 4].Select(a => new string(a)).Array[1, 200].Sample(words =>
+        {
+            var pool = new StringPool(4);
+            var first = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var w in words)
+            {
+                var got = pool.Get(w.AsSpan());
+                Assert.Equal(w, got);
+                if (first.TryGetValue(w, out var earlier)) Assert.Same(earlier, got);
+                else first[w] = got;
+            }
+            Assert.Equal(first.Count, pool.Count);
+        }, iter: 300);
+    }
 }

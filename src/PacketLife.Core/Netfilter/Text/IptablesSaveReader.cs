@@ -13,7 +13,9 @@ public sealed record NetfilterParseResult(RuleSet RuleSet, IReadOnlyList<Diagnos
 /// <summary>Reads what `iptables-save` prints (legacy and nft variants, with or without `-c` counters) and what
 /// `iptables-restore` accepts (kube-proxy's `--noflush` payload: `:CHAIN - [0:0]`, `-A` in restore order, `-X`,
 /// `-N`, `-I`, `-F`, `-P`). Every line is kept with its exact text, so <see cref="IptablesSaveWriter.Write"/> gives
-/// the input back byte for byte. All problems are reported at once, each with line:column and a hint.</summary>
+/// the input back byte for byte. All problems are reported at once, each with line:column and a hint. A large input's
+/// rule lines are parsed on more threads than the caller's (<see cref="RulePreparer"/>; `PACKETLIFE_READ_THREADS=1`
+/// keeps a read on the calling thread); the result is the one a single pass gives.</summary>
 public static class IptablesSaveReader
 {
     /// <summary>Reads bytes, reporting every invalid UTF-8 sequence with its line and column.</summary>
@@ -43,18 +45,22 @@ public static class IptablesSaveReader
         if (bom) text = text[1..];
         bool endsWithNewline = text.EndsWith('\n');
         var tokens = new List<Token>(32);
-        var pool = new StringPool(1024);
         TableBuilder? open = null;
         int lineNo = 0;
-        int pos = 0;
         bool sawTable = false;
-        while (pos < text.Length)
+        // Rule lines are parsed first, each on its own (in parallel for large inputs: RulePreparer); the loop below
+        // then builds tables and chains in file order, taking each prepared rule with its diagnostics in their order.
+        var starts = LineStarts(text, out var sizes);
+        var pool = new StringPool(Math.Max(1024, sizes.Values.Sum(t => t.Chains)));
+        var preparer = RulePreparer.Start(text, source, starts);
+        var prepared = preparer.Prepared;
+        int ready = 0; // lines below this one are prepared
+        for (int idx = 0; idx < starts.Length; idx++)
         {
-            int nl = text.IndexOf('\n', pos);
-            int end = nl < 0 ? text.Length : nl;
+            int pos = starts[idx];
+            int end = LineEnd(text, starts, idx);
             var range = (text, pos, end - pos);
             var raw = text.AsSpan(pos, end - pos);
-            pos = end + 1;
             lineNo++;
             if (reportReplacement)
             {
@@ -78,11 +84,11 @@ public static class IptablesSaveReader
                 if (open is not null)
                 {
                     diags.Add(NetfilterMessages.MissingCommitBeforeTable(at, open.Name, name));
-                    top.Add(open.Finish(diags));
+                    top.Add(open.Finish(diags, preparer.Threads));
                 }
                 if (name.Length == 0) diags.Add(NetfilterMessages.MissingTableName(at));
                 else if (!NetfilterTables.IsKnown(name)) diags.Add(NetfilterMessages.UnknownTable(new SourceLocation(source, lineNo, indent + 2), name));
-                open = new TableBuilder(name, range, at, source, pool);
+                open = new TableBuilder(name, range, at, source, pool, sizes.GetValueOrDefault(idx));
                 continue;
             }
             if (trimmed.SequenceEqual("COMMIT"))
@@ -95,7 +101,7 @@ public static class IptablesSaveReader
                 }
                 open.Lines.Add(new CommitLine { TextRange = range, Location = at });
                 open.Committed = true;
-                top.Add(open.Finish(diags));
+                top.Add(open.Finish(diags, preparer.Threads));
                 open = null;
                 continue;
             }
@@ -111,6 +117,12 @@ public static class IptablesSaveReader
                 open.ChainDeclaration(range, trimmed, at, indent, lineNo, diags);
                 continue;
             }
+            if (idx >= ready) ready = preparer.Ensure(idx);
+            if (prepared[idx].Rule is not null)
+            {
+                open.AddPrepared(in prepared[idx], range, at, lineNo, diags);
+                continue;
+            }
             tokens.Clear();
             if (!Tokenizer.Split(text, range.Item2, body.Length, tokens, pool, out var qcol))
             {
@@ -120,16 +132,56 @@ public static class IptablesSaveReader
             }
             open.Command(range, tokens, at, lineNo, diags);
         }
+        preparer.Stop();
         if (open is not null)
         {
             diags.Add(NetfilterMessages.MissingCommitAtEnd(new SourceLocation(source, lineNo, 1), open.Name));
-            top.Add(open.Finish(diags));
+            top.Add(open.Finish(diags, preparer.Threads));
         }
         if (!sawTable && diags.All(d => d.Code != "NF0006"))
             diags.Add(NetfilterMessages.EmptyFile(new SourceLocation(source, Math.Max(lineNo, 1), 1)));
         var sorted = diags.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column).ToList();
         return new NetfilterParseResult(new RuleSet { Lines = top.ToImmutable(), EndsWithNewline = endsWithNewline || text.Length == 0, ByteOrderMark = bom }, sorted);
     }
+
+    /// <summary>Lines and chain lines (`:` first) from a table's header to the next one: the table's lists and
+    /// dictionaries are sized from them instead of growing (and copying) step by step.</summary>
+    internal readonly record struct TableSize(int Lines, int Chains);
+
+    /// <summary>Start offset of every line (a final line break does not start an empty line), and the size of each
+    /// table by the line index of its `*` header.</summary>
+    static int[] LineStarts(string text, out Dictionary<int, TableSize> sizes)
+    {
+        var span = text.AsSpan();
+        var starts = new int[span.Count('\n') + 1];
+        sizes = [];
+        int n = 0, pos = 0, header = -1, lines = 0, chains = 0;
+        while (pos < text.Length)
+        {
+            starts[n] = pos;
+            char first = text[pos];
+            if (first == '*')
+            {
+                if (header >= 0) sizes[header] = new TableSize(lines, chains);
+                (header, lines, chains) = (n, 0, 0);
+            }
+            else
+            {
+                lines++;
+                if (first == ':') chains++;
+            }
+            n++;
+            int nl = span[pos..].IndexOf('\n');
+            if (nl < 0) break;
+            pos += nl + 1;
+        }
+        if (header >= 0) sizes[header] = new TableSize(lines, chains);
+        return n == starts.Length ? starts : starts[..n];
+    }
+
+    /// <summary>End of line <paramref name="idx"/> (its line break excluded).</summary>
+    internal static int LineEnd(string text, int[] starts, int idx) =>
+        idx + 1 < starts.Length ? starts[idx + 1] - 1 : text.Length > 0 && text[^1] == '\n' ? text.Length - 1 : text.Length;
 
     sealed class ChainBuilder(string name, bool builtin, string? policy, Counters counters, SourceLocation at)
     {
@@ -138,27 +190,50 @@ public static class IptablesSaveReader
         public string? Policy { get; set; } = policy;
         public Counters Counters { get; set; } = counters;
         public SourceLocation Location { get; } = at;
-        public List<Rule> Rules { get; } = [];
-        public Chain Build() => new() { Name = Name, IsBuiltin = Builtin, Policy = Policy, Counters = Counters, Rules = [.. Rules], Location = Location };
+        /// <summary>Position in the table's chains (set when the table is finished).</summary>
+        public int Index { get; set; } = -1;
+        /// <summary>Declared by a chain line or `-N` (a second declaration is reported).</summary>
+        public bool Declared { get; set; }
+        /// <summary>The chain's rules in order, each with what the table checks need of it.</summary>
+        public List<RuleFacts> Rules { get; } = [];
+
+        public Chain Build()
+        {
+            var rules = new Rule[Rules.Count];
+            for (int i = 0; i < rules.Length; i++) rules[i] = Rules[i].Rule;
+            return new() { Name = Name, IsBuiltin = Builtin, Policy = Policy, Counters = Counters, Rules = System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(rules), Location = Location };
+        }
     }
 
-    sealed class TableBuilder(string name, (string, int, int) header, SourceLocation at, string source, StringPool pool)
+    sealed class TableBuilder(string name, (string, int, int) header, SourceLocation at, string source, StringPool pool, TableSize sizes)
     {
         public string Name { get; } = name;
-        public List<RuleSetLine> Lines { get; } = [];
+        public List<RuleSetLine> Lines { get; } = new(sizes.Lines);
         public bool Committed { get; set; }
-        readonly Dictionary<string, ChainBuilder> chains = new(StringComparer.Ordinal);
-        readonly List<ChainBuilder> order = [];
+        readonly Dictionary<string, ChainBuilder> chains = new(sizes.Chains, StringComparer.Ordinal);
+        readonly List<ChainBuilder> order = new(sizes.Chains);
+        readonly ImmutableArray<string> builtins = NetfilterTables.BuiltinChains(name);
+
+        bool IsBuiltin(string chain) => builtins.Contains(chain);
         readonly bool known = NetfilterTables.IsKnown(name);
         readonly RuleParser.Shared shared = new();
         RuleParser? parser;
 
         ChainBuilder? Get(string chain) => chains.GetValueOrDefault(chain);
 
+        // The chain of the last rule added: rules come grouped by chain, so most rules skip the dictionary.
+        ChainBuilder? lastChain;
+
+        ChainBuilder? ChainOfRule(string chain)
+        {
+            if (lastChain is { } l && (ReferenceEquals(l.Name, chain) || l.Name == chain)) return l;
+            return lastChain = Get(chain);
+        }
+
         ChainBuilder Ensure(string chain, SourceLocation where)
         {
             if (chains.TryGetValue(chain, out var c)) return c;
-            bool builtin = NetfilterTables.IsBuiltin(Name, chain);
+            bool builtin = IsBuiltin(chain);
             c = new ChainBuilder(chain, builtin, builtin ? "ACCEPT" : null, Counters.Zero, where);
             chains[chain] = c;
             order.Add(c);
@@ -182,7 +257,7 @@ public static class IptablesSaveReader
             var counters = Counters.Zero;
             if (tokens.Count == 3 && !Counters.TryParse(tokens[2].Span, out counters))
                 diags.Add(NetfilterMessages.BadCounters(new SourceLocation(source, lineNo, indent + 2 + tokens[2].Column - 1), tokens[2].Value));
-            bool builtin = NetfilterTables.IsBuiltin(Name, name);
+            bool builtin = IsBuiltin(name);
             var polAt = new SourceLocation(source, lineNo, indent + 2 + tokens[1].Column - 1);
             string? pol = policy == "-" ? null : policy;
             if (builtin && pol is not ("ACCEPT" or "DROP")) { diags.Add(NetfilterMessages.BadPolicy(polAt, policy)); pol = "ACCEPT"; }
@@ -190,23 +265,23 @@ public static class IptablesSaveReader
             if (builtin && pol == "DROP" && Name == "nat") diags.Add(NetfilterMessages.DropInNat(polAt));
             if (chains.TryGetValue(name, out var existing))
             {
-                if (!existing.Builtin && order.Contains(existing) && DeclaredHere.Contains(name))
+                if (!existing.Builtin && existing.Declared)
                     diags.Add(NetfilterMessages.DuplicateChain(at, name));
                 existing.Policy = pol;
                 existing.Counters = counters;
+                existing.Declared = true;
             }
             else
             {
                 var c = Ensure(name, at);
                 c.Policy = pol;
                 c.Counters = counters;
+                c.Declared = true;
             }
-            DeclaredHere.Add(name);
             Lines.Add(new ChainLine(name, pol, counters) { TextRange = range, Location = at });
         }
 
         readonly List<Token> chainTokens = new(4);
-        readonly HashSet<string> DeclaredHere = new(StringComparer.Ordinal);
 
         public void Command((string, int, int) range, List<Token> tk, SourceLocation at, int lineNo, List<Diagnostic> diags)
         {
@@ -235,20 +310,13 @@ public static class IptablesSaveReader
                     var cb = Get(chain);
                     if (cb is null)
                     {
-                        if (!NetfilterTables.IsBuiltin(Name, chain) && known) diags.Add(NetfilterMessages.ChainNotDeclared(L(tk[i + 1]), chain, Name));
+                        if (!IsBuiltin(chain) && known) diags.Add(NetfilterMessages.ChainNotDeclared(L(tk[i + 1]), chain, Name));
                         cb = Ensure(chain, at);
                     }
                     // The chain's own name string is shared by its rules (one copy per chain, not per rule).
                     parser ??= new RuleParser(source, diags, shared);
                     var rule = parser.ParseRule(cb.Name, insert ? RuleCommand.Insert : RuleCommand.Append, pos, tk, start, counters, range, lineNo, at);
-                    if (insert)
-                    {
-                        int idx = Math.Clamp((pos ?? 1) - 1, 0, cb.Rules.Count);
-                        if (pos is { } pp && (pp < 1 || pp > cb.Rules.Count + 1))
-                            diags.Add(NetfilterMessages.OptionProblem(L(cmd), $"Index of insertion too big. ({pp} in chain {chain} with {cb.Rules.Count} rules)"));
-                        cb.Rules.Insert(idx, rule);
-                    }
-                    else cb.Rules.Add(rule);
+                    Place(cb, rule, RuleFacts.Of(rule), insert, pos, L(cmd), chain, diags);
                     Lines.Add(new RuleLine(rule) { TextRange = range, Location = at });
                     return;
                 }
@@ -278,6 +346,35 @@ public static class IptablesSaveReader
             }
         }
 
+        /// <summary>Appends the rule, or inserts it at `-I CHAIN N` (reporting a position past the end as iptables does).</summary>
+        static void Place(ChainBuilder cb, Rule rule, RuleFacts facts, bool insert, int? pos, SourceLocation cmdAt, string chain, List<Diagnostic> diags)
+        {
+            if (insert)
+            {
+                int idx = Math.Clamp((pos ?? 1) - 1, 0, cb.Rules.Count);
+                if (pos is { } pp && (pp < 1 || pp > cb.Rules.Count + 1))
+                    diags.Add(NetfilterMessages.OptionProblem(cmdAt, $"Index of insertion too big. ({pp} in chain {chain} with {cb.Rules.Count} rules)"));
+                cb.Rules.Insert(idx, facts);
+            }
+            else cb.Rules.Add(facts);
+        }
+
+        /// <summary>An `-A`/`-I` line parsed ahead (<see cref="RulePreparer"/>): the same steps and diagnostics, in the
+        /// same order, as <see cref="Command"/> gives it: counters, the chain, the rule's own, the insert position.</summary>
+        public void AddPrepared(in PreparedRule p, (string, int, int) range, SourceLocation at, int lineNo, List<Diagnostic> diags)
+        {
+            p.AddCommandDiagnostics(diags);
+            var cb = ChainOfRule(p.Chain);
+            if (cb is null)
+            {
+                if (!IsBuiltin(p.Chain) && known) diags.Add(NetfilterMessages.ChainNotDeclared(new SourceLocation(source, lineNo, p.ChainColumn), p.Chain, Name));
+                cb = lastChain = Ensure(p.Chain, at);
+            }
+            p.AddRuleDiagnostics(diags);
+            Place(cb, p.Rule!, p.Facts, p.Insert, p.Position, new SourceLocation(source, lineNo, p.CommandColumn), p.Chain, diags);
+            Lines.Add(new RuleLine(p.Rule!) { TextRange = range, Location = at });
+        }
+
         void Apply(ChainCommand kind, string? chain, ImmutableArray<string> rest, SourceLocation cmdAt, SourceLocation chainAt, List<Diagnostic> diags)
         {
             switch (kind)
@@ -285,8 +382,7 @@ public static class IptablesSaveReader
                 case ChainCommand.New:
                     if (chain is null) { diags.Add(NetfilterMessages.MissingArgument(cmdAt, "-N")); return; }
                     if (chains.ContainsKey(chain)) { diags.Add(NetfilterMessages.DuplicateChain(chainAt, chain)); return; }
-                    Ensure(chain, chainAt);
-                    DeclaredHere.Add(chain);
+                    Ensure(chain, chainAt).Declared = true;
                     return;
                 case ChainCommand.Delete:
                 {
@@ -298,7 +394,7 @@ public static class IptablesSaveReader
                         if (v2.Rules.Count > 0) diags.Add(NetfilterMessages.DeleteNonEmpty(chainAt, v2.Name));
                         chains.Remove(v2.Name);
                         order.Remove(v2);
-                        DeclaredHere.Remove(v2.Name);
+                        if (ReferenceEquals(lastChain, v2)) lastChain = null;
                     }
                     return;
                 }
@@ -309,7 +405,7 @@ public static class IptablesSaveReader
                 case ChainCommand.Policy:
                 {
                     if (chain is null || rest.Length < 1) { diags.Add(NetfilterMessages.MissingArgument(cmdAt, "-P")); return; }
-                    if (!NetfilterTables.IsBuiltin(Name, chain)) { diags.Add(NetfilterMessages.PolicyOnUserChain(chainAt, chain)); return; }
+                    if (!IsBuiltin(chain)) { diags.Add(NetfilterMessages.PolicyOnUserChain(chainAt, chain)); return; }
                     if (rest[0] is not ("ACCEPT" or "DROP")) { diags.Add(NetfilterMessages.BadPolicy(chainAt, rest[0])); return; }
                     if (rest[0] == "DROP" && Name == "nat") { diags.Add(NetfilterMessages.DropInNat(chainAt)); return; }
                     Ensure(chain, chainAt).Policy = rest[0];
@@ -327,11 +423,19 @@ public static class IptablesSaveReader
             }
         }
 
-        public Table Finish(List<Diagnostic> diags)
+        public Table Finish(List<Diagnostic> diags, int threads = 1)
         {
-            var built = order.Select(c => c.Build()).ToImmutableArray();
-            var table = new Table { Name = Name, Lines = [.. Lines], Chains = built, TextRange = header, Location = at };
-            if (known) TableChecks.Check(table, diags);
+            var built = new Chain[order.Count];
+            var facts = new List<RuleFacts>[order.Count];
+            for (int k = 0; k < built.Length; k++)
+            {
+                order[k].Index = k;
+                built[k] = order[k].Build();
+                facts[k] = order[k].Rules;
+            }
+            var table = new Table { Name = Name, Lines = [.. Lines], Chains = System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(built), TextRange = header, Location = at };
+            // The chain dictionary is only read from here on, so the checks may ask it from several threads.
+            if (known) TableChecks.Check(table, facts, name => chains.TryGetValue(name, out var c) ? c.Index : -1, diags, threads);
             return table;
         }
     }

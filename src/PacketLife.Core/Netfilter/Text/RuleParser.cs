@@ -19,9 +19,17 @@ internal sealed class RuleParser
     /// matches (nth, limit, recent) are never shared: their state is keyed by the match object.</summary>
     internal sealed class Shared
     {
-        public readonly Dictionary<string, JumpTarget> Jumps = new(StringComparer.Ordinal);
-        public readonly Dictionary<string, JumpTarget> Gotos = new(StringComparer.Ordinal);
-        public readonly Dictionary<string, Match> Comments = new(StringComparer.Ordinal);
+        // Keyed by the string instance: the tokenizer's pool gives equal texts the same instance, so the text is not
+        // hashed a second time (an equal text in a fresh instance, e.g. an unquoted comment starting with a digit,
+        // only misses and builds its own object).
+        public readonly Dictionary<string, JumpTarget> Jumps = new(ReferenceEqualityComparer.Instance);
+        public readonly Dictionary<string, JumpTarget> Gotos = new(ReferenceEqualityComparer.Instance);
+        public readonly Dictionary<string, Match> Comments = new(ReferenceEqualityComparer.Instance);
+        // The last comment and jump found: neighbouring rules often repeat them (a KUBE-SEP chain's rules carry one
+        // comment; KUBE-MARK-MASQ jumps recur), and a comparison of references costs less than a dictionary.
+        public string? LastCommentText;
+        public Match? LastComment;
+        public JumpTarget? LastJump;
         public readonly Dictionary<(IpProtocol?, bool), ProtocolSpec> Protocols = [];
         public readonly Dictionary<(string, bool), InterfaceSpec> Interfaces = [];
         /// <summary>Port-only tcp/udp matches and random statistic matches (stateless), by the fields their save text
@@ -323,6 +331,7 @@ internal sealed class RuleParser
                 {
                     if (shared.Comments.TryGetValue(cm.Comment, out var same)) built = same;
                     else shared.Comments[cm.Comment] = cm;
+                    (shared.LastCommentText, shared.LastComment) = (cm.Comment, built);
                 }
                 else if (shared is not null)
                 {
@@ -408,7 +417,10 @@ internal sealed class RuleParser
     {
         if (shared is null || bag.Module != "comment" || bag.Options is not [{ Negated: false } o] || o.Name != "--comment") return null;
         var text = o.Arg;
-        return text.Length <= CommentMatch.MaxLength && shared.Comments.TryGetValue(text, out var same) ? same : null;
+        if (ReferenceEquals(text, shared.LastCommentText)) return shared.LastComment;
+        if (text.Length > CommentMatch.MaxLength || !shared.Comments.TryGetValue(text, out var same)) return null;
+        (shared.LastCommentText, shared.LastComment) = (text, same);
+        return same;
     }
 
     ProtocolSpec SharedProtocol(IpProtocol? p, bool negated, string written)
@@ -428,8 +440,10 @@ internal sealed class RuleParser
     JumpTarget SharedJump(string chain, bool isGoto)
     {
         if (shared is null) return new JumpTarget(chain, isGoto);
+        if (!isGoto && shared.LastJump is { } last && ReferenceEquals(last.ChainName, chain)) return last;
         var d = isGoto ? shared.Gotos : shared.Jumps;
         if (!d.TryGetValue(chain, out var j)) d[chain] = j = new JumpTarget(chain, isGoto);
+        if (!isGoto) shared.LastJump = j;
         return j;
     }
 

@@ -55,11 +55,23 @@ internal sealed class StringPool
 
     public int Count => strings.Count;
 
+    // A small direct-mapped cache in front of the dictionary, indexed by the length and three characters of the text:
+    // the few words every rule repeats (`-A`, `-m`, `comment`, `--comment`, `-j`, `tcp`, `--dport`, ...) are found
+    // by one comparison instead of hashing the whole text. A slot only ever holds a pooled string, and a hit needs
+    // the exact same text, so the result is the dictionary's.
+    readonly string?[] recent = new string?[256];
+
     public string Get(ReadOnlySpan<char> s)
     {
-        if (lookup.TryGetValue(s, out var v)) return v;
-        v = s.ToString();
-        strings.Add(v, v);
+        int slot = s.Length == 0 ? 0 : (s.Length * 31 + s[0] * 7 + s[^1] * 13 + s[s.Length >> 1]) & 255;
+        var r = recent[slot];
+        if (r is not null && s.SequenceEqual(r)) return r;
+        if (!lookup.TryGetValue(s, out var v))
+        {
+            v = s.ToString();
+            strings.Add(v, v);
+        }
+        recent[slot] = v;
         return v;
     }
 }

@@ -1,0 +1,207 @@
+using PacketLife.Core.Diagnostics;
+
+namespace PacketLife.Core.Netfilter.Text;
+
+/// <summary>An `-A`/`-I` line parsed ahead of the table walk: the rule, what the table checks need of it, the command's
+/// parts that depend on the table (chain, insert position) and the diagnostics the line gave, split where the table
+/// walk adds its own (a chain that was not declared comes after the counters' and before the rule's).</summary>
+internal readonly struct PreparedRule
+{
+    /// <summary>Null: the line is not a well-formed rule command and is read by the table walk as before.</summary>
+    public readonly Rule? Rule;
+    public readonly RuleFacts Facts;
+    public readonly string Chain;
+    public readonly int CommandColumn, ChainColumn;
+    public readonly bool Insert;
+    public readonly int? Position;
+    readonly List<Diagnostic>? diags;
+    readonly int commandStart, ruleStart, ruleEnd;
+
+    public PreparedRule(Rule rule, string chain, int commandColumn, int chainColumn, bool insert, int? position,
+        List<Diagnostic> diags, int commandStart, int ruleStart, int ruleEnd)
+    {
+        Rule = rule;
+        Facts = RuleFacts.Of(rule);
+        Chain = chain;
+        (CommandColumn, ChainColumn, Insert, Position) = (commandColumn, chainColumn, insert, position);
+        (this.diags, this.commandStart, this.ruleStart, this.ruleEnd) = (diags, commandStart, ruleStart, ruleEnd);
+    }
+
+    /// <summary>Diagnostics of the command's own parts (bad `[p:b]` counters), in the order they were found.</summary>
+    public void AddCommandDiagnostics(List<Diagnostic> to)
+    {
+        for (int i = commandStart; i < ruleStart; i++) to.Add(diags![i]);
+    }
+
+    /// <summary>Diagnostics of the rule's matches and target, in the order they were found.</summary>
+    public void AddRuleDiagnostics(List<Diagnostic> to)
+    {
+        for (int i = ruleStart; i < ruleEnd; i++) to.Add(diags![i]);
+    }
+}
+
+/// <summary>Parses every rule line of a file ahead of the table walk. A rule's parse depends only on its own line (the
+/// chain it goes to, whether that chain exists and where an `-I` puts it are the table walk's business), so the lines
+/// are parsed in chunks: for a large input, background workers take chunks in file order while the table walk runs on
+/// the calling thread, which waits for a chunk only when it reaches it (and parses the chunk itself when no worker
+/// has taken it yet, so a busy machine degrades to one thread instead of waiting). Each worker has its own tokens,
+/// string pool, rule parser and shared-object caches (sharing only ever joins immutable, stateless objects that print
+/// the same, so which worker made a shared object changes nothing), and its own diagnostics list, from which the table
+/// walk takes each line's diagnostics back in file order. The result is the same whatever the chunking.</summary>
+internal sealed class RulePreparer
+{
+    /// <summary>Below this many characters one thread prepares everything (starting workers costs more than it saves).</summary>
+    internal const int ParallelMinChars = 2 << 20;
+    /// <summary>Lines per chunk at least (small chunks would share fewer strings and objects).</summary>
+    internal const int MinChunkLines = 512;
+    /// <summary>For tests: this many chunks and at least one background worker, whatever the input's size and the
+    /// number of cores (0: decide as above).</summary>
+    [ThreadStatic] internal static int ForcedChunks;
+
+    sealed class Worker(string source)
+    {
+        public readonly List<Token> Tokens = new(32);
+        public readonly StringPool Pool = new(1024);
+        public readonly List<Diagnostic> Diags = [];
+        public readonly RuleParser.Shared Shared = new();
+        RuleParser? parser;
+        public RuleParser Parser => parser ??= new RuleParser(source, Diags, Shared);
+    }
+
+    readonly string text, source;
+    readonly int[] starts;
+    readonly int per, chunks;
+    /// <summary>The next chunk nobody has taken (taken in file order by <see cref="Interlocked.Increment(ref int)"/>).</summary>
+    int next;
+    readonly ManualResetEventSlim[] done;
+    readonly Worker own;
+    System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure;
+
+    /// <summary>One entry per line; <see cref="PreparedRule.Rule"/> is set for rule lines of chunks already prepared
+    /// (see <see cref="Ensure"/>).</summary>
+    public PreparedRule[] Prepared { get; }
+
+    /// <summary>Threads this read uses (1: the calling thread only); the table checks use as many.</summary>
+    public int Threads { get; private init; } = 1;
+
+    RulePreparer(string text, string source, int[] starts, int chunks)
+    {
+        (this.text, this.source, this.starts, this.chunks) = (text, source, starts, chunks);
+        Prepared = new PreparedRule[starts.Length];
+        per = Math.Max(1, (starts.Length + chunks - 1) / chunks);
+        done = new ManualResetEventSlim[chunks];
+        for (int c = 0; c < chunks; c++) done[c] = new ManualResetEventSlim(false);
+        own = new Worker(source);
+    }
+
+    public static RulePreparer Start(string text, string source, int[] starts)
+    {
+        // PACKETLIFE_READ_THREADS caps the threads a read uses (1: the calling thread only), e.g. on a shared machine.
+        int cores = Environment.ProcessorCount;
+        if (int.TryParse(Environment.GetEnvironmentVariable("PACKETLIFE_READ_THREADS"), out var cap) && cap >= 1) cores = Math.Min(cores, cap);
+        int forced = ForcedChunks;
+        if (forced <= 0 && (text.Length < ParallelMinChars || cores < 2 || starts.Length < 2 * MinChunkLines))
+            return new RulePreparer(text, source, starts, 1); // all on the calling thread, when the walk first needs it
+        int chunks = forced > 0 ? forced : Math.Clamp(starts.Length / MinChunkLines, 2, 2048);
+        if (chunks == 1) return new RulePreparer(text, source, starts, 1);
+        // The calling thread is one of the cores (it walks and helps); the others prepare ahead of it.
+        int background = Math.Clamp(cores - 1, 1, chunks - 1);
+        var p = new RulePreparer(text, source, starts, chunks) { Threads = background + 1 };
+        for (int b = 0; b < background; b++) Task.Factory.StartNew(p.Background, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        return p;
+    }
+
+    void Background()
+    {
+        var w = new Worker(source);
+        while (true)
+        {
+            int c = Interlocked.Increment(ref next) - 1;
+            if (c >= chunks) return;
+            Prepare(c, w);
+        }
+    }
+
+    void Prepare(int c, Worker w)
+    {
+        try
+        {
+            int from = c * per;
+            if (from < starts.Length) Run(text, source, starts, Prepared, from, Math.Min(starts.Length, from + per), w);
+        }
+        catch (Exception e)
+        {
+            // A bug, not bad input: handed to the table walk, which rethrows it on its own thread.
+            failure ??= System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+        }
+        finally { done[c].Set(); }
+    }
+
+    /// <summary>Leaves the chunks nobody has taken to nobody (the walk is over; a worker finishes the chunk it holds).</summary>
+    public void Stop() => Interlocked.Exchange(ref next, chunks);
+
+    /// <summary>Makes sure the chunk holding line <paramref name="idx"/> is prepared (taking it on this thread when no
+    /// worker has yet), and returns the first line after that chunk.</summary>
+    public int Ensure(int idx)
+    {
+        int c = Math.Min(idx / per, chunks - 1);
+        if (!done[c].IsSet)
+        {
+            // Take every chunk up to this one that nobody has taken (in order: a worker may hold an earlier one).
+            while (true)
+            {
+                int n = Volatile.Read(ref next);
+                if (n > c) break;
+                if (Interlocked.CompareExchange(ref next, n + 1, n) == n) Prepare(n, own);
+            }
+            done[c].Wait();
+        }
+        failure?.Throw();
+        return Math.Min(starts.Length, (c + 1) * per);
+    }
+
+    static void Run(string text, string source, int[] starts, PreparedRule[] prepared, int from, int to, Worker w)
+    {
+        var tk = w.Tokens;
+        var diags = w.Diags;
+        for (int idx = from; idx < to; idx++)
+        {
+            int pos = starts[idx];
+            int end = IptablesSaveReader.LineEnd(text, starts, idx);
+            var body = text.AsSpan(pos, end - pos).TrimEnd('\r');
+            var trimmed = body.TrimStart();
+            // Only rule commands (optionally after `[p:b]` counters); everything else is the table walk's.
+            if (trimmed.IsEmpty || trimmed[0] is not ('-' or '[')) continue;
+            tk.Clear();
+            if (!Tokenizer.Split(text, pos, body.Length, tk, w.Pool, out _)) continue;
+            int lineNo = idx + 1;
+            int commandStart = diags.Count;
+            int i = 0;
+            Counters? counters = null;
+            if (tk[0].StartsWith('['))
+            {
+                if (Counters.TryParse(tk[0].Span, out var c)) counters = c;
+                else diags.Add(NetfilterMessages.BadCounters(new SourceLocation(source, lineNo, tk[0].Column), tk[0].Value));
+                i = 1;
+            }
+            var cmd = i < tk.Count ? tk[i] : default;
+            bool insert = cmd.Is("-I") || cmd.Is("--insert");
+            if (i + 1 >= tk.Count || !(insert || cmd.Is("-A") || cmd.Is("--append")))
+            {
+                // Not a rule with a chain: the table walk reads the line (and reports it) itself.
+                diags.RemoveRange(commandStart, diags.Count - commandStart);
+                continue;
+            }
+            var chain = tk[i + 1].Value;
+            int start = i + 2;
+            int? position = null;
+            if (insert && i + 2 < tk.Count && int.TryParse(tk[i + 2].Span, out var np)) { position = np; start++; }
+            int indent = body.Length - trimmed.Length;
+            var at = new SourceLocation(source, lineNo, indent + 1);
+            int ruleStart = diags.Count;
+            var rule = w.Parser.ParseRule(chain, insert ? RuleCommand.Insert : RuleCommand.Append, position, tk, start, counters,
+                (text, pos, end - pos), lineNo, at);
+            prepared[idx] = new PreparedRule(rule, chain, cmd.Column, tk[i + 1].Column, insert, position, diags, commandStart, ruleStart, diags.Count);
+        }
+    }
+}
