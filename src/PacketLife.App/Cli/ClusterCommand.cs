@@ -23,8 +23,10 @@ public sealed class ClusterCommandGroup : ICommandGroup
         var seed = new Option<ulong?>("--seed") { Description = "Seed for every random choice (UIDs, IPs, ports, names)" };
         var prefixes = new Option<string[]>("--public-ip-prefix") { Description = "CIDR(s) for LoadBalancer public IPs (repeatable)", AllowMultipleArgumentsPerToken = true };
         var force = new Option<bool>("--force") { Description = "Overwrite an existing state file" };
-        var init = new Command("init", "Write a fresh cluster (the seed's AKS kubenet cluster by default) to the state file.") { preset, nodes, seed, prefixes, force };
-        init.SetAction(pr => Guard(pr, () => Init(pr.GetValue(clusterOpt), pr.GetValue(preset)!, pr.GetValue(nodes), pr.GetValue(seed), pr.GetValue(prefixes), pr.GetValue(force), pr.InvocationConfiguration.Output)));
+        var hairpin = new Option<string?>("--bridge-hairpin") { Description = "Node kernel: hairpin mode of the pods' bridge ports, on (kernel 5.15, the seed) or off (AKS's template on kernels >= 6.8)" };
+        var scope = new Option<string?>("--cbr0-scope") { Description = "Node kernel: scope of cbr0's gateway address, link (MASQUERADE to a local pod uses the node IP, as the seed shows) or global (it uses the cbr0 address)" };
+        var init = new Command("init", "Write a fresh cluster (the seed's AKS kubenet cluster by default) to the state file.") { preset, nodes, seed, prefixes, force, hairpin, scope };
+        init.SetAction(pr => Guard(pr, () => Init(pr.GetValue(clusterOpt), pr.GetValue(preset)!, pr.GetValue(nodes), pr.GetValue(seed), pr.GetValue(prefixes), pr.GetValue(force), pr.GetValue(hairpin), pr.GetValue(scope), pr.InvocationConfiguration.Output)));
         root.Subcommands.Add(init);
 
         var reset = new Command("reset", "Remove the state file: the embedded default cluster applies again.");
@@ -56,7 +58,7 @@ public sealed class ClusterCommandGroup : ICommandGroup
         }
     }
 
-    static int Init(string? cluster, string preset, int nodeCount, ulong? seed, string[]? prefixes, bool force, TextWriter stdout)
+    static int Init(string? cluster, string preset, int nodeCount, ulong? seed, string[]? prefixes, bool force, string? hairpin, string? scope, TextWriter stdout)
     {
         if (preset != "aks-kubenet") throw new CliException($"error: unknown preset \"{preset}\"; known presets: aks-kubenet");
         if (nodeCount is < 1 or > 100) throw new CliException($"error: --nodes must be between 1 and 100, got {nodeCount}");
@@ -67,6 +69,21 @@ public sealed class ClusterCommandGroup : ICommandGroup
                 if (!Ip4Prefix.TryParse(p, out _)) throw new CliException($"error: invalid --public-ip-prefix \"{p}\": expected an IPv4 CIDR such as 203.0.113.0/24");
             profile = profile with { PublicIpPrefixes = prefixes };
         }
+        if (hairpin is not null)
+            profile = profile with
+            {
+                BridgeHairpin = hairpin switch
+                {
+                    "on" => true,
+                    "off" => false,
+                    _ => throw new CliException($"error: invalid --bridge-hairpin \"{hairpin}\": expected on or off"),
+                },
+            };
+        if (scope is not null)
+            profile = profile with
+            {
+                Cbr0AddressScope = scope is "link" or "global" ? scope : throw new CliException($"error: invalid --cbr0-scope \"{scope}\": expected link or global"),
+            };
         var path = ClusterSession.ResolvePath(cluster);
         if (File.Exists(path) && !force) throw new CliException($"error: {path} already exists; use --force to overwrite it or `packetlife cluster reset`");
         // The default (no --seed, 2 nodes) is exactly the embedded default: the seed's cluster.
@@ -75,7 +92,8 @@ public sealed class ClusterCommandGroup : ICommandGroup
             : EmbeddedCluster.Build(profile, ClusterSession.Clock, seed ?? EmbeddedCluster.DefaultSeed, nodeCount, null, seed is null ? EmbeddedCluster.SeedOutboundFrontend : null);
         try { StateFile.Update(path, () => state, s => { StateFile.Save(path, state); return (false, 0); }); }
         catch (StateFileException e) { throw new CliException(e.Message); }
-        stdout.WriteLine($"cluster/{state.Profile.Name} initialised in {path}: {state.Nodes.Count} nodes, pod CIDR {state.Profile.PodCidr}, service CIDR {state.Profile.ServiceCidr}, public IPs from {string.Join(",", state.Profile.PublicIpPrefixes)}");
+        stdout.WriteLine($"cluster/{state.Profile.Name} initialised in {path}: {state.Nodes.Count} nodes, pod CIDR {state.Profile.PodCidr}, service CIDR {state.Profile.ServiceCidr}, public IPs from {string.Join(",", state.Profile.PublicIpPrefixes)}"
+            + (hairpin is null && scope is null ? "" : $", bridge hairpin {(state.Profile.BridgeHairpin ?? true ? "on" : "off")}, cbr0 scope {state.Profile.Cbr0AddressScope ?? "link"}"));
         return 0;
     }
 

@@ -66,7 +66,7 @@ public sealed class VerifyCommand : ICommandGroup
                 bool keep = false;
                 try
                 {
-                    var profile = new NodeProfile(state.Profile.Cbr0AddressScope == "global" ? AddressScope.Global : AddressScope.Link, state.Profile.BridgeHairpin ?? true);
+                    var profile = NodeProfile.From(state.Profile);
                     var topo = ClusterTopology.Build(state, TimeProvider.System, profile);
                     var verifier = new ClusterVerifier(lab, new ClusterTracer(topo));
                     var rnd = new Random(unchecked((int)clusterSeed));

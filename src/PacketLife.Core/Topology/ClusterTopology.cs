@@ -107,7 +107,7 @@ public sealed class ClusterTopology
 
     public static ClusterTopology Build(ClusterState state, TimeProvider clock, NodeProfile? profile = null)
     {
-        profile ??= NodeProfile.SeedAks;
+        profile ??= NodeProfile.From(state.Profile);
         var subnet = Ip4Prefix.Parse(state.Profile.NodeSubnet);
         var gateway = subnet.Network.Add(1);
         // kube-proxy's rules differ between nodes only through node-local endpoints of Local-policy Services;

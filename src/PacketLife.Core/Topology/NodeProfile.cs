@@ -14,4 +14,13 @@ public sealed record NodeProfile(AddressScope Cbr0Scope = AddressScope.Link, boo
 {
     /// <summary>The profile that reproduces the seed's AKS 1.30 / Ubuntu 22.04 / 5.15 nodes.</summary>
     public static NodeProfile SeedAks { get; } = new();
+
+    /// <summary>The profile the cluster state's settings describe (`BridgeHairpin`, `Cbr0AddressScope`; null
+    /// means the seed's kernel).</summary>
+    public static NodeProfile From(PacketLife.Core.Cluster.ClusterProfile cluster) =>
+        cluster.BridgeHairpin is null && cluster.Cbr0AddressScope is null
+            ? SeedAks
+            : new NodeProfile(
+                string.Equals(cluster.Cbr0AddressScope, "global", StringComparison.OrdinalIgnoreCase) ? AddressScope.Global : AddressScope.Link,
+                cluster.BridgeHairpin ?? true);
 }

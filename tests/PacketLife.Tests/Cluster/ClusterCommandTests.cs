@@ -37,6 +37,34 @@ public class ClusterCommandTests
     }
 
     [Fact]
+    public void Init_node_kernel_settings_reach_the_trace_hairpin_off_drops_and_cbr0_global_masquerades_to_the_bridge()
+    {
+        using var h = new CliTestHost(init: false);
+        Assert.Equal(0, h.Run("cluster init --bridge-hairpin off --cbr0-scope global").Code);
+        var s = StateFile.Load(h.StatePath)!;
+        Assert.False(s.Profile.BridgeHairpin);
+        Assert.Equal("global", s.Profile.Cbr0AddressScope);
+        Assert.Equal(0, h.Run("kubectl run nginx --image=nginx --port=80").Code);
+        Assert.Equal(0, h.Run("kubectl expose po nginx --type=LoadBalancer").Code);
+        var hairpin = h.Run("trace --from pod/nginx svc/nginx");
+        Assert.Contains("PLT012", hairpin.Out);
+        Assert.Contains("DROPPED", hairpin.Out);
+        // From the internet to the pod's own node: MASQUERADE picks cbr0's global address, 10.244.x.1.
+        Assert.Matches(@"=>  tcp 10\.244\.\d+\.1:\d+ -> 10\.244\.", h.Run("trace svc/nginx").Out);
+
+        Assert.Equal(0, h.Run("cluster init --force").Code);
+        Assert.Equal(0, h.Run("kubectl run nginx --image=nginx --port=80").Code);
+        Assert.Equal(0, h.Run("kubectl expose po nginx --type=LoadBalancer").Code);
+        Assert.DoesNotContain("PLT012", h.Run("trace --from pod/nginx svc/nginx").Out);
+        var seed = h.Run("trace svc/nginx").Out;
+        Assert.DoesNotMatch(@"=>  tcp 10\.244\.\d+\.1:\d+ -> 10\.244\.", seed);
+        Assert.Matches(@"=>  tcp 10\.224\.0\.\d+:\d+ -> 10\.244\.", seed);
+
+        Assert.Equal("error: invalid --bridge-hairpin \"maybe\": expected on or off\n", h.Run("cluster init --force --bridge-hairpin maybe").Err);
+        Assert.Equal("error: invalid --cbr0-scope \"host\": expected link or global\n", h.Run("cluster init --force --cbr0-scope host").Err);
+    }
+
+    [Fact]
     public void State_file_resolution_flag_then_environment_then_working_directory()
     {
         Assert.Equal("/x/c.json", ClusterSession.ResolvePath("/x/c.json"));

@@ -139,6 +139,12 @@ public sealed partial class ClusterTracer
                     if (!tracer._scratch.TryGetValue(n.Name, out rt))
                         tracer._scratch[n.Name] = rt = new NodeRuntime(n, new ConntrackTable(tracer.Topology.Clock, n.Conntrack.Settings));
                     rt.Table.Flush();
+                    // Each path starts from the same rule state too: a `recent --set` (ClientIP affinity), an nth
+                    // counter or a limit bucket that one path's commit moved must not steer the next path.
+                    var rules = rt.Runtime.State;
+                    rules.Recent.Clear();
+                    rules.NthCounters.Clear();
+                    rules.LimitBuckets.Clear();
                     // A trace "against the live state" starts from copies of the node's entries (stale ones included).
                     if (tracer.StartFromLiveConntrack)
                         foreach (var e in n.Conntrack.List()) rt.Table.TryLoad(e.Clone());

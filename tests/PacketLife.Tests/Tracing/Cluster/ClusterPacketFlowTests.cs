@@ -233,6 +233,42 @@ public class ClusterPacketFlowTests
         Assert.Equal(0.5, dropped.Probability, 12);
     }
 
+    const string AffinityService = """
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: sticky
+          namespace: default
+        spec:
+          type: ClusterIP
+          sessionAffinity: ClientIP
+          selector:
+            app: nginx
+          ports:
+          - port: 80
+            targetPort: 80
+        """;
+
+    [Fact]
+    public void Explain_leaves_no_rule_state_behind_a_second_explain_of_a_ClientIP_affinity_service_sees_every_pod_again()
+    {
+        // An explain run walks each branch on a scratch copy of the node; `recent --set` of one run (or one branch)
+        // must not pin the next: before any real connection the client has no affinity entry (kube-proxy's
+        // KUBE-SEP `-m recent --set`, iptables-extensions(8) recent).
+        using var s = TwinScenario.SeedDeployment(3);
+        var yaml = s.Host.File("sticky.yaml", AffinityService);
+        Assert.Equal(0, s.Host.Run($"kubectl apply -f {yaml}").Code);
+        var tracer = s.Tracer();
+        var client = s.Pods()[0].Metadata.Name;
+        for (int run = 0; run < 3; run++)
+        {
+            var t = s.Explain("pod/" + client, "svc/sticky", tracer: tracer);
+            Assert.Equal(3, t.Paths.Length);
+            Assert.All(t.Paths, p => Assert.Equal(1.0 / 3, p.Probability, 9));
+            Assert.Equal(3, t.Paths.Select(p => p.AnsweredBy).Distinct().Count());
+        }
+    }
+
     [Fact]
     public void Sample_follows_the_lb_hash_and_is_reproducible_with_a_seed()
     {
