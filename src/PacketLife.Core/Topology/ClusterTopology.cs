@@ -34,7 +34,14 @@ public sealed class TopologyPod
 
 /// <summary>The rules the node runs: the parse of exactly the `iptables-save` text its kube-proxy sync leaves
 /// (<see cref="KubeProxyNodeRules"/>), with the sync's own diagnostics.</summary>
-public sealed record NodeRules(string SaveText, Netfilter.RuleSet RuleSet, RuleSetEvaluator Evaluator, KubeProxySyncResult Sync, IReadOnlyList<Diagnostic> Diagnostics);
+public sealed record NodeRules(string SaveText, Netfilter.RuleSet RuleSet, RuleSetEvaluator Evaluator, KubeProxySyncResult Sync, IReadOnlyList<Diagnostic> Diagnostics)
+{
+    (bool, string?)? _conntrackNeed;
+
+    /// <summary>Whether the rules register the conntrack hooks, and the first rule that does (the host walker's
+    /// <see cref="Tracing.Host.HostRuntime.NeedsConntrack"/>): scanned once per rule set, not once per node runtime.</summary>
+    public (bool Active, string? Because) ConntrackNeed => _conntrackNeed ??= (Tracing.Host.HostRuntime.NeedsConntrack(RuleSet, out var why), why);
+}
 
 /// <summary>One AKS kubenet node: eth0 on the VNet, the cbr0 bridge holding the pod CIDR's first address, one veth per
 /// pod, its kube-proxy rules and its conntrack table.</summary>

@@ -51,9 +51,17 @@ public sealed partial class ClusterTracer
     {
         if (from is TraceSource.Probe && to.ProbeTarget is { } rule) return ExplainProbe(rule, seed);
         var packet = Initial(from, to, proto, sourcePort, seed);
-        var runs = ReplayChooser.Enumerate(ch => Run(from, packet, ch, stateful: false, seed));
-        var paths = runs.Select(r => r.Result with { Probability = r.Probability }).ToImmutableArray();
-        return new ClusterTrace(from.Label, to.Label, packet, paths);
+        _lbPlans = new();
+        try
+        {
+            var runs = ReplayChooser.Enumerate(ch => Run(from, packet, ch, stateful: false, seed));
+            var paths = runs.Select(r => r.Result with { Probability = r.Probability }).ToImmutableArray();
+            return new ClusterTrace(from.Label, to.Label, packet, paths);
+        }
+        finally
+        {
+            _lbPlans = null;
+        }
     }
 
     /// <summary>One path: the LB's flow hash and a seeded draw at `statistic` rules. Stateful: the nodes' own
@@ -382,45 +390,72 @@ public sealed partial class ClusterTracer
         return new AtInternet();
     }
 
+    /// <summary>What the LB decides for a packet before it picks the backend: the rule, the probe, the healthy backends
+    /// and the flow hash. The same in every run of one explain (health changes only between calls), so an explain over
+    /// a 500-node pool computes it once instead of once per path.</summary>
+    sealed record LbPlan(Azure.LoadBalancingRule? Rule, LbFrontend? Frontend, IReadOnlyList<Azure.LoadBalancingRule> OnFrontend, Azure.HealthProbe? Probe,
+        ImmutableArray<TopologyNode> Down, ImmutableArray<TopologyNode> Healthy, double[] Probabilities, uint Hash);
+
+    /// <summary>LB plans of the explain in progress (null outside <see cref="Explain"/>).</summary>
+    Dictionary<Packet, LbPlan>? _lbPlans;
+
+    LbPlan PlanLb(Packet p)
+    {
+        if (_lbPlans is not null && _lbPlans.TryGetValue(p, out var cached)) return cached;
+        var rule = LoadBalancer.MatchRule(p, out var fe, out var onFrontend);
+        LbPlan plan;
+        if (rule is null) plan = new LbPlan(null, fe, onFrontend, null, [], [], [], 0);
+        else
+        {
+            var probe = LoadBalancer.ProbeOf(rule);
+            var healthy = ImmutableArray.CreateBuilder<TopologyNode>();
+            var down = ImmutableArray.CreateBuilder<TopologyNode>();
+            foreach (var n in LoadBalancer.Pool(rule))
+                (probe is null || IsUp(probe, n) ? healthy : down).Add(n);
+            var probabilities = new double[healthy.Count];
+            Array.Fill(probabilities, 1.0 / healthy.Count);
+            plan = new LbPlan(rule, fe, onFrontend, probe, down.ToImmutable(), healthy.ToImmutable(), probabilities,
+                FlowHash.Hash(rule.LoadDistribution, p.Protocol, p.Src, p.SrcPort, p.Dst, p.DstPort));
+        }
+        if (_lbPlans is not null) _lbPlans[p] = plan;
+        return plan;
+    }
+
     (TopologyNode? Node, TraceHop Hop, string? Fail) LbHop(Packet p, IBranchChooser chooser, RunState st)
     {
-        var rule = LoadBalancer.MatchRule(p, out var fe, out var onFrontend);
+        var plan = PlanLb(p);
+        var (rule, fe) = (plan.Rule, plan.Frontend);
         if (rule is null)
         {
+            var onFrontend = plan.OnFrontend;
             var text = TraceMessages.NoLbRuleText(fe?.Name ?? p.Dst.ToString(), $"{p.DstPort}/{Protocols(p.Protocol)}", onFrontend.Count == 0 ? "none" : string.Join(", ", onFrontend.Select(r => r.Name)));
             st.Explain(new Explanation(TraceMessages.NoLbRule, text));
             return (null, new TraceHop("azure-lb", "frontend " + fe?.Name, null, p, p, [new LoadBalancerStep("(none)", fe?.Name ?? "", null, text)]), "no LB rule for " + p.Dst + ":" + p.DstPort);
         }
-        var probe = LoadBalancer.ProbeOf(rule);
-        var pool = LoadBalancer.Pool(rule);
+        var probe = plan.Probe;
         var steps = ImmutableArray.CreateBuilder<TraceStep>();
-        var healthy = new List<TopologyNode>();
-        foreach (var n in pool)
+        var healthy = plan.Healthy;
+        foreach (var n in plan.Down)
         {
-            var up = probe is null || IsUp(probe, n);
-            if (up) healthy.Add(n);
-            else
-            {
-                steps.Add(new NoteStep($"backend {n.Name} is down: probe {probe!.Name} ({probe.Protocol} :{probe.Port}) fails"));
-                st.Explain(new Explanation(TraceMessages.NodeOutOfRotation, TraceMessages.NodeOutOfRotationText(n.Name, probe.Name, probe.IntervalInSeconds, probe.ProbeThreshold), null, "service/" + rule.Service));
-            }
+            steps.Add(new NoteStep($"backend {n.Name} is down: probe {probe!.Name} ({probe.Protocol} :{probe.Port}) fails"));
+            st.Explain(new Explanation(TraceMessages.NodeOutOfRotation, TraceMessages.NodeOutOfRotationText(n.Name, probe.Name, probe.IntervalInSeconds, probe.ProbeThreshold), null, "service/" + rule.Service));
         }
-        if (healthy.Count == 0)
+        if (healthy.Length == 0)
         {
             steps.Add(new LoadBalancerStep(rule.Name, fe!.Name, null, "no healthy backend: Azure drops new flows"));
             return (null, new TraceHop("azure-lb", "frontend " + fe.Name, null, p, p, steps.ToImmutable()), "the LB has no healthy backend for rule " + rule.Name);
         }
-        var hash = FlowHash.Hash(rule.LoadDistribution, p.Protocol, p.Src, p.SrcPort, p.Dst, p.DstPort);
-        var pick = chooser.Choose(Enumerable.Repeat(1.0 / healthy.Count, healthy.Count).ToList(), FlowHash.Pick(hash, healthy.Count));
+        var hash = plan.Hash;
+        var pick = chooser.Choose(plan.Probabilities, FlowHash.Pick(hash, healthy.Length));
         var node = healthy[pick];
         var after = rule.EnableFloatingIP ? p : p with { Dst = node.Ip, DstPort = (ushort)rule.BackendPort };
         steps.Add(new LoadBalancerStep(rule.Name, fe!.Name, node.Name,
-            $"{(rule.LoadDistribution == "Default" ? "5-tuple" : rule.LoadDistribution)} hash {hash:x8} over {healthy.Count} healthy backend(s) → {node.Name} ({node.Ip}); " +
+            $"{(rule.LoadDistribution == "Default" ? "5-tuple" : rule.LoadDistribution)} hash {hash:x8} over {healthy.Length} healthy backend(s) → {node.Name} ({node.Ip}); " +
             (rule.EnableFloatingIP ? $"floating IP: destination stays {p.Dst}:{p.DstPort}" : $"destination rewritten to {node.Ip}:{rule.BackendPort}") +
             $"; idle timeout {rule.IdleTimeoutInMinutes} min" + (rule.EnableTcpReset ? " with TCP reset to both ends" : "")));
         st.LbService = rule.Service;
         if (rule.EnableFloatingIP) st.Explain(new Explanation(TraceMessages.FloatingIp, TraceMessages.FloatingIpText(p.Dst.ToString(), rule.Name), null, "service/" + rule.Service));
-        st.Explain(new Explanation(TraceMessages.LbHash, TraceMessages.LbHashText(healthy.Count), null, "service/" + rule.Service));
+        st.Explain(new Explanation(TraceMessages.LbHash, TraceMessages.LbHashText(healthy.Length), null, "service/" + rule.Service));
         return (node, new TraceHop("azure-lb", "frontend " + fe.Name, "backend " + node.Name, p, after, steps.ToImmutable()), null);
     }
 

@@ -16,7 +16,8 @@ internal sealed class NodeRuntime
         Node = node;
         Table = table;
         var rules = node.Rules;
-        Runtime = new HostRuntime(node.Host, rules.RuleSet, rules.Evaluator, null, table)
+        var (active, because) = rules.ConntrackNeed;
+        Runtime = new HostRuntime(node.Host, rules.RuleSet, rules.Evaluator, null, table, active, because)
         {
             // cbr0's forwarding database: each pod's address is behind its veth.
             BridgePortOf = (bridge, ip) => bridge == "cbr0" ? node.Pods.FirstOrDefault(p => p.Ip == ip)?.Veth : null,
@@ -65,7 +66,19 @@ internal static class NodeWalk
             if (rt.Table.Count == 0)
             {
                 var key = (p, inIf, physIn);
-                if (!rt.FreshOutcomes.TryGetValue(key, out outcomes!)) rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin);
+                if (!rt.FreshOutcomes.TryGetValue(key, out outcomes!))
+                {
+                    if (!Forks(rt, p, inIf))
+                    {
+                        // One outcome (the nat chains do not fork for it, e.g. a packet to a pod address): one walk is
+                        // the whole answer; explaining it first would walk it twice. A walk that did fork after all
+                        // (probability below 1: a `statistic` rule elsewhere) is undone and explained.
+                        var single = rt.Walker.Sample(p, origin, rt.Random);
+                        if (single.Probability >= 1) return Map(rt, p, single);
+                        rt.Table.Flush();
+                    }
+                    rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin);
+                }
             }
             else if (!Forks(rt, p, inIf))
             {
