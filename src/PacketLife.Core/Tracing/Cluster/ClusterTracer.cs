@@ -132,6 +132,13 @@ public sealed partial class ClusterTracer
         /// <summary>The Service whose LB rule carried the packet (`namespace/name`).</summary>
         public string? LbService { get; set; }
 
+        /// <summary>Only the disposition is wanted (a health probe's steady state): no hops, steps or explanations are
+        /// built, walks after a fork are not committed, and unforked walks record no steps. Exact as long as the run
+        /// visits each node once (an uncommitted node has no entry for a packet that comes back): a second visit
+        /// throws <see cref="LightRunRevisit"/> and the caller runs it in full.</summary>
+        public bool Light { get; init; }
+        public HashSet<string>? Visited { get; set; }
+
         public NodeRuntime Node(TopologyNode n)
         {
             if (!_nodes.TryGetValue(n.Name, out var rt))
@@ -298,7 +305,7 @@ public sealed partial class ClusterTracer
                     return new Leg(hops.ToImmutable(), loc, p, null, "reached the internet", null);
                 }
                 case AtPod ap:
-                    hops.Add(new TraceHop("pod/" + ap.Pod.Key, "eth0", null, p, p, [new NoteStep($"delivered into pod {ap.Pod.Key} ({ap.Pod.Ip}) through {ap.Pod.Veth}")]));
+                    if (!st.Light) hops.Add(new TraceHop("pod/" + ap.Pod.Key, "eth0", null, p, p, [new NoteStep($"delivered into pod {ap.Pod.Key} ({ap.Pod.Ip}) through {ap.Pod.Veth}")]));
                     return new Leg(hops.ToImmutable(), loc, p, null, "delivered", null);
                 case AtNodeSocket ns:
                     return new Leg(hops.ToImmutable(), loc, p, null, "delivered", null);
@@ -306,17 +313,23 @@ public sealed partial class ClusterTracer
                 {
                     var rt = st.Node(an.Node);
                     var before = p;
-                    var r = NodeWalk.Walk(rt, p, an.InIf, an.PhysIn, chooser);
+                    WalkResult r;
+                    if (st.Light)
+                    {
+                        if (!(st.Visited ??= new(StringComparer.Ordinal)).Add(an.Node.Name)) throw new LightRunRevisit();
+                        r = NodeWalk.WalkLight(rt, p, an.InIf, an.PhysIn, chooser);
+                    }
+                    else r = NodeWalk.Walk(rt, p, an.InIf, an.PhysIn, chooser);
                     p = r.Packet;
-                    hops.Add(new TraceHop(an.Node.Name, an.InIf is null ? "(local)" : an.PhysIn is null ? an.InIf : $"{an.InIf} (from {an.PhysIn})",
+                    if (!st.Light) hops.Add(new TraceHop(an.Node.Name, an.InIf is null ? "(local)" : an.PhysIn is null ? an.InIf : $"{an.InIf} (from {an.PhysIn})",
                         r.OutInterface is null ? null : r.PhysOut is null ? r.OutInterface : $"{r.OutInterface} (to {r.PhysOut})", before, p, r.Steps));
-                    if (r.Masqueraded && !isReply)
+                    if (r.Masqueraded && !isReply && !st.Light)
                     {
                         st.Masqueraded = true;
                         st.MasqueradeAddress = p.Src;
                         ExplainMasquerade(st, r, an.Node, p, from);
                     }
-                    if (!isReply) ExplainHairpin(st, from, p, r);
+                    if (!isReply && !st.Light) ExplainHairpin(st, from, p, r);
                     switch (r.End)
                     {
                         case WalkEnd.Dropped:
@@ -344,7 +357,7 @@ public sealed partial class ClusterTracer
                         loc = new AtPod(pod);
                         continue;
                     }
-                    var next = Vnet(p, r.NextHop, hops);
+                    var next = Vnet(p, r.NextHop, st.Light ? null : hops);
                     if (next is null)
                     {
                         ExplainStale(st, r, an.Node, p);
@@ -363,28 +376,29 @@ public sealed partial class ClusterTracer
     /// <summary>A packet of a known flow (no entry created here) sent to a pod address nobody has: the entry is stale.</summary>
     void ExplainStale(RunState st, WalkResult r, TopologyNode node, Packet p)
     {
+        if (st.Light) return;
         if (r.Entry is not { } stale || r.Steps.OfType<ConntrackStep>().Any(c => c.Created) || !Topology.PodCidr.Contains(p.Dst) || Topology.PodByIp(p.Dst) is not null) return;
         var line = PacketLife.Core.Conntrack.Text.ConntrackText.Write(PacketLife.Core.Conntrack.Text.ConntrackLine.FromEntry(stale, Topology.Clock.GetUtcNow()));
         st.Explain(new Explanation(TraceMessages.StaleConntrack, TraceMessages.StaleConntrackText(line, p.Dst.ToString()), null, "node/" + node.Name));
     }
 
-    Loc? Vnet(Packet p, Ip4 nextHop, ImmutableArray<TraceHop>.Builder hops)
+    Loc? Vnet(Packet p, Ip4 nextHop, ImmutableArray<TraceHop>.Builder? hops)
     {
         if (Topology.NodeByIp(p.Dst) is { } n)
         {
-            hops.Add(new TraceHop("vnet", null, null, p, p, [new NoteStep($"{p.Dst} is node {n.Name}'s NIC in subnet {Topology.VnetSubnet}")]));
+            hops?.Add(new TraceHop("vnet", null, null, p, p, [new NoteStep($"{p.Dst} is node {n.Name}'s NIC in subnet {Topology.VnetSubnet}")]));
             return new AtNode(n, "eth0", null);
         }
         if (Topology.RouteFor(p.Dst) is { } route && Topology.NodeByName(route.Node) is { } rn)
         {
-            hops.Add(new TraceHop("vnet", null, null, p, p,
+            hops?.Add(new TraceHop("vnet", null, null, p, p,
                 [new RouteStep("kubenet route table", $"{route.AddressPrefix} nextHopType VirtualAppliance nextHopIpAddress {route.NextHopIpAddress}", "eth0 of " + rn.Name, route.NextHopIpAddress.ToString(),
                     $"route {route.Name} of the AKS route table sends the node's pod CIDR to the node (kubenet)")]));
             return new AtNode(rn, "eth0", null);
         }
         if (Topology.PodCidr.Contains(p.Dst) || Topology.VnetSubnet.Contains(p.Dst))
         {
-            hops.Add(new TraceHop("vnet", null, null, p, p, [new NoteStep($"nothing in the VNet has {p.Dst}: Azure drops it")]));
+            hops?.Add(new TraceHop("vnet", null, null, p, p, [new NoteStep($"nothing in the VNet has {p.Dst}: Azure drops it")]));
             return null;
         }
         return new AtInternet();
@@ -475,8 +489,18 @@ public sealed partial class ClusterTracer
         var p = new Packet(IpProtocol.Tcp, ClusterTopology.ProbeSource, 40000, node.Ip, (ushort)probe.Port);
         double ok = 0;
         // The SYN reaching a listening socket decides it (its answer follows the conntrack entries back, which the
-        // forward paths of this same node already show).
-        foreach (var (prob, path) in ReplayChooser.Enumerate(ch => Run(new TraceSource.Probe(), p, ch, new RunState(this, false, 7), forwardOnly: true)))
+        // forward paths of this same node already show). Only dispositions are needed: a light run, unless the path
+        // comes back to a node it left.
+        List<(double Probability, TracePath Result)> runs;
+        try
+        {
+            runs = ReplayChooser.Enumerate(ch => Run(new TraceSource.Probe(), p, ch, new RunState(this, false, 7) { Light = true }, forwardOnly: true));
+        }
+        catch (LightRunRevisit)
+        {
+            runs = ReplayChooser.Enumerate(ch => Run(new TraceSource.Probe(), p, ch, new RunState(this, false, 7), forwardOnly: true));
+        }
+        foreach (var (prob, path) in runs)
         {
             if (path.Disposition != TraceDisposition.Answered) continue;
             if (probe.Protocol is "Http" or "Https") ok += HealthzStatus(node, probe.Port) == 200 ? prob : 0;
@@ -543,6 +567,7 @@ public sealed partial class ClusterTracer
 
     void ExplainDrop(RunState st, WalkResult r, TopologyNode node)
     {
+        if (st.Light) return;
         var rule = r.DropRule;
         if (rule is null) return;
         var svc = ServiceOfComment(rule);
@@ -554,3 +579,6 @@ public sealed partial class ClusterTracer
             st.Explain(new Explanation(TraceMessages.HairpinOff, TraceMessages.HairpinOffText(r.Steps.OfType<NoteStep>().Select(n => n.Text).LastOrDefault() ?? ""), null, null));
     }
 }
+
+/// <summary>A light run (<see cref="ClusterTracer.RunState.Light"/>) came back to a node it had walked without committing.</summary>
+internal sealed class LightRunRevisit : Exception;

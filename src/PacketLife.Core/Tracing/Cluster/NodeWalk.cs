@@ -92,6 +92,40 @@ internal static class NodeWalk
         return Map(rt, p, o);
     }
 
+    /// <summary>The disposition-only walk of a light run (a health probe's steady state): the same choices as
+    /// <see cref="Walk"/>, but an explained outcome is not committed (the run never comes back to this node) and an
+    /// unforked walk records no steps. Nodes with entries (live conntrack) take the ordinary walk.</summary>
+    public static WalkResult WalkLight(NodeRuntime rt, Packet p, string? inIf, string? physIn, IBranchChooser chooser)
+    {
+        if (rt.Table.Count != 0 || chooser is SampleChooser) return Walk(rt, p, inIf, physIn, chooser);
+        HostPacketOrigin origin = inIf is null ? new HostPacketOrigin.Local() : new HostPacketOrigin.Wire(inIf, physIn);
+        var key = (p, inIf, physIn);
+        if (!rt.FreshOutcomes.TryGetValue(key, out var outcomes))
+        {
+            if (!Forks(rt, p, inIf))
+            {
+                var single = rt.Walker.Sample(p, origin, rt.Random, recordSteps: false);
+                if (single.Probability >= 1) return MapLight(single);
+                rt.Table.Flush();
+            }
+            rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin);
+        }
+        var pick = outcomes.Count == 1 ? 0 : chooser.Choose(outcomes.Select(x => x.Probability).ToList());
+        return MapLight(outcomes[pick]);
+    }
+
+    static WalkResult MapLight(HostWalkOutcome o) =>
+        new(EndOf(o.Disposition), o.PacketAfter, o.OutInterface, o.OutBridgePort, o.Nexthop ?? o.PacketAfter.Dst, "", [], false, null, null, o.Conntrack);
+
+    static WalkEnd EndOf(HostDisposition d) => d switch
+    {
+        HostDisposition.Local => WalkEnd.Local,
+        HostDisposition.Forward or HostDisposition.Output => WalkEnd.Forwarded,
+        HostDisposition.Drop => WalkEnd.Dropped,
+        HostDisposition.Reject => WalkEnd.Rejected,
+        _ => WalkEnd.Uncertain,
+    };
+
     /// <summary>Whether the nat table forks for this new connection (a `statistic` rule on its way): a quick walk of
     /// that table alone, without recording.</summary>
     static bool Forks(NodeRuntime rt, Packet p, string? inIf)
@@ -135,14 +169,7 @@ internal static class NodeWalk
         }
         if (o.Conntrack is { } ct)
             steps.Add(new ConntrackStep(ConntrackText.Write(ConntrackLine.FromEntry(ct, rt.Table.Now)), o.ConntrackCreated, "after this packet"));
-        var end = o.Disposition switch
-        {
-            HostDisposition.Local => WalkEnd.Local,
-            HostDisposition.Forward or HostDisposition.Output => WalkEnd.Forwarded,
-            HostDisposition.Drop => WalkEnd.Dropped,
-            HostDisposition.Reject => WalkEnd.Rejected,
-            _ => WalkEnd.Uncertain,
-        };
+        var end = EndOf(o.Disposition);
         // The rule that ended the walk: the last DROP/REJECT verdict (a REJECT's answer walks OUTPUT after it).
         var lastRule = o.RuleVisits.LastOrDefault(v => v.Action == Netfilter.Evaluation.VisitAction.Verdict
             && v.Rule is { } t && (t.Contains("-j REJECT", StringComparison.Ordinal) || t.Contains("-j DROP", StringComparison.Ordinal)))?.Rule
