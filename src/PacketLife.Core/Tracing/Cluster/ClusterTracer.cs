@@ -46,12 +46,17 @@ public sealed partial class ClusterTracer
     /// known flow follows its entry, as the kernel does; the nodes' tables are still left alone).</summary>
     public bool StartFromLiveConntrack { get; set; }
 
+    /// <summary>The work-saving paths of explain mode (the LB decision planned once per explain, one walk instead of
+    /// explain + commit where a fresh node does not fork, light health-probe runs). Off: every walk is done the plain
+    /// way; tests compare both on whole clusters, which must give the same traces.</summary>
+    internal bool Shortcuts { get; init; } = true;
+
     /// <summary>Every path the packet can take, each with its probability; state is left alone.</summary>
     public ClusterTrace Explain(TraceSource from, TraceTarget to, IpProtocol proto, ushort sourcePort = 0, ulong seed = 1)
     {
         if (from is TraceSource.Probe && to.ProbeTarget is { } rule) return ExplainProbe(rule, seed);
         var packet = Initial(from, to, proto, sourcePort, seed);
-        _lbPlans = new();
+        _lbPlans = Shortcuts ? new() : null;
         try
         {
             var runs = ReplayChooser.Enumerate(ch => Run(from, packet, ch, stateful: false, seed));
@@ -152,7 +157,7 @@ public sealed partial class ClusterTracer
                 {
                     // Explain runs reuse one scratch runtime per node (building one scans the rules), emptied per run.
                     if (!tracer._scratch.TryGetValue(n.Name, out rt))
-                        tracer._scratch[n.Name] = rt = new NodeRuntime(n, new ConntrackTable(tracer.Topology.Clock, n.Conntrack.Settings));
+                        tracer._scratch[n.Name] = rt = new NodeRuntime(n, new ConntrackTable(tracer.Topology.Clock, n.Conntrack.Settings)) { Shortcuts = tracer.Shortcuts };
                     rt.Table.Flush();
                     // Each path starts from the same rule state too: a `recent --set` (ClientIP affinity), an nth
                     // counter or a limit bucket that one path's commit moved must not steer the next path.
@@ -494,7 +499,7 @@ public sealed partial class ClusterTracer
         List<(double Probability, TracePath Result)> runs;
         try
         {
-            runs = ReplayChooser.Enumerate(ch => Run(new TraceSource.Probe(), p, ch, new RunState(this, false, 7) { Light = true }, forwardOnly: true));
+            runs = ReplayChooser.Enumerate(ch => Run(new TraceSource.Probe(), p, ch, new RunState(this, false, 7) { Light = Shortcuts }, forwardOnly: true));
         }
         catch (LightRunRevisit)
         {

@@ -28,6 +28,8 @@ internal sealed class NodeRuntime
     public TopologyNode Node { get; }
     public ConntrackTable Table { get; }
     public Random Random { get; set; } = new(0);
+    /// <summary>See <see cref="ClusterTracer.Shortcuts"/>.</summary>
+    public bool Shortcuts { get; init; } = true;
     public HostRuntime Runtime { get; }
     public HostWalker Walker { get; }
 
@@ -68,7 +70,7 @@ internal static class NodeWalk
                 var key = (p, inIf, physIn);
                 if (!rt.FreshOutcomes.TryGetValue(key, out outcomes!))
                 {
-                    if (!Forks(rt, p, inIf))
+                    if (rt.Shortcuts && !Forks(rt, p, inIf))
                     {
                         // One outcome (the nat chains do not fork for it, e.g. a packet to a pod address): one walk is
                         // the whole answer; explaining it first would walk it twice. A walk that did fork after all
