@@ -34,11 +34,8 @@ public sealed class TraceAllProfile : IBench
             var tracer = new ClusterTracer(topo);
             var (r, error) = TraceTargets.Resolve(topo, "internet", "svc/svc-0", IpProtocol.Tcp);
             if (r is null) { Console.Error.WriteLine(error); return 2; }
-            // The LB's view of every backend (each node's health probe, walked through the twin) is part of the
-            // explain; timed on its own here.
-            var lbRule = topo.LoadBalancer.LoadBalancingRules[0];
-            Stage("probe health (every node)", () => tracer.LoadBalancer.Pool(lbRule).Count(n => tracer.IsUp(tracer.LoadBalancer.ProbeOf(lbRule)!, n)));
-            var trace = Stage("explain (the paths)", () => tracer.Explain(r.From, r.To, IpProtocol.Tcp));
+            // Every path, with each LB backend's health probe walked through the twin first.
+            var trace = Stage("explain (probes + paths)", () => tracer.Explain(r.From, r.To, IpProtocol.Tcp));
             var text = Stage("render text", () => TraceText.Render(trace));
             Console.WriteLine($"{trace.Paths.Length} paths, {text.Length:N0} chars of text, {text.Count(c => c == '\n'):N0} lines");
             if (output is not null) { File.WriteAllText(output, text); File.WriteAllText(output + ".rules", topo.Nodes[0].Rules.SaveText); }

@@ -41,6 +41,36 @@ public sealed record NodeRules(string SaveText, Netfilter.RuleSet RuleSet, RuleS
     /// <summary>Whether the rules register the conntrack hooks, and the first rule that does (the host walker's
     /// <see cref="Tracing.Host.HostRuntime.NeedsConntrack"/>): scanned once per rule set, not once per node runtime.</summary>
     public (bool Active, string? Because) ConntrackNeed => _conntrackNeed ??= (Tracing.Host.HostRuntime.NeedsConntrack(RuleSet, out var why), why);
+
+    bool? _stateless;
+
+    /// <summary>No rule reads or changes rule state (<see cref="NetfilterState"/>: `recent` lists, `statistic --mode nth`
+    /// counters, `limit` buckets, ipsets): a walk's result then depends only on the packet and the conntrack table, so
+    /// walks on separate copies of the node (parallel explain) give what one copy gives. Judged by an allow-list of
+    /// match modules, so a module not listed counts as stateful.</summary>
+    public bool Stateless => _stateless ??= ComputeStateless(RuleSet);
+
+    static readonly HashSet<string> StatelessModules = new(StringComparer.Ordinal)
+    {
+        "comment", "tcp", "udp", "sctp", "icmp", "multiport", "addrtype", "conntrack", "state", "mark", "connmark",
+        "physdev", "iprange", "length", "ttl", "pkttype", "mac", "dscp", "tos", "statistic",
+    };
+
+    static bool ComputeStateless(Netfilter.RuleSet rules)
+    {
+        foreach (var t in rules.Tables)
+            foreach (var line in t.Lines)
+            {
+                if (line is not Netfilter.RuleLine rl) continue;
+                if (rl.Rule.Target is { Name: "SET" }) return false;
+                foreach (var m in rl.Rule.Matches)
+                {
+                    if (!StatelessModules.Contains(m.Module)) return false;
+                    if (m is Netfilter.Matches.StatisticMatch { Mode: not Netfilter.Matches.StatisticMode.Random }) return false;
+                }
+            }
+        return true;
+    }
 }
 
 /// <summary>One AKS kubenet node: eth0 on the VNet, the cbr0 bridge holding the pod CIDR's first address, one veth per
@@ -161,6 +191,9 @@ public sealed class ClusterTopology
             var n = node;
             var topoNode = new TopologyNode(node, ip, podCidr, host, () =>
             {
+                // Nodes share a sync per signature; parallel explain may ask for two nodes' rules at once.
+                lock (cache)
+                {
                 if (cache.TryGetValue(signature, out var shared)) return shared;
                 var sync = IptablesProxier.Sync(new KubeProxySyncInput
                 {
@@ -175,6 +208,7 @@ public sealed class ClusterTopology
                 var rules = new NodeRules(text, parsed.RuleSet, new RuleSetEvaluator(parsed.RuleSet), sync, [.. sync.Diagnostics, .. parsed.Diagnostics]);
                 cache[signature] = rules;
                 return rules;
+                }
             }, new ConntrackTable(clock, ConntrackSettings.Default with { TcpTimeoutEstablished = 86400, TcpTimeoutCloseWait = 3600 }));
             topoNode.Pods.AddRange(pods);
             // kube-proxy serves /healthz on every healthCheckNodePort (pkg/proxy/healthcheck/service_health.go).

@@ -51,6 +51,17 @@ public sealed partial class ClusterTracer
     /// way; tests compare both on whole clusters, which must give the same traces.</summary>
     internal bool Shortcuts { get; init; } = true;
 
+    /// <summary>Threads for an explain's independent parts (each LB backend's subtree of paths, each node's health
+    /// probe). Used only with <see cref="Shortcuts"/> and when every node's rules are
+    /// <see cref="NodeRules.Stateless"/>: each thread walks its own copies of the nodes, and with no rule state a walk
+    /// depends only on its packet and its run's conntrack table, so the paths, their order and every byte of the
+    /// text are what one thread gives (tests compare both).</summary>
+    internal int Parallelism { get; init; } = Environment.ProcessorCount;
+
+    bool? _parallelOk;
+
+    bool ParallelOk => Shortcuts && Parallelism > 1 && (_parallelOk ??= Topology.Nodes.All(n => n.Rules.Stateless));
+
     /// <summary>Every path the packet can take, each with its probability; state is left alone.</summary>
     public ClusterTrace Explain(TraceSource from, TraceTarget to, IpProtocol proto, ushort sourcePort = 0, ulong seed = 1)
     {
@@ -59,7 +70,10 @@ public sealed partial class ClusterTracer
         _lbPlans = Shortcuts ? new() : null;
         try
         {
-            var runs = ReplayChooser.Enumerate(ch => Run(from, packet, ch, stateful: false, seed));
+            var runs = from is TraceSource.Internet && ParallelOk
+                ? ReplayChooser.EnumerateSplit((ch, scratch) => Run(from, packet, ch, new RunState(this, false, seed, scratch)), Parallelism,
+                    () => new Dictionary<string, NodeRuntime>(StringComparer.Ordinal))
+                : ReplayChooser.Enumerate(ch => Run(from, packet, ch, stateful: false, seed));
             var paths = runs.Select(r => r.Result with { Probability = r.Probability }).ToImmutableArray();
             return new ClusterTrace(from.Label, to.Label, packet, paths);
         }
@@ -122,8 +136,10 @@ public sealed partial class ClusterTracer
     // ---------------------------------------------------------------------------------------------------------
     // One run: forward until a socket answers or the packet dies, then the answer back to the client.
 
-    internal sealed class RunState(ClusterTracer tracer, bool stateful, ulong seed)
+    internal sealed class RunState(ClusterTracer tracer, bool stateful, ulong seed, Dictionary<string, NodeRuntime>? scratch = null)
     {
+        /// <summary>This run's copies of the nodes for explain mode (the tracer's own, or a parallel worker's).</summary>
+        readonly Dictionary<string, NodeRuntime> _scratch = scratch ?? tracer._scratch;
         readonly Dictionary<string, NodeRuntime> _nodes = new(StringComparer.Ordinal);
         public List<Explanation> Explanations { get; } = [];
         public bool Masqueraded { get; set; }
@@ -156,8 +172,8 @@ public sealed partial class ClusterTracer
                 else
                 {
                     // Explain runs reuse one scratch runtime per node (building one scans the rules), emptied per run.
-                    if (!tracer._scratch.TryGetValue(n.Name, out rt))
-                        tracer._scratch[n.Name] = rt = new NodeRuntime(n, new ConntrackTable(tracer.Topology.Clock, n.Conntrack.Settings)) { Shortcuts = tracer.Shortcuts };
+                    if (!_scratch.TryGetValue(n.Name, out rt))
+                        _scratch[n.Name] = rt = new NodeRuntime(n, new ConntrackTable(tracer.Topology.Clock, n.Conntrack.Settings)) { Shortcuts = tracer.Shortcuts };
                     rt.Table.Flush();
                     // Each path starts from the same rule state too: a `recent --set` (ClientIP affinity), an nth
                     // counter or a limit bucket that one path's commit moved must not steer the next path.
@@ -420,13 +436,16 @@ public sealed partial class ClusterTracer
 
     LbPlan PlanLb(Packet p)
     {
-        if (_lbPlans is not null && _lbPlans.TryGetValue(p, out var cached)) return cached;
+        if (_lbPlans is not null)
+            lock (_lbPlans)
+                if (_lbPlans.TryGetValue(p, out var cached)) return cached;
         var rule = LoadBalancer.MatchRule(p, out var fe, out var onFrontend);
         LbPlan plan;
         if (rule is null) plan = new LbPlan(null, fe, onFrontend, null, [], [], [], 0);
         else
         {
             var probe = LoadBalancer.ProbeOf(rule);
+            if (probe is not null) PrefetchProbes(probe, LoadBalancer.Pool(rule));
             var healthy = ImmutableArray.CreateBuilder<TopologyNode>();
             var down = ImmutableArray.CreateBuilder<TopologyNode>();
             foreach (var n in LoadBalancer.Pool(rule))
@@ -436,7 +455,7 @@ public sealed partial class ClusterTracer
             plan = new LbPlan(rule, fe, onFrontend, probe, down.ToImmutable(), healthy.ToImmutable(), probabilities,
                 FlowHash.Hash(rule.LoadDistribution, p.Protocol, p.Src, p.SrcPort, p.Dst, p.DstPort));
         }
-        if (_lbPlans is not null) _lbPlans[p] = plan;
+        if (_lbPlans is not null) lock (_lbPlans) _lbPlans[p] = plan;
         return plan;
     }
 
@@ -478,6 +497,22 @@ public sealed partial class ClusterTracer
         return (node, new TraceHop("azure-lb", "frontend " + fe.Name, "backend " + node.Name, p, after, steps.ToImmutable()), null);
     }
 
+    /// <summary>Each node's steady-state probe result, computed on <see cref="Parallelism"/> threads (each with its own
+    /// copies of the nodes) for the nodes the timeline has not probed; the results do not depend on the split.</summary>
+    void PrefetchProbes(Azure.HealthProbe probe, IReadOnlyList<TopologyNode> pool)
+    {
+        if (!ParallelOk) return;
+        var todo = new List<TopologyNode>();
+        lock (_probeSuccess)
+            foreach (var n in pool)
+                if (!LoadBalancer.HasHealth(probe.Name, n.Name) && !_probeSuccess.ContainsKey((probe.Name, n.Name))) todo.Add(n);
+        if (todo.Count < 2) return;
+        Parallel.For(0, todo.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism },
+            () => new Dictionary<string, NodeRuntime>(StringComparer.Ordinal),
+            (i, _, scratch) => { ProbeSuccess(probe, todo[i], scratch); return scratch; },
+            _ => { });
+    }
+
     /// <summary>A backend's health: the recorded probe state when the twin's timeline has probed it, else the steady
     /// state (up exactly when every path of the probe succeeds).</summary>
     public bool IsUp(Azure.HealthProbe probe, TopologyNode node)
@@ -488,9 +523,12 @@ public sealed partial class ClusterTracer
 
     /// <summary>The probability that one probe of <paramref name="probe"/> to <paramref name="node"/> succeeds: TCP: the
     /// handshake completes; HTTP: kube-proxy's healthz answers 200 (the node has a ready local endpoint).</summary>
-    public double ProbeSuccess(Azure.HealthProbe probe, TopologyNode node)
+    public double ProbeSuccess(Azure.HealthProbe probe, TopologyNode node) => ProbeSuccess(probe, node, null);
+
+    double ProbeSuccess(Azure.HealthProbe probe, TopologyNode node, Dictionary<string, NodeRuntime>? scratch)
     {
-        if (_probeSuccess.TryGetValue((probe.Name, node.Name), out var v)) return v;
+        lock (_probeSuccess)
+            if (_probeSuccess.TryGetValue((probe.Name, node.Name), out var v)) return v;
         var p = new Packet(IpProtocol.Tcp, ClusterTopology.ProbeSource, 40000, node.Ip, (ushort)probe.Port);
         double ok = 0;
         // The SYN reaching a listening socket decides it (its answer follows the conntrack entries back, which the
@@ -499,11 +537,11 @@ public sealed partial class ClusterTracer
         List<(double Probability, TracePath Result)> runs;
         try
         {
-            runs = ReplayChooser.Enumerate(ch => Run(new TraceSource.Probe(), p, ch, new RunState(this, false, 7) { Light = Shortcuts }, forwardOnly: true));
+            runs = ReplayChooser.Enumerate(ch => Run(new TraceSource.Probe(), p, ch, new RunState(this, false, 7, scratch) { Light = Shortcuts }, forwardOnly: true));
         }
         catch (LightRunRevisit)
         {
-            runs = ReplayChooser.Enumerate(ch => Run(new TraceSource.Probe(), p, ch, new RunState(this, false, 7), forwardOnly: true));
+            runs = ReplayChooser.Enumerate(ch => Run(new TraceSource.Probe(), p, ch, new RunState(this, false, 7, scratch), forwardOnly: true));
         }
         foreach (var (prob, path) in runs)
         {
@@ -511,7 +549,7 @@ public sealed partial class ClusterTracer
             if (probe.Protocol is "Http" or "Https") ok += HealthzStatus(node, probe.Port) == 200 ? prob : 0;
             else ok += prob;
         }
-        _probeSuccess[(probe.Name, node.Name)] = ok;
+        lock (_probeSuccess) _probeSuccess[(probe.Name, node.Name)] = ok;
         return ok;
     }
 

@@ -8,9 +8,10 @@ using PacketLife.Tests.Cluster;
 namespace PacketLife.Tests.Tracing.Cluster;
 
 /// <summary>`trace --all` takes shortcuts for speed (the LB decision planned once per explain, one walk instead of
-/// explain + commit on a node that does not fork, light health-probe runs). They must not change a single path: per
-/// cluster and per question, the shortcut tracer and the plain tracer give the same trace, compared as the JSON the
-/// CLI prints (every path, probability, hop, step, conntrack line and explanation).</summary>
+/// explain + commit on a node that does not fork, light health-probe runs, the LB backends' subtrees and the health
+/// probes on several threads). They must not change a single path: per cluster and per question, the shortcut tracer
+/// (on one thread and on four) and the plain tracer give the same trace, compared as the JSON the CLI prints (every
+/// path in order, probability, hop, step, conntrack line and explanation).</summary>
 public class ExplainShortcutTests
 {
     const string EtpLocal = """
@@ -64,7 +65,8 @@ public class ExplainShortcutTests
     static void AssertSameTraces(CliTestHost h)
     {
         var state = PacketLife.Manifests.StateFile.Load(h.StatePath)!;
-        var fast = new ClusterTracer(ClusterTopology.Build(state, h.Clock));
+        var fast = new ClusterTracer(ClusterTopology.Build(state, h.Clock)) { Parallelism = 1 };
+        var parallel = new ClusterTracer(ClusterTopology.Build(state, h.Clock)) { Parallelism = 4 };
         var plain = new ClusterTracer(ClusterTopology.Build(state, h.Clock)) { Shortcuts = false };
         var questions = Questions.Append(("node/" + fast.Topology.Nodes[0].Name, "svc/nginx"));
         foreach (var (from, to) in questions)
@@ -80,6 +82,9 @@ public class ExplainShortcutTests
             var expected = TraceText.Json(plain.Explain(q!.From, q.To, IpProtocol.Tcp));
             var actual = TraceText.Json(fast.Explain(r.From, r.To, IpProtocol.Tcp));
             Assert.True(expected == actual, $"{from} -> {to}: the shortcut trace differs from the plain one");
+            var (pr, _) = TraceTargets.Resolve(parallel.Topology, from, to, IpProtocol.Tcp);
+            var threaded = TraceText.Json(parallel.Explain(pr!.From, pr.To, IpProtocol.Tcp));
+            Assert.True(expected == threaded, $"{from} -> {to}: the parallel trace differs from the plain one");
         }
     }
 
@@ -99,6 +104,37 @@ public class ExplainShortcutTests
     {
         _ = @case;
         using var h = Cluster(nodes, 7, nginx, web);
+        AssertSameTraces(h);
+    }
+
+    const string Sticky = """
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: nginx
+          namespace: default
+        spec:
+          type: LoadBalancer
+          sessionAffinity: ClientIP
+          selector:
+            app: nginx
+          ports:
+          - port: 80
+            targetPort: 80
+        """;
+
+    [Fact]
+    public void Rules_with_state_are_walked_on_one_thread_and_still_give_the_plain_traces()
+    {
+        using var h = Cluster(3, 7, 3, 1);
+        var state = PacketLife.Manifests.StateFile.Load(h.StatePath)!;
+        Assert.True(ClusterTopology.Build(state, h.Clock).Nodes[0].Rules.Stateless);
+        // ClientIP affinity: kube-proxy's `-m recent` lists are rule state, so one thread walks them in order.
+        Run(h, "kubectl apply -f " + h.File("sticky.yaml", Sticky));
+        state = PacketLife.Manifests.StateFile.Load(h.StatePath)!;
+        var rules = ClusterTopology.Build(state, h.Clock).Nodes[0].Rules;
+        Assert.Contains("-m recent", rules.SaveText, StringComparison.Ordinal);
+        Assert.False(rules.Stateless);
         AssertSameTraces(h);
     }
 
