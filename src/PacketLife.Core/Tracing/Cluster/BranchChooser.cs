@@ -54,7 +54,9 @@ internal sealed class ReplayChooser(IReadOnlyList<int> prefix) : IBranchChooser
     /// enumerated on <paramref name="threads"/> threads, each with its own <typeparamref name="TState"/>. Depth-first
     /// order is lexicographic in the choices, so concatenating the subtrees in branch order gives the sequential order;
     /// the caller guarantees that a run depends only on its choices, not on which state object it had.</summary>
-    public static List<(double Probability, T Result)> EnumerateSplit<T, TState>(Func<IBranchChooser, TState, T> run, int threads, Func<TState> newState, int limit = 1_000_000)
+    /// <param name="afterSubtree">Called on a thread's state after each subtree (to drop caches the next subtree cannot use).</param>
+    public static List<(double Probability, T Result)> EnumerateSplit<T, TState>(Func<IBranchChooser, TState, T> run, int threads, Func<TState> newState,
+        Action<TState>? afterSubtree = null, int limit = 1_000_000)
     {
         // One run finds the first fork (its own path is the first of subtree 0, walked again there: one path of work).
         var probe = new ReplayChooser([]);
@@ -65,7 +67,12 @@ internal sealed class ReplayChooser(IReadOnlyList<int> prefix) : IBranchChooser
         var branches = Enumerable.Range(0, probs.Count).Where(b => probs[b] > 0 || b == probe.Decisions[0].Chosen).ToArray();
         var parts = new List<(double, T)>[branches.Length];
         Parallel.For(0, branches.Length, new ParallelOptions { MaxDegreeOfParallelism = threads }, newState,
-            (i, _, state) => { parts[i] = Enumerate(ch => run(ch, state), [branches[i]], limit); return state; }, _ => { });
+            (i, _, state) =>
+            {
+                parts[i] = Enumerate(ch => run(ch, state), [branches[i]], limit);
+                afterSubtree?.Invoke(state);
+                return state;
+            }, _ => { });
         var all = new List<(double, T)>();
         foreach (var part in parts)
         {

@@ -72,7 +72,7 @@ public sealed partial class ClusterTracer
         {
             var runs = from is TraceSource.Internet && ParallelOk
                 ? ReplayChooser.EnumerateSplit((ch, scratch) => Run(from, packet, ch, new RunState(this, false, seed, scratch)), Parallelism,
-                    () => new Dictionary<string, NodeRuntime>(StringComparer.Ordinal))
+                    () => new Dictionary<string, NodeRuntime>(StringComparer.Ordinal), DropFreshOutcomes)
                 : ReplayChooser.Enumerate(ch => Run(from, packet, ch, stateful: false, seed));
             var paths = runs.Select(r => r.Result with { Probability = r.Probability }).ToImmutableArray();
             return new ClusterTrace(from.Label, to.Label, packet, paths);
@@ -509,8 +509,17 @@ public sealed partial class ClusterTracer
         if (todo.Count < 2) return;
         Parallel.For(0, todo.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism },
             () => new Dictionary<string, NodeRuntime>(StringComparer.Ordinal),
-            (i, _, scratch) => { ProbeSuccess(probe, todo[i], scratch); return scratch; },
+            (i, _, scratch) => { ProbeSuccess(probe, todo[i], scratch); DropFreshOutcomes(scratch); return scratch; },
             _ => { });
+    }
+
+    /// <summary>A subtree of paths (one LB backend) or one node's probe is done: the explained outcomes it cached are
+    /// for packets no later subtree sends to these nodes (an LB backend is picked once; a probe is per node), so they go
+    /// rather than outlive the explain (hundreds of megabytes of steps on a 500-node cluster, copied by every
+    /// collection that keeps them). A later use would explain again and get the same outcomes.</summary>
+    static void DropFreshOutcomes(Dictionary<string, NodeRuntime> scratch)
+    {
+        foreach (var rt in scratch.Values) rt.FreshOutcomes.Clear();
     }
 
     /// <summary>A backend's health: the recorded probe state when the twin's timeline has probed it, else the steady
