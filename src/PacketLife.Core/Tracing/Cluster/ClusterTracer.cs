@@ -159,12 +159,14 @@ public sealed partial class ClusterTracer
         /// throws <see cref="LightRunRevisit"/> and the caller runs it in full.</summary>
         public bool Light { get; init; }
         public HashSet<string>? Visited { get; set; }
+        /// <summary>Node walks so far in this run.</summary>
+        public int NodeWalks { get; set; }
 
         public NodeRuntime Node(TopologyNode n)
         {
             if (!_nodes.TryGetValue(n.Name, out var rt))
             {
-                var random = new Random(unchecked((int)(seed * 0x9E3779B97F4A7C15UL >> 32) ^ (int)n.Ip.Value));
+                var randomSeed = unchecked((int)(seed * 0x9E3779B97F4A7C15UL >> 32) ^ (int)n.Ip.Value);
                 if (stateful)
                 {
                     rt = tracer._live.TryGetValue(n.Name, out var live) ? live : tracer._live[n.Name] = new NodeRuntime(n, n.Conntrack);
@@ -185,7 +187,7 @@ public sealed partial class ClusterTracer
                     if (tracer.StartFromLiveConntrack)
                         foreach (var e in n.Conntrack.List()) rt.Table.TryLoad(e.Clone());
                 }
-                rt.Random = random;
+                rt.Reseed(randomSeed);
                 _nodes[n.Name] = rt;
             }
             return rt;
@@ -338,9 +340,9 @@ public sealed partial class ClusterTracer
                     if (st.Light)
                     {
                         if (!(st.Visited ??= new(StringComparer.Ordinal)).Add(an.Node.Name)) throw new LightRunRevisit();
-                        r = NodeWalk.WalkLight(rt, p, an.InIf, an.PhysIn, chooser);
+                        r = NodeWalk.WalkLight(rt, p, an.InIf, an.PhysIn, chooser, st.NodeWalks++ == 0);
                     }
-                    else r = NodeWalk.Walk(rt, p, an.InIf, an.PhysIn, chooser);
+                    else r = NodeWalk.Walk(rt, p, an.InIf, an.PhysIn, chooser, st.NodeWalks++ == 0);
                     p = r.Packet;
                     if (!st.Light) hops.Add(new TraceHop(an.Node.Name, an.InIf is null ? "(local)" : an.PhysIn is null ? an.InIf : $"{an.InIf} (from {an.PhysIn})",
                         r.OutInterface is null ? null : r.PhysOut is null ? r.OutInterface : $"{r.OutInterface} (to {r.PhysOut})", before, p, r.Steps));

@@ -28,6 +28,17 @@ internal sealed class NodeRuntime
     public TopologyNode Node { get; }
     public ConntrackTable Table { get; }
     public Random Random { get; set; } = new(0);
+    public int RandomSeed { get; private set; }
+    /// <summary>No walk of this run has used <see cref="Random"/> yet: <see cref="Reseed"/> restores it exactly.</summary>
+    public bool RandomUntouched { get; set; }
+
+    /// <summary>A run's own random source for this node (NAT ports, sampled branches), from its seed.</summary>
+    public void Reseed(int seed)
+    {
+        RandomSeed = seed;
+        Random = new Random(seed);
+        RandomUntouched = true;
+    }
     /// <summary>See <see cref="ClusterTracer.Shortcuts"/>.</summary>
     public bool Shortcuts { get; init; } = true;
     public HostRuntime Runtime { get; }
@@ -48,8 +59,12 @@ internal sealed record WalkResult(WalkEnd End, Packet Packet, string? OutInterfa
 /// is committed to the run's conntrack table so that the reply finds its entry.</summary>
 internal static class NodeWalk
 {
-    public static WalkResult Walk(NodeRuntime rt, Packet p, string? inIf, string? physIn, IBranchChooser chooser)
+    /// <param name="firstOfRun">The run's first node walk (where a connection's first packet usually meets the
+    /// Service's `statistic` rules).</param>
+    public static WalkResult Walk(NodeRuntime rt, Packet p, string? inIf, string? physIn, IBranchChooser chooser, bool firstOfRun = true)
     {
+        var untouched = rt.RandomUntouched;
+        rt.RandomUntouched = false;
         HostPacketOrigin origin = inIf is null ? new HostPacketOrigin.Local() : new HostPacketOrigin.Wire(inIf, physIn);
         HostWalkOutcome o;
         if (chooser is SampleChooser)
@@ -70,15 +85,7 @@ internal static class NodeWalk
                 var key = (p, inIf, physIn);
                 if (!rt.FreshOutcomes.TryGetValue(key, out outcomes!))
                 {
-                    if (rt.Shortcuts && !Forks(rt, p, inIf))
-                    {
-                        // One outcome (the nat chains do not fork for it, e.g. a packet to a pod address): one walk is
-                        // the whole answer; explaining it first would walk it twice. A walk that did fork after all
-                        // (probability below 1: a `statistic` rule elsewhere) is undone and explained.
-                        var single = rt.Walker.Sample(p, origin, rt.Random);
-                        if (single.Probability >= 1) return Map(rt, p, single);
-                        rt.Table.Flush();
-                    }
+                    if (TrySingle(rt, p, origin, inIf, untouched, firstOfRun, recordSteps: true) is { } single) return Map(rt, p, single);
                     rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin);
                 }
             }
@@ -97,23 +104,37 @@ internal static class NodeWalk
     /// <summary>The disposition-only walk of a light run (a health probe's steady state): the same choices as
     /// <see cref="Walk"/>, but an explained outcome is not committed (the run never comes back to this node) and an
     /// unforked walk records no steps. Nodes with entries (live conntrack) take the ordinary walk.</summary>
-    public static WalkResult WalkLight(NodeRuntime rt, Packet p, string? inIf, string? physIn, IBranchChooser chooser)
+    public static WalkResult WalkLight(NodeRuntime rt, Packet p, string? inIf, string? physIn, IBranchChooser chooser, bool firstOfRun = true)
     {
-        if (rt.Table.Count != 0 || chooser is SampleChooser) return Walk(rt, p, inIf, physIn, chooser);
+        if (rt.Table.Count != 0 || chooser is SampleChooser) return Walk(rt, p, inIf, physIn, chooser, firstOfRun);
+        var untouched = rt.RandomUntouched;
+        rt.RandomUntouched = false;
         HostPacketOrigin origin = inIf is null ? new HostPacketOrigin.Local() : new HostPacketOrigin.Wire(inIf, physIn);
         var key = (p, inIf, physIn);
         if (!rt.FreshOutcomes.TryGetValue(key, out var outcomes))
         {
-            if (!Forks(rt, p, inIf))
-            {
-                var single = rt.Walker.Sample(p, origin, rt.Random, recordSteps: false);
-                if (single.Probability >= 1) return MapLight(single);
-                rt.Table.Flush();
-            }
+            if (TrySingle(rt, p, origin, inIf, untouched, firstOfRun, recordSteps: false) is { } single) return MapLight(single);
             rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin);
         }
         var pick = outcomes.Count == 1 ? 0 : chooser.Choose(outcomes.Select(x => x.Probability).ToList());
         return MapLight(outcomes[pick]);
+    }
+
+    /// <summary>A new connection's first packet on a node with an empty table: when it does not fork, one sampled walk
+    /// is the whole answer (explain + commit would walk it twice). Tried first where a fork is unlikely (past the run's
+    /// first node: a packet to a pod address) and where the nat table's own explain says it does not fork. A walk that
+    /// forked after all (probability below 1) is undone exactly: the table was empty, the node's random source untouched
+    /// in this run (it is reseeded), and the rules keep no state (<see cref="NodeRules.Stateless"/>); the caller then
+    /// explains. Null: explain.</summary>
+    static HostWalkOutcome? TrySingle(NodeRuntime rt, Packet p, HostPacketOrigin origin, string? inIf, bool untouched, bool firstOfRun, bool recordSteps)
+    {
+        if (!rt.Shortcuts || !untouched || !rt.Node.Rules.Stateless) return null;
+        if (firstOfRun && Forks(rt, p, inIf)) return null;
+        var single = rt.Walker.Sample(p, origin, rt.Random, recordSteps);
+        if (single.Probability >= 1) return single;
+        rt.Table.Flush();
+        rt.Reseed(rt.RandomSeed);
+        return null;
     }
 
     static WalkResult MapLight(HostWalkOutcome o) =>

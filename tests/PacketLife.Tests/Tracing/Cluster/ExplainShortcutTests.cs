@@ -68,7 +68,10 @@ public class ExplainShortcutTests
         var fast = new ClusterTracer(ClusterTopology.Build(state, h.Clock)) { Parallelism = 1 };
         var parallel = new ClusterTracer(ClusterTopology.Build(state, h.Clock)) { Parallelism = 4 };
         var plain = new ClusterTracer(ClusterTopology.Build(state, h.Clock)) { Shortcuts = false };
-        var questions = Questions.Append(("node/" + fast.Topology.Nodes[0].Name, "svc/nginx"));
+        var questions = Questions.Append(("node/" + fast.Topology.Nodes[0].Name, "svc/nginx")).ToList();
+        // A pod to another node's NodePort: the first node only forwards, the second one forks (DNAT + statistic).
+        var nodePort = state.Services.Single(x => x.Metadata.Name == "nginx").Spec.Ports[0].NodePort;
+        questions.Add(("pod/client", $"{fast.Topology.Nodes[^1].Ip}:{nodePort}"));
         foreach (var (from, to) in questions)
         {
             var (r, error) = TraceTargets.Resolve(fast.Topology, from, to, IpProtocol.Tcp);
