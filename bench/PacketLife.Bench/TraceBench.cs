@@ -8,12 +8,14 @@ using PacketLife.Core.Tracing.Cluster;
 
 namespace PacketLife.Bench;
 
-/// <summary>`trace-all [NODES] [SERVICES] [PODS]`: `trace --all` from the internet to a LoadBalancer Service on a large
-/// cluster (default 500 nodes, 5,000 Services, 25,000 pods: 5 endpoints per Service spread over the nodes; the traced
-/// Service is type LoadBalancer with every node in the pool, the others ClusterIP). Reports the time to build the
-/// topology (kube-proxy sync + parse of the node rules), the time of the whole explained trace (every path: LB
-/// backend x statistic branch, each walked to the pod and back), and sampled traces per second. Target (issue 5): the
-/// explained trace under 1 s. Prints README table rows; best of 3 rounds.</summary>
+/// <summary>`trace-all [NODES] [SERVICES] [PODS] [ROUNDS]`: `trace --all` from the internet to a LoadBalancer Service on a
+/// large cluster (default 500 nodes, 5,000 Services, 25,000 pods: 5 endpoints per Service spread over the nodes; the
+/// traced Service is type LoadBalancer with every node in the pool, the others ClusterIP), in process. Reports the time
+/// to build the topology (hosts, routes, the kube-proxy sync + parse of the node rules shared by all nodes), the time of
+/// the trace as the command does it after that (every path explained: each pool node's health probe, then each LB
+/// backend × statistic branch walked to the pod and back; then the text rendered), and sampled traces per second.
+/// Target (issue 5): the trace under 1 s. Prints README table rows; best of ROUNDS (default 3). The whole process
+/// (start-up, state file load, build, trace, output) is `trace-all-cli`.</summary>
 public sealed class TraceAllBench : IBench
 {
     public string Name => "trace-all";

@@ -29,7 +29,9 @@ public sealed record TraceTarget(Ip4 Address, ushort Port, string Label, Service
 public sealed partial class ClusterTracer
 {
     const int MaxHops = 32;
-    readonly Dictionary<(string Probe, string Node), double> _probeSuccess = new();
+    // Steady-state probe results, written by parallel probe workers and read on every LB decision.
+    readonly System.Collections.Concurrent.ConcurrentDictionary<(string Probe, string Node), double> _probeSuccess = new();
+    readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _prefetched = new(StringComparer.Ordinal);
     readonly Dictionary<string, NodeRuntime> _scratch = new(StringComparer.Ordinal);
     readonly Dictionary<string, NodeRuntime> _live = new(StringComparer.Ordinal);
 
@@ -503,11 +505,11 @@ public sealed partial class ClusterTracer
     /// copies of the nodes) for the nodes the timeline has not probed; the results do not depend on the split.</summary>
     void PrefetchProbes(Azure.HealthProbe probe, IReadOnlyList<TopologyNode> pool)
     {
-        if (!ParallelOk) return;
+        // Once per probe and tracer: steady-state results never change (the timeline's recorded health is read apart).
+        if (!ParallelOk || !_prefetched.TryAdd(probe.Name, true)) return;
         var todo = new List<TopologyNode>();
-        lock (_probeSuccess)
-            foreach (var n in pool)
-                if (!LoadBalancer.HasHealth(probe.Name, n.Name) && !_probeSuccess.ContainsKey((probe.Name, n.Name))) todo.Add(n);
+        foreach (var n in pool)
+            if (!LoadBalancer.HasHealth(probe.Name, n.Name) && !_probeSuccess.ContainsKey((probe.Name, n.Name))) todo.Add(n);
         if (todo.Count < 2) return;
         Parallel.For(0, todo.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism },
             () => new Dictionary<string, NodeRuntime>(StringComparer.Ordinal),
@@ -538,8 +540,7 @@ public sealed partial class ClusterTracer
 
     double ProbeSuccess(Azure.HealthProbe probe, TopologyNode node, Dictionary<string, NodeRuntime>? scratch)
     {
-        lock (_probeSuccess)
-            if (_probeSuccess.TryGetValue((probe.Name, node.Name), out var v)) return v;
+        if (_probeSuccess.TryGetValue((probe.Name, node.Name), out var v)) return v;
         var p = new Packet(IpProtocol.Tcp, ClusterTopology.ProbeSource, 40000, node.Ip, (ushort)probe.Port);
         double ok = 0;
         // The SYN reaching a listening socket decides it (its answer follows the conntrack entries back, which the
@@ -560,7 +561,7 @@ public sealed partial class ClusterTracer
             if (probe.Protocol is "Http" or "Https") ok += HealthzStatus(node, probe.Port) == 200 ? prob : 0;
             else ok += prob;
         }
-        lock (_probeSuccess) _probeSuccess[(probe.Name, node.Name)] = ok;
+        _probeSuccess[(probe.Name, node.Name)] = ok;
         return ok;
     }
 
