@@ -438,6 +438,29 @@ public sealed partial class ClusterTracer
     /// <summary>LB plans of the explain in progress (null outside <see cref="Explain"/>).</summary>
     Dictionary<Packet, LbPlan>? _lbPlans;
 
+    /// <summary>The pool's healthy and down backends per rule, with the LB health version they were read at (steady-state
+    /// probe results never change; recorded health does, and bumps the version).</summary>
+    readonly Dictionary<Azure.LoadBalancingRule, (long Version, ImmutableArray<TopologyNode> Down, ImmutableArray<TopologyNode> Healthy, double[] Probabilities)> _poolViews
+        = new(ReferenceEqualityComparer.Instance);
+
+    (ImmutableArray<TopologyNode> Down, ImmutableArray<TopologyNode> Healthy, double[] Probabilities) PoolView(Azure.LoadBalancingRule rule, Azure.HealthProbe? probe)
+    {
+        if (Shortcuts)
+            lock (_poolViews)
+                if (_poolViews.TryGetValue(rule, out var v) && v.Version == LoadBalancer.HealthVersion) return (v.Down, v.Healthy, v.Probabilities);
+        if (probe is not null) PrefetchProbes(probe, LoadBalancer.Pool(rule));
+        var version = LoadBalancer.HealthVersion;
+        var healthy = ImmutableArray.CreateBuilder<TopologyNode>();
+        var down = ImmutableArray.CreateBuilder<TopologyNode>();
+        foreach (var n in LoadBalancer.Pool(rule))
+            (probe is null || IsUp(probe, n) ? healthy : down).Add(n);
+        var probabilities = new double[healthy.Count];
+        Array.Fill(probabilities, 1.0 / healthy.Count);
+        var view = (version, down.ToImmutable(), healthy.ToImmutable(), probabilities);
+        lock (_poolViews) _poolViews[rule] = view;
+        return (view.Item2, view.Item3, view.probabilities);
+    }
+
     LbPlan PlanLb(Packet p)
     {
         if (_lbPlans is not null)
@@ -449,14 +472,8 @@ public sealed partial class ClusterTracer
         else
         {
             var probe = LoadBalancer.ProbeOf(rule);
-            if (probe is not null) PrefetchProbes(probe, LoadBalancer.Pool(rule));
-            var healthy = ImmutableArray.CreateBuilder<TopologyNode>();
-            var down = ImmutableArray.CreateBuilder<TopologyNode>();
-            foreach (var n in LoadBalancer.Pool(rule))
-                (probe is null || IsUp(probe, n) ? healthy : down).Add(n);
-            var probabilities = new double[healthy.Count];
-            Array.Fill(probabilities, 1.0 / healthy.Count);
-            plan = new LbPlan(rule, fe, onFrontend, probe, down.ToImmutable(), healthy.ToImmutable(), probabilities,
+            var (down, healthy, probabilities) = PoolView(rule, probe);
+            plan = new LbPlan(rule, fe, onFrontend, probe, down, healthy, probabilities,
                 FlowHash.Hash(rule.LoadDistribution, p.Protocol, p.Src, p.SrcPort, p.Dst, p.DstPort));
         }
         if (_lbPlans is not null) lock (_lbPlans) _lbPlans[p] = plan;
