@@ -142,6 +142,27 @@ public class ExplainShortcutTests
     }
 
     [Fact]
+    public void A_backend_the_timeline_takes_out_of_rotation_leaves_the_next_trace_of_the_same_tracer()
+    {
+        using var h = Cluster(2, 7, 2, 1);
+        var tracer = new ClusterTracer(ClusterTopology.Build(PacketLife.Manifests.StateFile.Load(h.StatePath)!, h.Clock));
+        var (r, error) = TraceTargets.Resolve(tracer.Topology, "internet", "svc/nginx", IpProtocol.Tcp);
+        Assert.True(r is not null, error);
+        var before = tracer.Explain(r!.From, r.To, IpProtocol.Tcp);
+        Assert.Equal(2, before.Paths.Select(p => p.Hops[0].OutInterface).Distinct().Count());
+        // The LB's probe of node 0 fails (an RST from a TCP probe takes it out at once).
+        var rule = tracer.Topology.LoadBalancer.LoadBalancingRules.Single(x => x.Service == "default/nginx");
+        var probe = tracer.LoadBalancer.ProbeOf(rule)!;
+        var node0 = tracer.LoadBalancer.Pool(rule)[0];
+        tracer.LoadBalancer.Health(probe.Name, node0.Name).Record(false, probe.ProbeThreshold, immediateDown: true, h.Clock.GetUtcNow());
+        var after = tracer.Explain(r.From, r.To, IpProtocol.Tcp);
+        Assert.All(after.Paths, p => Assert.Equal("backend " + tracer.LoadBalancer.Pool(rule)[1].Name, p.Hops[0].OutInterface));
+        Assert.Equal(1.0, after.Paths.Sum(p => p.Probability), 12);
+        var sampled = tracer.Sample(r.From, r.To, IpProtocol.Tcp, seed: 3);
+        Assert.Equal("backend " + tracer.LoadBalancer.Pool(rule)[1].Name, sampled.Paths[0].Hops[0].OutInterface);
+    }
+
+    [Fact]
     public void Shortcut_traces_equal_plain_traces_on_random_clusters()
     {
         Gen.Select(Gen.Int[1, 5], Gen.Int[0, 1000], Gen.Int[0, 6], Gen.Int[0, 4])
