@@ -23,7 +23,12 @@ internal sealed class NodeRuntime
             BridgePortOf = (bridge, ip) => bridge == "cbr0" ? node.Pods.FirstOrDefault(p => p.Ip == ip)?.Veth : null,
         };
         Walker = new HostWalker(Runtime);
+        Multipath = node.Host.Tables.Any(t => t.Routes.Any(r => r.IsMultipath));
     }
+
+    /// <summary>Some route has several next hops: a sampled walk draws among them without counting it as a fork (its
+    /// probability stays 1), so only an explained walk shows every next hop.</summary>
+    public bool Multipath { get; }
 
     public TopologyNode Node { get; }
     public ConntrackTable Table { get; }
@@ -89,7 +94,7 @@ internal static class NodeWalk
                     rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin);
                 }
             }
-            else if (!Forks(rt, p, inIf))
+            else if (!rt.Multipath && !Forks(rt, p, inIf))
             {
                 // The nat chains give one outcome for this new connection: one sampled walk is the whole answer.
                 return Map(rt, p, rt.Walker.Sample(p, origin, rt.Random));
@@ -128,7 +133,7 @@ internal static class NodeWalk
     /// explains. Null: explain.</summary>
     static HostWalkOutcome? TrySingle(NodeRuntime rt, Packet p, HostPacketOrigin origin, string? inIf, bool untouched, bool firstOfRun, bool recordSteps)
     {
-        if (!rt.Shortcuts || !untouched || !rt.Node.Rules.Stateless) return null;
+        if (!rt.Shortcuts || !untouched || rt.Multipath || !rt.Node.Rules.Stateless) return null;
         if (firstOfRun && Forks(rt, p, inIf)) return null;
         var single = rt.Walker.Sample(p, origin, rt.Random, recordSteps);
         if (single.Probability >= 1) return single;
