@@ -26,7 +26,8 @@ internal sealed class TwinSession
     {
         var state = ClusterSession.Read(clusterFlag);
         var clock = new TwinClock(ClusterSession.Clock);
-        var topo = ClusterTopology.Build(state, clock);
+        // Every verb on the twin walks packets (the probes' timeline at least): the rules build overlaps the hosts'.
+        var topo = ClusterTopology.Build(state, clock, prefetchRules: true);
         var tracer = new ClusterTracer(topo);
         var path = persist ? ClusterSession.ResolvePath(clusterFlag) + ".conntrack" : null;
         DateTimeOffset? probed = null;

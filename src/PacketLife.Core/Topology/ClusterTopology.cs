@@ -142,7 +142,9 @@ public sealed class ClusterTopology
     /// <summary>The node whose pod CIDR holds <paramref name="ip"/> (the kubenet route the VNet applies).</summary>
     public KubenetRoute? RouteFor(Ip4 ip) => RouteTable.FirstOrDefault(r => r.AddressPrefix.Contains(ip));
 
-    public static ClusterTopology Build(ClusterState state, TimeProvider clock, NodeProfile? profile = null)
+    /// <param name="prefetchRules">Start the shared kube-proxy sync + parse on another thread at once, so that it runs
+    /// while the hosts are built (for commands that will walk packets; a command that never asks for rules wastes it).</param>
+    public static ClusterTopology Build(ClusterState state, TimeProvider clock, NodeProfile? profile = null, bool prefetchRules = false)
     {
         profile ??= NodeProfile.From(state.Profile);
         var subnet = Ip4Prefix.Parse(state.Profile.NodeSubnet);
@@ -155,6 +157,36 @@ public sealed class ClusterTopology
         var cache = new Dictionary<string, NodeRules>(StringComparer.Ordinal);
         var nodes = ImmutableArray.CreateBuilder<TopologyNode>();
         var routes = ImmutableArray.CreateBuilder<KubenetRoute>();
+        string SignatureOf(Node node) =>
+            localPolicy.Count == 0 || !state.EndpointSlices.Any(s => s.ServiceName is { } sn && localPolicy.Contains(s.Metadata.Namespace + "/" + sn)
+                && s.Endpoints.Any(e => e.NodeName == node.Metadata.Name)) ? "" : node.Metadata.Name;
+        NodeRules RulesFor(Node n, string signature)
+        {
+            // Nodes share a sync per signature; parallel explain (or the prefetch) may ask for two nodes' rules at once.
+            lock (cache)
+            {
+                if (cache.TryGetValue(signature, out var shared)) return shared;
+                var sync = IptablesProxier.Sync(new KubeProxySyncInput
+                {
+                    Services = state.Services,
+                    EndpointSlices = state.EndpointSlices,
+                    Nodes = state.Nodes,
+                    Hostname = n.Metadata.Name,
+                    Configuration = KubeProxyConfiguration.AksKubenet with { ClusterCIDR = state.Profile.PodCidr },
+                    Environment = new KubeProxyEnvironment { Version = VersionOf(state.Profile.KubernetesVersion) },
+                });
+                var (text, parsed) = KubeProxyNodeRules.Build(sync, "node/" + n.Metadata.Name);
+                var rules = new NodeRules(text, parsed.RuleSet, new RuleSetEvaluator(parsed.RuleSet), sync, [.. sync.Diagnostics, .. parsed.Diagnostics]);
+                cache[signature] = rules;
+                return rules;
+            }
+        }
+        if (prefetchRules && state.Nodes.FirstOrDefault(x => x.InternalIP is not null && x.PodCIDR is not null) is { } first)
+        {
+            var sig = SignatureOf(first);
+            // A failure here shows again, on the caller's thread, when the rules are asked for.
+            _ = Task.Run(() => { try { RulesFor(first, sig); } catch (Exception) { } });
+        }
         var podsByNode = state.Pods
             .Where(p => !p.Spec.HostNetwork && p.Spec.NodeName is not null && p.Status.PodIP is not null)
             .GroupBy(p => p.Spec.NodeName!, StringComparer.Ordinal)
@@ -184,32 +216,9 @@ public sealed class ClusterTopology
             }
             host.AddRoute(new Route(RouteType.Unicast, Ip4Prefix.Parse("0.0.0.0/0"), [new Nexthop(gateway, "eth0")]));
             host.RebuildKernelRoutes();
-            var signature = node.Metadata.Name;
-            if (localPolicy.Count == 0 || !state.EndpointSlices.Any(s => s.ServiceName is { } sn && localPolicy.Contains(s.Metadata.Namespace + "/" + sn)
-                    && s.Endpoints.Any(e => e.NodeName == node.Metadata.Name)))
-                signature = "";
+            var signature = SignatureOf(node);
             var n = node;
-            var topoNode = new TopologyNode(node, ip, podCidr, host, () =>
-            {
-                // Nodes share a sync per signature; parallel explain may ask for two nodes' rules at once.
-                lock (cache)
-                {
-                if (cache.TryGetValue(signature, out var shared)) return shared;
-                var sync = IptablesProxier.Sync(new KubeProxySyncInput
-                {
-                    Services = state.Services,
-                    EndpointSlices = state.EndpointSlices,
-                    Nodes = state.Nodes,
-                    Hostname = n.Metadata.Name,
-                    Configuration = KubeProxyConfiguration.AksKubenet with { ClusterCIDR = state.Profile.PodCidr },
-                    Environment = new KubeProxyEnvironment { Version = VersionOf(state.Profile.KubernetesVersion) },
-                });
-                var (text, parsed) = KubeProxyNodeRules.Build(sync, "node/" + n.Metadata.Name);
-                var rules = new NodeRules(text, parsed.RuleSet, new RuleSetEvaluator(parsed.RuleSet), sync, [.. sync.Diagnostics, .. parsed.Diagnostics]);
-                cache[signature] = rules;
-                return rules;
-                }
-            }, new ConntrackTable(clock, ConntrackSettings.Default with { TcpTimeoutEstablished = 86400, TcpTimeoutCloseWait = 3600 }));
+            var topoNode = new TopologyNode(node, ip, podCidr, host, () => RulesFor(n, signature), new ConntrackTable(clock, ConntrackSettings.Default with { TcpTimeoutEstablished = 86400, TcpTimeoutCloseWait = 3600 }));
             topoNode.Pods.AddRange(pods);
             // kube-proxy serves /healthz on every healthCheckNodePort (pkg/proxy/healthcheck/service_health.go).
             foreach (var s in state.Services)
