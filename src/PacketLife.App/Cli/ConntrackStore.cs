@@ -37,7 +37,8 @@ internal sealed class TwinSession
                     throw new CliException($"error: --node-rules names node \"{name}\", which the cluster does not have; nodes: {string.Join(", ", state.Nodes.Select(n => n.Metadata.Name))}", 2);
             dumps = nodeRules.ToDictionary(r => r.Node, r => readRules!(r.File), StringComparer.Ordinal);
         }
-        var topo = ClusterTopology.Build(state, clock, nodeDumps: dumps);
+        // Every verb on the twin walks packets (the probes' timeline at least): the rules build overlaps the hosts'.
+        var topo = ClusterTopology.Build(state, clock, prefetchRules: true, nodeDumps: dumps);
         var tracer = new ClusterTracer(topo);
         var path = persist ? ClusterSession.ResolvePath(clusterFlag) + ".conntrack" : null;
         DateTimeOffset? probed = null;

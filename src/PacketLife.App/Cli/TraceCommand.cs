@@ -53,7 +53,8 @@ public sealed class TraceCommand : ICommandGroup
                 tracer.StartFromLiveConntrack = pr.GetValue(live);
                 var trace = s is { } sv ? tracer.Sample(resolved.From, resolved.To, ip, sv, sourcePort: pr.GetValue(sport))
                     : tracer.Explain(resolved.From, resolved.To, ip, pr.GetValue(sport));
-                stdout.Write(o == "json" ? TraceText.Json(trace) : TraceText.Render(trace));
+                if (o == "json") stdout.Write(TraceText.Json(trace));
+                else TraceText.Render(trace, stdout);
                 return 0;
             }
             catch (CliException e)

@@ -13,6 +13,15 @@ public static class TraceText
 
     public static string Render(ClusterTrace t, bool brief = false)
     {
+        var w = new StringWriter(CultureInfo.InvariantCulture);
+        Render(t, w, brief);
+        return w.ToString();
+    }
+
+    /// <summary>The same text, written path by path to <paramref name="output"/>: `--all` on a large cluster prints tens
+    /// of megabytes, which need not exist as one string first.</summary>
+    public static void Render(ClusterTrace t, TextWriter output, bool brief = false)
+    {
         var sb = new StringBuilder();
         sb.Append($"trace {t.Packet} from {t.From} to {t.To}\n");
         sb.Append(t.Paths.Length == 1 ? "1 path\n" : $"{t.Paths.Length} paths\n");
@@ -20,6 +29,11 @@ public static class TraceText
         foreach (var p in t.Paths)
         {
             i++;
+            if (sb.Length > 1 << 16)
+            {
+                output.Write(sb);
+                sb.Clear();
+            }
             sb.Append('\n').Append($"path {i}/{t.Paths.Length}  {Percent(p.Probability)}  {p.Disposition.ToString().ToUpperInvariant()}");
             if (p.AnsweredBy is not null) sb.Append("  by ").Append(p.AnsweredBy);
             sb.Append(p.Masqueraded ? "  (masqueraded)" : "").Append('\n');
@@ -43,7 +57,7 @@ public static class TraceText
                 if (e.KubernetesObject is not null) sb.Append("      object: ").Append(e.KubernetesObject).Append('\n');
             }
         }
-        return sb.ToString();
+        output.Write(sb);
     }
 
     static void Hop(StringBuilder sb, int n, TraceHop hop, bool brief)
@@ -52,8 +66,10 @@ public static class TraceText
         if (hop.InInterface is not null) sb.Append("  in ").Append(hop.InInterface);
         if (hop.OutInterface is not null) sb.Append("  out ").Append(hop.OutInterface);
         sb.Append('\n');
-        sb.Append("      packet: ").Append(hop.Before);
-        if (hop.After.ToString() != hop.Before.ToString()) sb.Append("  =>  ").Append(hop.After);
+        var before = hop.Before.ToString();
+        var after = ReferenceEquals(hop.After, hop.Before) ? before : hop.After.ToString();
+        sb.Append("      packet: ").Append(before);
+        if (after != before) sb.Append("  =>  ").Append(after);
         sb.Append('\n');
         foreach (var s in hop.Steps)
         {

@@ -35,7 +35,44 @@ public sealed class TopologyPod
 /// <summary>The rules the node runs: the parse of exactly the `iptables-save` text its kube-proxy sync leaves
 /// (<see cref="KubeProxyNodeRules"/>), with the sync's own diagnostics; or a node's real dump (<see cref="NodeDump"/>),
 /// then without a sync.</summary>
-public sealed record NodeRules(string SaveText, Netfilter.RuleSet RuleSet, RuleSetEvaluator Evaluator, KubeProxySyncResult? Sync, IReadOnlyList<Diagnostic> Diagnostics);
+public sealed record NodeRules(string SaveText, Netfilter.RuleSet RuleSet, RuleSetEvaluator Evaluator, KubeProxySyncResult? Sync, IReadOnlyList<Diagnostic> Diagnostics)
+{
+    (bool, string?)? _conntrackNeed;
+
+    /// <summary>Whether the rules register the conntrack hooks, and the first rule that does (the host walker's
+    /// <see cref="Tracing.Host.HostRuntime.NeedsConntrack"/>): scanned once per rule set, not once per node runtime.</summary>
+    public (bool Active, string? Because) ConntrackNeed => _conntrackNeed ??= (Tracing.Host.HostRuntime.NeedsConntrack(RuleSet, out var why), why);
+
+    bool? _stateless;
+
+    /// <summary>No rule reads or changes rule state (<see cref="NetfilterState"/>: `recent` lists, `statistic --mode nth`
+    /// counters, `limit` buckets, ipsets): a walk's result then depends only on the packet and the conntrack table, so
+    /// walks on separate copies of the node (parallel explain) give what one copy gives. Judged by an allow-list of
+    /// match modules, so a module not listed counts as stateful.</summary>
+    public bool Stateless => _stateless ??= ComputeStateless(RuleSet);
+
+    static readonly HashSet<string> StatelessModules = new(StringComparer.Ordinal)
+    {
+        "comment", "tcp", "udp", "sctp", "icmp", "multiport", "addrtype", "conntrack", "state", "mark", "connmark",
+        "physdev", "iprange", "length", "ttl", "pkttype", "mac", "dscp", "tos", "statistic",
+    };
+
+    static bool ComputeStateless(Netfilter.RuleSet rules)
+    {
+        foreach (var t in rules.Tables)
+            foreach (var line in t.Lines)
+            {
+                if (line is not Netfilter.RuleLine rl) continue;
+                if (rl.Rule.Target is { Name: "SET" }) return false;
+                foreach (var m in rl.Rule.Matches)
+                {
+                    if (!StatelessModules.Contains(m.Module)) return false;
+                    if (m is Netfilter.Matches.StatisticMatch { Mode: not Netfilter.Matches.StatisticMode.Random }) return false;
+                }
+            }
+        return true;
+    }
+}
 
 /// <summary>A node's real `iptables-save` output, read already, that replaces the generated rules of that node (issue 5
 /// item 1: "or a real dump given per node"). What the reader does not model marks the walks through it uncertain.</summary>
@@ -110,7 +147,11 @@ public sealed class ClusterTopology
     /// <summary>The node whose pod CIDR holds <paramref name="ip"/> (the kubenet route the VNet applies).</summary>
     public KubenetRoute? RouteFor(Ip4 ip) => RouteTable.FirstOrDefault(r => r.AddressPrefix.Contains(ip));
 
-    public static ClusterTopology Build(ClusterState state, TimeProvider clock, NodeProfile? profile = null, IReadOnlyDictionary<string, NodeDump>? nodeDumps = null)
+    /// <param name="prefetchRules">Start the shared kube-proxy sync + parse on another thread at once, so that it runs
+    /// while the hosts are built (for commands that will walk packets; a command that never asks for rules wastes it).</param>
+    /// <param name="nodeDumps">Nodes that run a given dump instead of the generated rules.</param>
+    public static ClusterTopology Build(ClusterState state, TimeProvider clock, NodeProfile? profile = null, bool prefetchRules = false,
+        IReadOnlyDictionary<string, NodeDump>? nodeDumps = null)
     {
         profile ??= NodeProfile.From(state.Profile);
         var subnet = Ip4Prefix.Parse(state.Profile.NodeSubnet);
@@ -123,6 +164,36 @@ public sealed class ClusterTopology
         var cache = new Dictionary<string, NodeRules>(StringComparer.Ordinal);
         var nodes = ImmutableArray.CreateBuilder<TopologyNode>();
         var routes = ImmutableArray.CreateBuilder<KubenetRoute>();
+        string SignatureOf(Node node) =>
+            localPolicy.Count == 0 || !state.EndpointSlices.Any(s => s.ServiceName is { } sn && localPolicy.Contains(s.Metadata.Namespace + "/" + sn)
+                && s.Endpoints.Any(e => e.NodeName == node.Metadata.Name)) ? "" : node.Metadata.Name;
+        NodeRules RulesFor(Node n, string signature)
+        {
+            // Nodes share a sync per signature; parallel explain (or the prefetch) may ask for two nodes' rules at once.
+            lock (cache)
+            {
+                if (cache.TryGetValue(signature, out var shared)) return shared;
+                var sync = IptablesProxier.Sync(new KubeProxySyncInput
+                {
+                    Services = state.Services,
+                    EndpointSlices = state.EndpointSlices,
+                    Nodes = state.Nodes,
+                    Hostname = n.Metadata.Name,
+                    Configuration = KubeProxyConfiguration.AksKubenet with { ClusterCIDR = state.Profile.PodCidr },
+                    Environment = new KubeProxyEnvironment { Version = VersionOf(state.Profile.KubernetesVersion) },
+                });
+                var (text, parsed) = KubeProxyNodeRules.Build(sync, "node/" + n.Metadata.Name);
+                var rules = new NodeRules(text, parsed.RuleSet, new RuleSetEvaluator(parsed.RuleSet), sync, [.. sync.Diagnostics, .. parsed.Diagnostics]);
+                cache[signature] = rules;
+                return rules;
+            }
+        }
+        if (prefetchRules && state.Nodes.FirstOrDefault(x => x.InternalIP is not null && x.PodCIDR is not null) is { } first)
+        {
+            var sig = SignatureOf(first);
+            // A failure here shows again, on the caller's thread, when the rules are asked for.
+            _ = Task.Run(() => { try { RulesFor(first, sig); } catch (Exception) { } });
+        }
         var podsByNode = state.Pods
             .Where(p => !p.Spec.HostNetwork && p.Spec.NodeName is not null && p.Status.PodIP is not null)
             .GroupBy(p => p.Spec.NodeName!, StringComparer.Ordinal)
@@ -152,31 +223,12 @@ public sealed class ClusterTopology
             }
             host.AddRoute(new Route(RouteType.Unicast, Ip4Prefix.Parse("0.0.0.0/0"), [new Nexthop(gateway, "eth0")]));
             host.RebuildKernelRoutes();
-            var signature = node.Metadata.Name;
-            if (localPolicy.Count == 0 || !state.EndpointSlices.Any(s => s.ServiceName is { } sn && localPolicy.Contains(s.Metadata.Namespace + "/" + sn)
-                    && s.Endpoints.Any(e => e.NodeName == node.Metadata.Name)))
-                signature = "";
+            var signature = SignatureOf(node);
             var n = node;
             var dump = nodeDumps?.GetValueOrDefault(node.Metadata.Name);
-            var topoNode = new TopologyNode(node, ip, podCidr, host, dump is not null
-                ? () => new NodeRules(dump.SaveText, dump.Parsed.RuleSet, new RuleSetEvaluator(dump.Parsed.RuleSet), null, dump.Parsed.Diagnostics)
-                : () =>
-            {
-                if (cache.TryGetValue(signature, out var shared)) return shared;
-                var sync = IptablesProxier.Sync(new KubeProxySyncInput
-                {
-                    Services = state.Services,
-                    EndpointSlices = state.EndpointSlices,
-                    Nodes = state.Nodes,
-                    Hostname = n.Metadata.Name,
-                    Configuration = KubeProxyConfiguration.AksKubenet with { ClusterCIDR = state.Profile.PodCidr },
-                    Environment = new KubeProxyEnvironment { Version = VersionOf(state.Profile.KubernetesVersion) },
-                });
-                var (text, parsed) = KubeProxyNodeRules.Build(sync, "node/" + n.Metadata.Name);
-                var rules = new NodeRules(text, parsed.RuleSet, new RuleSetEvaluator(parsed.RuleSet), sync, [.. sync.Diagnostics, .. parsed.Diagnostics]);
-                cache[signature] = rules;
-                return rules;
-            }, new ConntrackTable(clock, ConntrackSettings.Default with { TcpTimeoutEstablished = 86400, TcpTimeoutCloseWait = 3600 }));
+            var dumped = dump is null ? null
+                : new Lazy<NodeRules>(() => new NodeRules(dump.SaveText, dump.Parsed.RuleSet, new RuleSetEvaluator(dump.Parsed.RuleSet), null, dump.Parsed.Diagnostics));
+            var topoNode = new TopologyNode(node, ip, podCidr, host, dumped is not null ? () => dumped.Value : () => RulesFor(n, signature), new ConntrackTable(clock, ConntrackSettings.Default with { TcpTimeoutEstablished = 86400, TcpTimeoutCloseWait = 3600 }));
             topoNode.Pods.AddRange(pods);
             // kube-proxy serves /healthz on every healthCheckNodePort (pkg/proxy/healthcheck/service_health.go).
             foreach (var s in state.Services)

@@ -43,6 +43,8 @@ public sealed class ProbeHealth
     public int ConsecutiveSuccesses { get; private set; }
     public int ConsecutiveFailures { get; private set; }
     public DateTimeOffset? LastProbe { get; private set; }
+    /// <summary>Told when <see cref="Up"/> flips (the LB's view of the pool changed).</summary>
+    internal Action? UpChanged { get; init; }
 
     /// <summary>Records one probe result; Http/Https probes that fail with a non-200 or a RST mark down at once.</summary>
     public void Record(bool success, int threshold, bool immediateDown, DateTimeOffset at)
@@ -52,13 +54,13 @@ public sealed class ProbeHealth
         {
             ConsecutiveFailures = 0;
             ConsecutiveSuccesses++;
-            if (!Up && ConsecutiveSuccesses >= threshold) Up = true;
+            if (!Up && ConsecutiveSuccesses >= threshold) { Up = true; UpChanged?.Invoke(); }
         }
         else
         {
             ConsecutiveSuccesses = 0;
             ConsecutiveFailures++;
-            if (Up && (immediateDown || ConsecutiveFailures >= threshold)) Up = false;
+            if (Up && (immediateDown || ConsecutiveFailures >= threshold)) { Up = false; UpChanged?.Invoke(); }
         }
     }
 }
@@ -98,9 +100,17 @@ public sealed class LoadBalancerDataPlane(ClusterTopology topology)
 
     public ProbeHealth Health(string probe, string node)
     {
-        if (!_health.TryGetValue((probe, node), out var h)) _health[(probe, node)] = h = new ProbeHealth();
+        if (!_health.TryGetValue((probe, node), out var h))
+        {
+            _health[(probe, node)] = h = new ProbeHealth { UpChanged = () => HealthVersion++ };
+            HealthVersion++;
+        }
         return h;
     }
+
+    /// <summary>Changes whenever a backend's recorded health appears or flips: decisions derived from the pool's health
+    /// may be kept while it stays the same.</summary>
+    public long HealthVersion { get; private set; }
 
     public bool HasHealth(string probe, string node) => _health.ContainsKey((probe, node));
 }

@@ -48,11 +48,45 @@ internal sealed class ReplayChooser(IReadOnlyList<int> prefix) : IBranchChooser
     }
 
     /// <summary>Runs <paramref name="run"/> once per combination of branches; results in branch order.</summary>
-    public static List<(double Probability, T Result)> Enumerate<T>(Func<IBranchChooser, T> run, int limit = 1_000_000)
+    public static List<(double Probability, T Result)> Enumerate<T>(Func<IBranchChooser, T> run, int limit = 1_000_000) => Enumerate(run, [], limit);
+
+    /// <summary>The same as <see cref="Enumerate{T}(Func{IBranchChooser, T}, int)"/>, with the subtrees of the first fork
+    /// enumerated on <paramref name="threads"/> threads, each with its own <typeparamref name="TState"/>. Depth-first
+    /// order is lexicographic in the choices, so concatenating the subtrees in branch order gives the sequential order;
+    /// the caller guarantees that a run depends only on its choices, not on which state object it had.</summary>
+    /// <param name="afterSubtree">Called on a thread's state after each subtree (to drop caches the next subtree cannot use).</param>
+    public static List<(double Probability, T Result)> EnumerateSplit<T, TState>(Func<IBranchChooser, TState, T> run, int threads, Func<TState> newState,
+        Action<TState>? afterSubtree = null, int limit = 1_000_000)
+    {
+        // One run finds the first fork (its own path is the first of subtree 0, walked again there: one path of work).
+        var probe = new ReplayChooser([]);
+        var first = newState();
+        run(probe, first);
+        if (probe.Decisions.Count == 0) return Enumerate(ch => run(ch, first), limit);
+        var probs = probe.Decisions[0].Probabilities;
+        var branches = Enumerable.Range(0, probs.Count).Where(b => probs[b] > 0 || b == probe.Decisions[0].Chosen).ToArray();
+        var parts = new List<(double, T)>[branches.Length];
+        Parallel.For(0, branches.Length, new ParallelOptions { MaxDegreeOfParallelism = threads }, newState,
+            (i, _, state) =>
+            {
+                parts[i] = Enumerate(ch => run(ch, state), [branches[i]], limit);
+                afterSubtree?.Invoke(state);
+                return state;
+            }, _ => { });
+        var all = new List<(double, T)>();
+        foreach (var part in parts)
+        {
+            all.AddRange(part);
+            if (all.Count >= limit) { all.RemoveRange(limit, all.Count - limit); break; }
+        }
+        return all;
+    }
+
+    static List<(double Probability, T Result)> Enumerate<T>(Func<IBranchChooser, T> run, List<int> start, int limit)
     {
         var results = new List<(IReadOnlyList<int> Key, double P, T R)>();
         var stack = new Stack<List<int>>();
-        stack.Push([]);
+        stack.Push(start);
         while (stack.Count > 0 && results.Count < limit)
         {
             var prefix = stack.Pop();

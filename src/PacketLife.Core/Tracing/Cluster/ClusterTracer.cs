@@ -29,8 +29,10 @@ public sealed record TraceTarget(Ip4 Address, ushort Port, string Label, Service
 public sealed partial class ClusterTracer
 {
     const int MaxHops = 32;
-    readonly Dictionary<(string Probe, string Node), double> _probeSuccess = new();
-    readonly Dictionary<(string Probe, string Node), string?> _probeUncertain = new();
+    // Steady-state probe results, written by parallel probe workers and read on every LB decision.
+    readonly System.Collections.Concurrent.ConcurrentDictionary<(string Probe, string Node), double> _probeSuccess = new();
+    readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _prefetched = new(StringComparer.Ordinal);
+    readonly System.Collections.Concurrent.ConcurrentDictionary<(string Probe, string Node), string?> _probeUncertain = new();
     readonly Dictionary<string, NodeRuntime> _scratch = new(StringComparer.Ordinal);
     readonly Dictionary<string, NodeRuntime> _live = new(StringComparer.Ordinal);
 
@@ -47,14 +49,41 @@ public sealed partial class ClusterTracer
     /// known flow follows its entry, as the kernel does; the nodes' tables are still left alone).</summary>
     public bool StartFromLiveConntrack { get; set; }
 
+    /// <summary>The work-saving paths of explain mode (the LB decision planned once per explain, one walk instead of
+    /// explain + commit where a fresh node does not fork, light health-probe runs). Off: every walk is done the plain
+    /// way; tests compare both on whole clusters, which must give the same traces.</summary>
+    internal bool Shortcuts { get; init; } = true;
+
+    /// <summary>Threads for an explain's independent parts (each LB backend's subtree of paths, each node's health
+    /// probe). Used only with <see cref="Shortcuts"/> and when every node's rules are
+    /// <see cref="NodeRules.Stateless"/>: each thread walks its own copies of the nodes, and with no rule state a walk
+    /// depends only on its packet and its run's conntrack table, so the paths, their order and every byte of the
+    /// text are what one thread gives (tests compare both).</summary>
+    internal int Parallelism { get; init; } = Environment.ProcessorCount;
+
+    bool? _parallelOk;
+
+    bool ParallelOk => Shortcuts && Parallelism > 1 && (_parallelOk ??= Topology.Nodes.All(n => n.Rules.Stateless));
+
     /// <summary>Every path the packet can take, each with its probability; state is left alone.</summary>
     public ClusterTrace Explain(TraceSource from, TraceTarget to, IpProtocol proto, ushort sourcePort = 0, ulong seed = 1)
     {
         if (from is TraceSource.Probe && to.ProbeTarget is { } rule) return ExplainProbe(rule, seed);
         var packet = Initial(from, to, proto, sourcePort, seed);
-        var runs = ReplayChooser.Enumerate(ch => Run(from, packet, ch, stateful: false, seed));
-        var paths = runs.Select(r => r.Result with { Probability = r.Probability }).ToImmutableArray();
-        return new ClusterTrace(from.Label, to.Label, packet, paths);
+        _lbPlans = Shortcuts ? new() : null;
+        try
+        {
+            var runs = from is TraceSource.Internet && ParallelOk
+                ? ReplayChooser.EnumerateSplit((ch, scratch) => Run(from, packet, ch, new RunState(this, false, seed, scratch)), Parallelism,
+                    () => new Dictionary<string, NodeRuntime>(StringComparer.Ordinal), DropFreshOutcomes)
+                : ReplayChooser.Enumerate(ch => Run(from, packet, ch, stateful: false, seed));
+            var paths = runs.Select(r => r.Result with { Probability = r.Probability }).ToImmutableArray();
+            return new ClusterTrace(from.Label, to.Label, packet, paths);
+        }
+        finally
+        {
+            _lbPlans = null;
+        }
     }
 
     /// <summary>One path: the LB's flow hash and a seeded draw at `statistic` rules. Stateful: the nodes' own
@@ -110,8 +139,10 @@ public sealed partial class ClusterTracer
     // ---------------------------------------------------------------------------------------------------------
     // One run: forward until a socket answers or the packet dies, then the answer back to the client.
 
-    internal sealed class RunState(ClusterTracer tracer, bool stateful, ulong seed)
+    internal sealed class RunState(ClusterTracer tracer, bool stateful, ulong seed, Dictionary<string, NodeRuntime>? scratch = null)
     {
+        /// <summary>This run's copies of the nodes for explain mode (the tracer's own, or a parallel worker's).</summary>
+        readonly Dictionary<string, NodeRuntime> _scratch = scratch ?? tracer._scratch;
         readonly Dictionary<string, NodeRuntime> _nodes = new(StringComparer.Ordinal);
         public List<Explanation> Explanations { get; } = [];
         public bool Masqueraded { get; set; }
@@ -125,11 +156,20 @@ public sealed partial class ClusterTracer
         /// <summary>The Service whose LB rule carried the packet (`namespace/name`).</summary>
         public string? LbService { get; set; }
 
+        /// <summary>Only the disposition is wanted (a health probe's steady state): no hops, steps or explanations are
+        /// built, walks after a fork are not committed, and unforked walks record no steps. Exact as long as the run
+        /// visits each node once (an uncommitted node has no entry for a packet that comes back): a second visit
+        /// throws <see cref="LightRunRevisit"/> and the caller runs it in full.</summary>
+        public bool Light { get; init; }
+        public HashSet<string>? Visited { get; set; }
+        /// <summary>Node walks so far in this run.</summary>
+        public int NodeWalks { get; set; }
+
         public NodeRuntime Node(TopologyNode n)
         {
             if (!_nodes.TryGetValue(n.Name, out var rt))
             {
-                var random = new Random(unchecked((int)(seed * 0x9E3779B97F4A7C15UL >> 32) ^ (int)n.Ip.Value));
+                var randomSeed = unchecked((int)(seed * 0x9E3779B97F4A7C15UL >> 32) ^ (int)n.Ip.Value);
                 if (stateful)
                 {
                     rt = tracer._live.TryGetValue(n.Name, out var live) ? live : tracer._live[n.Name] = new NodeRuntime(n, n.Conntrack);
@@ -137,8 +177,8 @@ public sealed partial class ClusterTracer
                 else
                 {
                     // Explain runs reuse one scratch runtime per node (building one scans the rules), emptied per run.
-                    if (!tracer._scratch.TryGetValue(n.Name, out rt))
-                        tracer._scratch[n.Name] = rt = new NodeRuntime(n, new ConntrackTable(tracer.Topology.Clock, n.Conntrack.Settings));
+                    if (!_scratch.TryGetValue(n.Name, out rt))
+                        _scratch[n.Name] = rt = new NodeRuntime(n, new ConntrackTable(tracer.Topology.Clock, n.Conntrack.Settings)) { Shortcuts = tracer.Shortcuts };
                     rt.Table.Flush();
                     // Each path starts from the same rule state too: a `recent --set` (ClientIP affinity), an nth
                     // counter or a limit bucket that one path's commit moved must not steer the next path.
@@ -150,7 +190,7 @@ public sealed partial class ClusterTracer
                     if (tracer.StartFromLiveConntrack)
                         foreach (var e in n.Conntrack.List()) rt.Table.TryLoad(e.Clone());
                 }
-                rt.Random = random;
+                rt.Reseed(randomSeed);
                 _nodes[n.Name] = rt;
             }
             return rt;
@@ -295,7 +335,7 @@ public sealed partial class ClusterTracer
                     return new Leg(hops.ToImmutable(), loc, p, null, "reached the internet", null);
                 }
                 case AtPod ap:
-                    hops.Add(new TraceHop("pod/" + ap.Pod.Key, "eth0", null, p, p, [new NoteStep($"delivered into pod {ap.Pod.Key} ({ap.Pod.Ip}) through {ap.Pod.Veth}")]));
+                    if (!st.Light) hops.Add(new TraceHop("pod/" + ap.Pod.Key, "eth0", null, p, p, [new NoteStep($"delivered into pod {ap.Pod.Key} ({ap.Pod.Ip}) through {ap.Pod.Veth}")]));
                     return new Leg(hops.ToImmutable(), loc, p, null, "delivered", null);
                 case AtNodeSocket ns:
                     return new Leg(hops.ToImmutable(), loc, p, null, "delivered", null);
@@ -303,17 +343,23 @@ public sealed partial class ClusterTracer
                 {
                     var rt = st.Node(an.Node);
                     var before = p;
-                    var r = NodeWalk.Walk(rt, p, an.InIf, an.PhysIn, chooser);
+                    WalkResult r;
+                    if (st.Light)
+                    {
+                        if (!(st.Visited ??= new(StringComparer.Ordinal)).Add(an.Node.Name)) throw new LightRunRevisit();
+                        r = NodeWalk.WalkLight(rt, p, an.InIf, an.PhysIn, chooser, st.NodeWalks++ == 0);
+                    }
+                    else r = NodeWalk.Walk(rt, p, an.InIf, an.PhysIn, chooser, st.NodeWalks++ == 0);
                     p = r.Packet;
-                    hops.Add(new TraceHop(an.Node.Name, an.InIf is null ? "(local)" : an.PhysIn is null ? an.InIf : $"{an.InIf} (from {an.PhysIn})",
+                    if (!st.Light) hops.Add(new TraceHop(an.Node.Name, an.InIf is null ? "(local)" : an.PhysIn is null ? an.InIf : $"{an.InIf} (from {an.PhysIn})",
                         r.OutInterface is null ? null : r.PhysOut is null ? r.OutInterface : $"{r.OutInterface} (to {r.PhysOut})", before, p, r.Steps));
-                    if (r.Masqueraded && !isReply)
+                    if (r.Masqueraded && !isReply && !st.Light)
                     {
                         st.Masqueraded = true;
                         st.MasqueradeAddress = p.Src;
                         ExplainMasquerade(st, r, an.Node, p, from);
                     }
-                    if (!isReply) ExplainHairpin(st, from, p, r);
+                    if (!isReply && !st.Light) ExplainHairpin(st, from, p, r);
                     switch (r.End)
                     {
                         case WalkEnd.Dropped:
@@ -341,7 +387,7 @@ public sealed partial class ClusterTracer
                         loc = new AtPod(pod);
                         continue;
                     }
-                    var next = Vnet(p, r.NextHop, hops);
+                    var next = Vnet(p, r.NextHop, st.Light ? null : hops);
                     if (next is null)
                     {
                         ExplainStale(st, r, an.Node, p);
@@ -360,47 +406,100 @@ public sealed partial class ClusterTracer
     /// <summary>A packet of a known flow (no entry created here) sent to a pod address nobody has: the entry is stale.</summary>
     void ExplainStale(RunState st, WalkResult r, TopologyNode node, Packet p)
     {
+        if (st.Light) return;
         if (r.Entry is not { } stale || r.Steps.OfType<ConntrackStep>().Any(c => c.Created) || !Topology.PodCidr.Contains(p.Dst) || Topology.PodByIp(p.Dst) is not null) return;
         var line = PacketLife.Core.Conntrack.Text.ConntrackText.Write(PacketLife.Core.Conntrack.Text.ConntrackLine.FromEntry(stale, Topology.Clock.GetUtcNow()));
         st.Explain(new Explanation(TraceMessages.StaleConntrack, TraceMessages.StaleConntrackText(line, p.Dst.ToString()), null, "node/" + node.Name));
     }
 
-    Loc? Vnet(Packet p, Ip4 nextHop, ImmutableArray<TraceHop>.Builder hops)
+    Loc? Vnet(Packet p, Ip4 nextHop, ImmutableArray<TraceHop>.Builder? hops)
     {
         if (Topology.NodeByIp(p.Dst) is { } n)
         {
-            hops.Add(new TraceHop("vnet", null, null, p, p, [new NoteStep($"{p.Dst} is node {n.Name}'s NIC in subnet {Topology.VnetSubnet}")]));
+            hops?.Add(new TraceHop("vnet", null, null, p, p, [new NoteStep($"{p.Dst} is node {n.Name}'s NIC in subnet {Topology.VnetSubnet}")]));
             return new AtNode(n, "eth0", null);
         }
         if (Topology.RouteFor(p.Dst) is { } route && Topology.NodeByName(route.Node) is { } rn)
         {
-            hops.Add(new TraceHop("vnet", null, null, p, p,
+            hops?.Add(new TraceHop("vnet", null, null, p, p,
                 [new RouteStep("kubenet route table", $"{route.AddressPrefix} nextHopType VirtualAppliance nextHopIpAddress {route.NextHopIpAddress}", "eth0 of " + rn.Name, route.NextHopIpAddress.ToString(),
                     $"route {route.Name} of the AKS route table sends the node's pod CIDR to the node (kubenet)")]));
             return new AtNode(rn, "eth0", null);
         }
         if (Topology.PodCidr.Contains(p.Dst) || Topology.VnetSubnet.Contains(p.Dst))
         {
-            hops.Add(new TraceHop("vnet", null, null, p, p, [new NoteStep($"nothing in the VNet has {p.Dst}: Azure drops it")]));
+            hops?.Add(new TraceHop("vnet", null, null, p, p, [new NoteStep($"nothing in the VNet has {p.Dst}: Azure drops it")]));
             return null;
         }
         return new AtInternet();
     }
 
+    /// <summary>What the LB decides for a packet before it picks the backend: the rule, the probe, the healthy backends
+    /// and the flow hash. The same in every run of one explain (health changes only between calls), so an explain over
+    /// a 500-node pool computes it once instead of once per path.</summary>
+    sealed record LbPlan(Azure.LoadBalancingRule? Rule, LbFrontend? Frontend, IReadOnlyList<Azure.LoadBalancingRule> OnFrontend, Azure.HealthProbe? Probe,
+        ImmutableArray<TopologyNode> Down, ImmutableArray<TopologyNode> Healthy, double[] Probabilities, uint Hash);
+
+    /// <summary>LB plans of the explain in progress (null outside <see cref="Explain"/>).</summary>
+    Dictionary<Packet, LbPlan>? _lbPlans;
+
+    /// <summary>The pool's healthy and down backends per rule, with the LB health version they were read at (steady-state
+    /// probe results never change; recorded health does, and bumps the version).</summary>
+    readonly Dictionary<Azure.LoadBalancingRule, (long Version, ImmutableArray<TopologyNode> Down, ImmutableArray<TopologyNode> Healthy, double[] Probabilities)> _poolViews
+        = new(ReferenceEqualityComparer.Instance);
+
+    (ImmutableArray<TopologyNode> Down, ImmutableArray<TopologyNode> Healthy, double[] Probabilities) PoolView(Azure.LoadBalancingRule rule, Azure.HealthProbe? probe)
+    {
+        if (Shortcuts)
+            lock (_poolViews)
+                if (_poolViews.TryGetValue(rule, out var v) && v.Version == LoadBalancer.HealthVersion) return (v.Down, v.Healthy, v.Probabilities);
+        if (probe is not null) PrefetchProbes(probe, LoadBalancer.Pool(rule));
+        var version = LoadBalancer.HealthVersion;
+        var healthy = ImmutableArray.CreateBuilder<TopologyNode>();
+        var down = ImmutableArray.CreateBuilder<TopologyNode>();
+        foreach (var n in LoadBalancer.Pool(rule))
+            (probe is null || IsUp(probe, n) ? healthy : down).Add(n);
+        var probabilities = new double[healthy.Count];
+        Array.Fill(probabilities, 1.0 / healthy.Count);
+        var view = (version, down.ToImmutable(), healthy.ToImmutable(), probabilities);
+        lock (_poolViews) _poolViews[rule] = view;
+        return (view.Item2, view.Item3, view.probabilities);
+    }
+
+    LbPlan PlanLb(Packet p)
+    {
+        if (_lbPlans is not null)
+            lock (_lbPlans)
+                if (_lbPlans.TryGetValue(p, out var cached)) return cached;
+        var rule = LoadBalancer.MatchRule(p, out var fe, out var onFrontend);
+        LbPlan plan;
+        if (rule is null) plan = new LbPlan(null, fe, onFrontend, null, [], [], [], 0);
+        else
+        {
+            var probe = LoadBalancer.ProbeOf(rule);
+            var (down, healthy, probabilities) = PoolView(rule, probe);
+            plan = new LbPlan(rule, fe, onFrontend, probe, down, healthy, probabilities,
+                FlowHash.Hash(rule.LoadDistribution, p.Protocol, p.Src, p.SrcPort, p.Dst, p.DstPort));
+        }
+        if (_lbPlans is not null) lock (_lbPlans) _lbPlans[p] = plan;
+        return plan;
+    }
+
     (TopologyNode? Node, TraceHop Hop, string? Fail, bool Unknown) LbHop(Packet p, IBranchChooser chooser, RunState st)
     {
-        var rule = LoadBalancer.MatchRule(p, out var fe, out var onFrontend);
+        var plan = PlanLb(p);
+        var (rule, fe) = (plan.Rule, plan.Frontend);
         if (rule is null)
         {
+            var onFrontend = plan.OnFrontend;
             var text = TraceMessages.NoLbRuleText(fe?.Name ?? p.Dst.ToString(), $"{p.DstPort}/{Protocols(p.Protocol)}", onFrontend.Count == 0 ? "none" : string.Join(", ", onFrontend.Select(r => r.Name)));
             st.Explain(new Explanation(TraceMessages.NoLbRule, text));
             return (null, new TraceHop("azure-lb", "frontend " + fe?.Name, null, p, p, [new LoadBalancerStep("(none)", fe?.Name ?? "", null, text)]), "no LB rule for " + p.Dst + ":" + p.DstPort, false);
         }
-        var probe = LoadBalancer.ProbeOf(rule);
-        var pool = LoadBalancer.Pool(rule);
+        var probe = plan.Probe;
         var steps = ImmutableArray.CreateBuilder<TraceStep>();
-        var healthy = new List<TopologyNode>();
-        foreach (var n in pool)
+        var healthy = plan.Healthy;
+        foreach (var n in plan.Down)
         {
             // A probe whose path meets a rule the engine does not model: the LB's pool, and so its choice, is unknown.
             if (probe is not null && !LoadBalancer.HasHealth(probe.Name, n.Name) && ProbeUncertainty(probe, n) is { } why)
@@ -409,31 +508,51 @@ public sealed partial class ClusterTracer
                 return (null, new TraceHop("azure-lb", "frontend " + fe!.Name, null, p, p, steps.ToImmutable()),
                     $"the LB's choice is not known: the health of backend {n.Name} is uncertain ({why})", true);
             }
-            var up = probe is null || IsUp(probe, n);
-            if (up) healthy.Add(n);
-            else
-            {
-                steps.Add(new NoteStep($"backend {n.Name} is down: probe {probe!.Name} ({probe.Protocol} :{probe.Port}) fails"));
-                st.Explain(new Explanation(TraceMessages.NodeOutOfRotation, TraceMessages.NodeOutOfRotationText(n.Name, probe.Name, probe.IntervalInSeconds, probe.ProbeThreshold), null, "service/" + rule.Service));
-            }
+            steps.Add(new NoteStep($"backend {n.Name} is down: probe {probe!.Name} ({probe.Protocol} :{probe.Port}) fails"));
+            st.Explain(new Explanation(TraceMessages.NodeOutOfRotation, TraceMessages.NodeOutOfRotationText(n.Name, probe.Name, probe.IntervalInSeconds, probe.ProbeThreshold), null, "service/" + rule.Service));
         }
-        if (healthy.Count == 0)
+        if (healthy.Length == 0)
         {
             steps.Add(new LoadBalancerStep(rule.Name, fe!.Name, null, "no healthy backend: Azure drops new flows"));
             return (null, new TraceHop("azure-lb", "frontend " + fe.Name, null, p, p, steps.ToImmutable()), "the LB has no healthy backend for rule " + rule.Name, false);
         }
-        var hash = FlowHash.Hash(rule.LoadDistribution, p.Protocol, p.Src, p.SrcPort, p.Dst, p.DstPort);
-        var pick = chooser.Choose(Enumerable.Repeat(1.0 / healthy.Count, healthy.Count).ToList(), FlowHash.Pick(hash, healthy.Count));
+        var hash = plan.Hash;
+        var pick = chooser.Choose(plan.Probabilities, FlowHash.Pick(hash, healthy.Length));
         var node = healthy[pick];
         var after = rule.EnableFloatingIP ? p : p with { Dst = node.Ip, DstPort = (ushort)rule.BackendPort };
         steps.Add(new LoadBalancerStep(rule.Name, fe!.Name, node.Name,
-            $"{(rule.LoadDistribution == "Default" ? "5-tuple" : rule.LoadDistribution)} hash {hash:x8} over {healthy.Count} healthy backend(s) → {node.Name} ({node.Ip}); " +
+            $"{(rule.LoadDistribution == "Default" ? "5-tuple" : rule.LoadDistribution)} hash {hash:x8} over {healthy.Length} healthy backend(s) → {node.Name} ({node.Ip}); " +
             (rule.EnableFloatingIP ? $"floating IP: destination stays {p.Dst}:{p.DstPort}" : $"destination rewritten to {node.Ip}:{rule.BackendPort}") +
             $"; idle timeout {rule.IdleTimeoutInMinutes} min" + (rule.EnableTcpReset ? " with TCP reset to both ends" : "")));
         st.LbService = rule.Service;
         if (rule.EnableFloatingIP) st.Explain(new Explanation(TraceMessages.FloatingIp, TraceMessages.FloatingIpText(p.Dst.ToString(), rule.Name), null, "service/" + rule.Service));
-        st.Explain(new Explanation(TraceMessages.LbHash, TraceMessages.LbHashText(healthy.Count), null, "service/" + rule.Service));
+        st.Explain(new Explanation(TraceMessages.LbHash, TraceMessages.LbHashText(healthy.Length), null, "service/" + rule.Service));
         return (node, new TraceHop("azure-lb", "frontend " + fe.Name, "backend " + node.Name, p, after, steps.ToImmutable()), null, false);
+    }
+
+    /// <summary>Each node's steady-state probe result, computed on <see cref="Parallelism"/> threads (each with its own
+    /// copies of the nodes) for the nodes the timeline has not probed; the results do not depend on the split.</summary>
+    void PrefetchProbes(Azure.HealthProbe probe, IReadOnlyList<TopologyNode> pool)
+    {
+        // Once per probe and tracer: steady-state results never change (the timeline's recorded health is read apart).
+        if (!ParallelOk || !_prefetched.TryAdd(probe.Name, true)) return;
+        var todo = new List<TopologyNode>();
+        foreach (var n in pool)
+            if (!LoadBalancer.HasHealth(probe.Name, n.Name) && !_probeSuccess.ContainsKey((probe.Name, n.Name))) todo.Add(n);
+        if (todo.Count < 2) return;
+        Parallel.For(0, todo.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism },
+            () => new Dictionary<string, NodeRuntime>(StringComparer.Ordinal),
+            (i, _, scratch) => { ProbeSuccess(probe, todo[i], scratch); DropFreshOutcomes(scratch); return scratch; },
+            _ => { });
+    }
+
+    /// <summary>A subtree of paths (one LB backend) or one node's probe is done: the explained outcomes it cached are
+    /// for packets no later subtree sends to these nodes (an LB backend is picked once; a probe is per node), so they go
+    /// rather than outlive the explain (hundreds of megabytes of steps on a 500-node cluster, copied by every
+    /// collection that keeps them). A later use would explain again and get the same outcomes.</summary>
+    static void DropFreshOutcomes(Dictionary<string, NodeRuntime> scratch)
+    {
+        foreach (var rt in scratch.Values) rt.FreshOutcomes.Clear();
     }
 
     /// <summary>A backend's health: the recorded probe state when the twin's timeline has probed it, else the steady
@@ -446,23 +565,35 @@ public sealed partial class ClusterTracer
 
     /// <summary>The probability that one probe of <paramref name="probe"/> to <paramref name="node"/> succeeds: TCP: the
     /// handshake completes; HTTP: kube-proxy's healthz answers 200 (the node has a ready local endpoint).</summary>
-    public double ProbeSuccess(Azure.HealthProbe probe, TopologyNode node)
+    public double ProbeSuccess(Azure.HealthProbe probe, TopologyNode node) => ProbeSuccess(probe, node, null);
+
+    double ProbeSuccess(Azure.HealthProbe probe, TopologyNode node, Dictionary<string, NodeRuntime>? scratch)
     {
         if (_probeSuccess.TryGetValue((probe.Name, node.Name), out var v)) return v;
         var p = new Packet(IpProtocol.Tcp, ClusterTopology.ProbeSource, 40000, node.Ip, (ushort)probe.Port);
         double ok = 0;
         // The SYN reaching a listening socket decides it (its answer follows the conntrack entries back, which the
-        // forward paths of this same node already show).
+        // forward paths of this same node already show). Only dispositions are needed: a light run, unless the path
+        // comes back to a node it left.
         string? uncertain = null;
-        foreach (var (prob, path) in ReplayChooser.Enumerate(ch => Run(new TraceSource.Probe(), p, ch, new RunState(this, false, 7), forwardOnly: true)))
+        List<(double Probability, TracePath Result)> runs;
+        try
+        {
+            runs = ReplayChooser.Enumerate(ch => Run(new TraceSource.Probe(), p, ch, new RunState(this, false, 7, scratch) { Light = Shortcuts }, forwardOnly: true));
+        }
+        catch (LightRunRevisit)
+        {
+            runs = ReplayChooser.Enumerate(ch => Run(new TraceSource.Probe(), p, ch, new RunState(this, false, 7, scratch), forwardOnly: true));
+        }
+        foreach (var (prob, path) in runs)
         {
             if (path.Disposition == TraceDisposition.Uncertain) uncertain ??= path.DispositionDetail;
             if (path.Disposition != TraceDisposition.Answered) continue;
             if (probe.Protocol is "Http" or "Https") ok += HealthzStatus(node, probe.Port) == 200 ? prob : 0;
             else ok += prob;
         }
-        _probeSuccess[(probe.Name, node.Name)] = ok;
         _probeUncertain[(probe.Name, node.Name)] = uncertain;
+        _probeSuccess[(probe.Name, node.Name)] = ok;
         return ok;
     }
 
@@ -531,6 +662,7 @@ public sealed partial class ClusterTracer
 
     void ExplainDrop(RunState st, WalkResult r, TopologyNode node)
     {
+        if (st.Light) return;
         var rule = r.DropRule;
         if (rule is null) return;
         var svc = ServiceOfComment(rule);
@@ -542,3 +674,6 @@ public sealed partial class ClusterTracer
             st.Explain(new Explanation(TraceMessages.HairpinOff, TraceMessages.HairpinOffText(r.Steps.OfType<NoteStep>().Select(n => n.Text).LastOrDefault() ?? ""), null, null));
     }
 }
+
+/// <summary>A light run (<see cref="ClusterTracer.RunState.Light"/>) came back to a node it had walked without committing.</summary>
+internal sealed class LightRunRevisit : Exception;

@@ -16,17 +16,36 @@ internal sealed class NodeRuntime
         Node = node;
         Table = table;
         var rules = node.Rules;
-        Runtime = new HostRuntime(node.Host, rules.RuleSet, rules.Evaluator, null, table)
+        var (active, because) = rules.ConntrackNeed;
+        Runtime = new HostRuntime(node.Host, rules.RuleSet, rules.Evaluator, null, table, active, because)
         {
             // cbr0's forwarding database: each pod's address is behind its veth.
             BridgePortOf = (bridge, ip) => bridge == "cbr0" ? node.Pods.FirstOrDefault(p => p.Ip == ip)?.Veth : null,
         };
         Walker = new HostWalker(Runtime);
+        Multipath = node.Host.Tables.Any(t => t.Routes.Any(r => r.IsMultipath));
     }
+
+    /// <summary>Some route has several next hops: a sampled walk draws among them without counting it as a fork (its
+    /// probability stays 1), so only an explained walk shows every next hop.</summary>
+    public bool Multipath { get; }
 
     public TopologyNode Node { get; }
     public ConntrackTable Table { get; }
     public Random Random { get; set; } = new(0);
+    public int RandomSeed { get; private set; }
+    /// <summary>No walk of this run has used <see cref="Random"/> yet: <see cref="Reseed"/> restores it exactly.</summary>
+    public bool RandomUntouched { get; set; }
+
+    /// <summary>A run's own random source for this node (NAT ports, sampled branches), from its seed.</summary>
+    public void Reseed(int seed)
+    {
+        RandomSeed = seed;
+        Random = new Random(seed);
+        RandomUntouched = true;
+    }
+    /// <summary>See <see cref="ClusterTracer.Shortcuts"/>.</summary>
+    public bool Shortcuts { get; init; } = true;
     public HostRuntime Runtime { get; }
     public HostWalker Walker { get; }
 
@@ -45,8 +64,12 @@ internal sealed record WalkResult(WalkEnd End, Packet Packet, string? OutInterfa
 /// is committed to the run's conntrack table so that the reply finds its entry.</summary>
 internal static class NodeWalk
 {
-    public static WalkResult Walk(NodeRuntime rt, Packet p, string? inIf, string? physIn, IBranchChooser chooser)
+    /// <param name="firstOfRun">The run's first node walk (where a connection's first packet usually meets the
+    /// Service's `statistic` rules).</param>
+    public static WalkResult Walk(NodeRuntime rt, Packet p, string? inIf, string? physIn, IBranchChooser chooser, bool firstOfRun = true)
     {
+        var untouched = rt.RandomUntouched;
+        rt.RandomUntouched = false;
         HostPacketOrigin origin = inIf is null ? new HostPacketOrigin.Local() : new HostPacketOrigin.Wire(inIf, physIn);
         HostWalkOutcome o;
         if (chooser is SampleChooser)
@@ -65,9 +88,13 @@ internal static class NodeWalk
             if (rt.Table.Count == 0)
             {
                 var key = (p, inIf, physIn);
-                if (!rt.FreshOutcomes.TryGetValue(key, out outcomes!)) rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin);
+                if (!rt.FreshOutcomes.TryGetValue(key, out outcomes!))
+                {
+                    if (TrySingle(rt, p, origin, inIf, untouched, firstOfRun, recordSteps: true) is { } single) return Map(rt, p, single);
+                    rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin);
+                }
             }
-            else if (!Forks(rt, p, inIf))
+            else if (!rt.Multipath && !Forks(rt, p, inIf))
             {
                 // The nat chains give one outcome for this new connection: one sampled walk is the whole answer.
                 return Map(rt, p, rt.Walker.Sample(p, origin, rt.Random));
@@ -78,6 +105,54 @@ internal static class NodeWalk
         }
         return Map(rt, p, o);
     }
+
+    /// <summary>The disposition-only walk of a light run (a health probe's steady state): the same choices as
+    /// <see cref="Walk"/>, but an explained outcome is not committed (the run never comes back to this node) and an
+    /// unforked walk records no steps. Nodes with entries (live conntrack) take the ordinary walk.</summary>
+    public static WalkResult WalkLight(NodeRuntime rt, Packet p, string? inIf, string? physIn, IBranchChooser chooser, bool firstOfRun = true)
+    {
+        if (rt.Table.Count != 0 || chooser is SampleChooser) return Walk(rt, p, inIf, physIn, chooser, firstOfRun);
+        var untouched = rt.RandomUntouched;
+        rt.RandomUntouched = false;
+        HostPacketOrigin origin = inIf is null ? new HostPacketOrigin.Local() : new HostPacketOrigin.Wire(inIf, physIn);
+        var key = (p, inIf, physIn);
+        if (!rt.FreshOutcomes.TryGetValue(key, out var outcomes))
+        {
+            if (TrySingle(rt, p, origin, inIf, untouched, firstOfRun, recordSteps: false) is { } single) return MapLight(single);
+            rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin);
+        }
+        var pick = outcomes.Count == 1 ? 0 : chooser.Choose(outcomes.Select(x => x.Probability).ToList());
+        return MapLight(outcomes[pick]);
+    }
+
+    /// <summary>A new connection's first packet on a node with an empty table: when it does not fork, one sampled walk
+    /// is the whole answer (explain + commit would walk it twice). Tried first where a fork is unlikely (past the run's
+    /// first node: a packet to a pod address) and where the nat table's own explain says it does not fork. A walk that
+    /// forked after all (probability below 1) is undone exactly: the table was empty, the node's random source untouched
+    /// in this run (it is reseeded), and the rules keep no state (<see cref="NodeRules.Stateless"/>); the caller then
+    /// explains. Null: explain.</summary>
+    static HostWalkOutcome? TrySingle(NodeRuntime rt, Packet p, HostPacketOrigin origin, string? inIf, bool untouched, bool firstOfRun, bool recordSteps)
+    {
+        if (!rt.Shortcuts || !untouched || rt.Multipath || !rt.Node.Rules.Stateless) return null;
+        if (firstOfRun && Forks(rt, p, inIf)) return null;
+        var single = rt.Walker.Sample(p, origin, rt.Random, recordSteps);
+        if (single.Probability >= 1) return single;
+        rt.Table.Flush();
+        rt.Reseed(rt.RandomSeed);
+        return null;
+    }
+
+    static WalkResult MapLight(HostWalkOutcome o) =>
+        new(EndOf(o.Disposition), o.PacketAfter, o.OutInterface, o.OutBridgePort, o.Nexthop ?? o.PacketAfter.Dst, "", [], false, null, null, o.Conntrack);
+
+    static WalkEnd EndOf(HostDisposition d) => d switch
+    {
+        HostDisposition.Local => WalkEnd.Local,
+        HostDisposition.Forward or HostDisposition.Output => WalkEnd.Forwarded,
+        HostDisposition.Drop => WalkEnd.Dropped,
+        HostDisposition.Reject => WalkEnd.Rejected,
+        _ => WalkEnd.Uncertain,
+    };
 
     /// <summary>Whether the nat table forks for this new connection (a `statistic` rule on its way): a quick walk of
     /// that table alone, without recording.</summary>
@@ -122,14 +197,7 @@ internal static class NodeWalk
         }
         if (o.Conntrack is { } ct)
             steps.Add(new ConntrackStep(ConntrackText.Write(ConntrackLine.FromEntry(ct, rt.Table.Now)), o.ConntrackCreated, "after this packet"));
-        var end = o.Disposition switch
-        {
-            HostDisposition.Local => WalkEnd.Local,
-            HostDisposition.Forward or HostDisposition.Output => WalkEnd.Forwarded,
-            HostDisposition.Drop => WalkEnd.Dropped,
-            HostDisposition.Reject => WalkEnd.Rejected,
-            _ => WalkEnd.Uncertain,
-        };
+        var end = EndOf(o.Disposition);
         // The rule that ended the walk: the last DROP/REJECT verdict (a REJECT's answer walks OUTPUT after it).
         var lastRule = o.RuleVisits.LastOrDefault(v => v.Action == Netfilter.Evaluation.VisitAction.Verdict
             && v.Rule is { } t && (t.Contains("-j REJECT", StringComparison.Ordinal) || t.Contains("-j DROP", StringComparison.Ordinal)))?.Rule

@@ -18,14 +18,22 @@ public sealed class HostRuntime
     /// <summary>With an evaluator already compiled for <paramref name="rules"/> (large dumps compile once and are
     /// shared by many runtimes).</summary>
     public HostRuntime(Routing.Host host, RuleSet rules, RuleSetEvaluator evaluator, NetfilterState? state = null, ConntrackTable? conntrack = null)
+        : this(host, rules, evaluator, state, conntrack, NeedsConntrack(rules, out var why), why)
+    {
+    }
+
+    /// <summary>With the ruleset's conntrack need already known (<see cref="NeedsConntrack"/> scans every rule: a
+    /// 100k-rule dump takes it once, not once per copy).</summary>
+    internal HostRuntime(Routing.Host host, RuleSet rules, RuleSetEvaluator evaluator, NetfilterState? state, ConntrackTable? conntrack,
+        bool conntrackActive, string? conntrackActiveBecause)
     {
         Host = host;
         Rules = rules;
         Evaluator = evaluator;
         State = state ?? new NetfilterState();
         Conntrack = conntrack ?? new ConntrackTable(State.Clock, host.Conntrack);
-        ConntrackActive = NeedsConntrack(rules, out var why);
-        ConntrackActiveBecause = why;
+        ConntrackActive = conntrackActive;
+        ConntrackActiveBecause = conntrackActiveBecause;
     }
 
     public Routing.Host Host { get; }
@@ -79,7 +87,7 @@ public sealed class HostRuntime
     {
         var table = new ConntrackTable(Conntrack.Clock, Conntrack.Settings);
         foreach (var e in Conntrack.List()) table.TryLoad(e.Clone());
-        return new HostRuntime(Host, Rules, Evaluator, State.Clone(), table) { BridgePortOf = BridgePortOf };
+        return new HostRuntime(Host, Rules, Evaluator, State.Clone(), table, ConntrackActive, ConntrackActiveBecause) { BridgePortOf = BridgePortOf };
     }
 }
 
