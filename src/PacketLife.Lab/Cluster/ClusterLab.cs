@@ -168,6 +168,10 @@ public sealed class ClusterLab
             $"addr add {p.VnetGatewayIp}/{p.SubnetLength} dev vnet0",
             "link set vnet0 up",
             $"addr add {LabPlan.ProbeSourceIp}/32 dev lo",
+            // Azure delivers nothing from the internet but what an LB rule covers: the client's packets to anything
+            // else (a node IP, a pod IP) are dropped silently. The rules' fwmark lookups, added later without a
+            // priority, get smaller numbers than this one and so come first.
+            "rule add pref 32000 iif inet0 blackhole",
         };
         // kubenet's UDRs: the cluster's route table sends each node's pod /24 to that node.
         foreach (var n in p.Nodes) lbLines.Add($"route add {n.PodCidr} via {n.Ip} dev vnet0");

@@ -8,7 +8,7 @@ namespace PacketLife.Lab.Verify;
 /// <summary>A verify case named by the objects it uses rather than by addresses, so that it still means the same
 /// connection in a shrunk cluster (where pods get other names and addresses): the Service and port by name, the
 /// sending pod by its Deployment and position, nodes by position.</summary>
-/// <param name="Category">internet->LB, pod->ClusterIP, pod->own Service, node->NodePort, probe.</param>
+/// <param name="Category">internet->LB, internet->NodePort, pod->ClusterIP, pod->own Service, node->NodePort, probe.</param>
 /// <param name="Service">The Service's name (namespace default).</param>
 /// <param name="Port">The Service port's name (`p0`, `p1`).</param>
 /// <param name="Source">`client`, `lb`, `node#I` or `pod:DEPLOYMENT#I` (the I-th built pod of the Deployment by name).</param>
@@ -17,12 +17,13 @@ namespace PacketLife.Lab.Verify;
 public sealed record CaseSpec(string Category, string Service, string Port, string Source, int TargetNode = 0, int Probe = 0)
 {
     public const string InternetToLb = "internet->LB";
+    public const string InternetToNodePort = "internet->NodePort";
     public const string PodToClusterIp = "pod->ClusterIP";
     public const string PodToOwnService = "pod->own Service";
     public const string NodeToNodePort = "node->NodePort";
     public const string ProbeCategory = "probe";
 
-    public static IReadOnlyList<string> Categories { get; } = [InternetToLb, PodToClusterIp, PodToOwnService, NodeToNodePort, ProbeCategory];
+    public static IReadOnlyList<string> Categories { get; } = [InternetToLb, InternetToNodePort, PodToClusterIp, PodToOwnService, NodeToNodePort, ProbeCategory];
 
     /// <summary>The Deployment a `pod:` source names, or null.</summary>
     public string? SourceDeployment => Source.StartsWith("pod:", StringComparison.Ordinal) ? Source[4..Source.IndexOf('#')] : null;
@@ -41,7 +42,7 @@ public sealed record CaseSpec(string Category, string Service, string Port, stri
         return Category switch
         {
             InternetToLb or ProbeCategory => s.Type == "LoadBalancer",
-            NodeToNodePort => s.HasNodePorts,
+            NodeToNodePort or InternetToNodePort => s.HasNodePorts,
             _ => true,
         };
     }
@@ -79,6 +80,15 @@ public sealed record CaseSpec(string Category, string Service, string Port, stri
                 return new VerifyCase(Category, from.Name, new TraceSource.FromNode(from), to.Ip, (ushort)port.NodePort,
                     $"svc/{Service} NodePort on {to.Name}", affinity, this);
             }
+            case InternetToNodePort:
+            {
+                // A node's address is private to the VNet: Azure delivers nothing to it from the internet (the lab's
+                // fabric blackholes it as well), whatever the NodePort.
+                if (port.NodePort <= 0) return null;
+                var to = Node(TargetNode);
+                return new VerifyCase(Category, "client", new TraceSource.Internet(Ip4.Parse(Cluster.LabPlan.ClientIp)), to.Ip, (ushort)port.NodePort,
+                    $"svc/{Service} NodePort on {to.Name} from the internet", affinity, this);
+            }
             case ProbeCategory:
             {
                 var probes = ProbesOf(state, Service);
@@ -109,5 +119,5 @@ public sealed record CaseSpec(string Category, string Service, string Port, stri
         state.Azure.LoadBalancer.Probes.Where(p => p.Port > 0 && p.Service == "default/" + service).OrderBy(p => p.Name, StringComparer.Ordinal).ToList();
 
     public override string ToString() => $"{Category} {Source} -> svc/{Service} port {Port}" +
-        (Category is NodeToNodePort or ProbeCategory ? $" on node #{TargetNode}" : "") + (Category == ProbeCategory ? $" probe #{Probe}" : "");
+        (Category is NodeToNodePort or InternetToNodePort or ProbeCategory ? $" on node #{TargetNode}" : "") + (Category == ProbeCategory ? $" probe #{Probe}" : "");
 }

@@ -130,7 +130,18 @@ public sealed class ClusterVerifier(Cluster.ClusterLab lab, ClusterTracer tracer
                 return new CaseSpec(CaseSpec.ProbeCategory, s.Metadata.Name, s.Spec.Ports[0].Name, "lb", r.Next(topo.Nodes.Length), r.Next(probes.Count));
             });
         if (makers.Count == 0) return [];
-        return Enumerable.Range(0, count).Select(_ => makers[r.Next(makers.Count)]()?.Resolve(topo, plan)).OfType<VerifyCase>().ToList();
+        // The internet to a node's NodePort: one case in 16 (its connections end only at the timeout, so they are
+        // the slowest to run).
+        CaseSpec? Next()
+        {
+            if (nodePorts.Count > 0 && r.Next(16) == 0)
+            {
+                var (s, p) = nodePorts[r.Next(nodePorts.Count)];
+                return new CaseSpec(CaseSpec.InternetToNodePort, s.Metadata.Name, p.Name, "client", r.Next(topo.Nodes.Length));
+            }
+            return makers[r.Next(makers.Count)]();
+        }
+        return Enumerable.Range(0, count).Select(_ => Next()?.Resolve(topo, plan)).OfType<VerifyCase>().ToList();
     }
 
     /// <summary>The twin's outcomes of a case with their probabilities (paths with the same outcome add up).</summary>

@@ -106,7 +106,7 @@ public class VerifyTests
             TestReport.Line("verify --cases 200 --seed 7 (twin vs lab):\n" + string.Join("\n", text.Split('\n').Where(l => !l.StartsWith("verify: ", StringComparison.Ordinal) && l.Length > 0).Select(l => "  " + l)));
             Assert.True(code == 0, text + e);
             Assert.Contains("200 cases, 200 agreed (100%)", text);
-            foreach (var category in new[] { "internet->LB", "pod->ClusterIP", "pod->own Service", "node->NodePort", "probe" })
+            foreach (var category in CaseSpec.Categories)
                 Assert.Matches($"(?m)^{System.Text.RegularExpressions.Regex.Escape(category)}: (\\d+)/\\1 agreed$", text);
             Assert.Matches(@"pod frequencies: chi-square [\d.]+ with [1-9]\d* degrees of freedom", text);
             // Every connection's conntrack entries agree too, and the comparison saw completed, refused and lost ones.
