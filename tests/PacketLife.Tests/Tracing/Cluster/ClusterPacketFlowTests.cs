@@ -178,27 +178,11 @@ public class ClusterPacketFlowTests
         Assert.Contains(p.Explanations, e => e.Code == TraceMessages.NotListening);
     }
 
-    const string EtpLocalService = """
-        apiVersion: v1
-        kind: Service
-        metadata:
-          name: web
-          namespace: default
-        spec:
-          type: LoadBalancer
-          externalTrafficPolicy: Local
-          selector:
-            app: nginx
-          ports:
-          - port: 80
-            targetPort: 80
-        """;
-
     [Fact]
     public void Etp_local_keeps_the_source_ip_and_the_probe_keeps_the_lb_off_the_node_without_endpoint()
     {
         using var s = TwinScenario.SeedDeployment(1);
-        var yaml = s.Host.File("web.yaml", EtpLocalService);
+        var yaml = s.Host.File("web.yaml", TwinScenario.EtpLocalWeb);
         Assert.Equal(0, s.Host.Run($"kubectl apply -f {yaml}").Code);
         var tracer = s.Tracer();
         var t = s.Explain("internet", "svc/web", tracer: tracer);
@@ -217,7 +201,7 @@ public class ClusterPacketFlowTests
     public void Etp_local_node_without_endpoint_drops_while_the_lb_still_counts_it_healthy()
     {
         using var s = TwinScenario.SeedDeployment(1);
-        var yaml = s.Host.File("web.yaml", EtpLocalService);
+        var yaml = s.Host.File("web.yaml", TwinScenario.EtpLocalWeb);
         Assert.Equal(0, s.Host.Run($"kubectl apply -f {yaml}").Code);
         var tracer = s.Tracer();
         var podNode = s.Pods()[0].Spec.NodeName;
@@ -233,22 +217,6 @@ public class ClusterPacketFlowTests
         Assert.Equal(0.5, dropped.Probability, 12);
     }
 
-    const string AffinityService = """
-        apiVersion: v1
-        kind: Service
-        metadata:
-          name: sticky
-          namespace: default
-        spec:
-          type: ClusterIP
-          sessionAffinity: ClientIP
-          selector:
-            app: nginx
-          ports:
-          - port: 80
-            targetPort: 80
-        """;
-
     [Fact]
     public void Explain_leaves_no_rule_state_behind_a_second_explain_of_a_ClientIP_affinity_service_sees_every_pod_again()
     {
@@ -256,7 +224,7 @@ public class ClusterPacketFlowTests
         // must not pin the next: before any real connection the client has no affinity entry (kube-proxy's
         // KUBE-SEP `-m recent --set`, iptables-extensions(8) recent).
         using var s = TwinScenario.SeedDeployment(3);
-        var yaml = s.Host.File("sticky.yaml", AffinityService);
+        var yaml = s.Host.File("sticky.yaml", TwinScenario.NginxService("sticky", "ClusterIP", "sessionAffinity: ClientIP"));
         Assert.Equal(0, s.Host.Run($"kubectl apply -f {yaml}").Code);
         var tracer = s.Tracer();
         var client = s.Pods()[0].Metadata.Name;

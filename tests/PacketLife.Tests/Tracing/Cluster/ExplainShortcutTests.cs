@@ -14,22 +14,6 @@ namespace PacketLife.Tests.Tracing.Cluster;
 /// path in order, probability, hop, step, conntrack line and explanation).</summary>
 public class ExplainShortcutTests
 {
-    const string EtpLocal = """
-        apiVersion: v1
-        kind: Service
-        metadata:
-          name: web
-          namespace: default
-        spec:
-          type: LoadBalancer
-          externalTrafficPolicy: Local
-          selector:
-            app: web
-          ports:
-          - port: 80
-            targetPort: 80
-        """;
-
     /// <summary>A cluster of <paramref name="nodes"/> nodes: Deployment nginx (ETP Cluster, LoadBalancer), Deployment
     /// web behind an ETP Local LoadBalancer (nodes without a web pod fail its probe), a client pod.</summary>
     static CliTestHost Cluster(int nodes, int seed, int nginx, int web)
@@ -39,7 +23,7 @@ public class ExplainShortcutTests
         Run(h, $"kubectl create deploy nginx --image=nginx --port=80 --replicas={nginx}");
         Run(h, "kubectl expose deploy nginx --type=LoadBalancer");
         Run(h, $"kubectl create deploy web --image=nginx --port=80 --replicas={web}");
-        Run(h, "kubectl apply -f " + h.File("web.yaml", EtpLocal));
+        Run(h, "kubectl apply -f " + h.File("web.yaml", TwinScenario.EtpLocalWeb));
         Run(h, "kubectl run --image=nginx client --port=80");
         return h;
     }
@@ -110,22 +94,6 @@ public class ExplainShortcutTests
         AssertSameTraces(h);
     }
 
-    const string Sticky = """
-        apiVersion: v1
-        kind: Service
-        metadata:
-          name: nginx
-          namespace: default
-        spec:
-          type: LoadBalancer
-          sessionAffinity: ClientIP
-          selector:
-            app: nginx
-          ports:
-          - port: 80
-            targetPort: 80
-        """;
-
     [Fact]
     public void Rules_with_state_are_walked_on_one_thread_and_still_give_the_plain_traces()
     {
@@ -133,7 +101,7 @@ public class ExplainShortcutTests
         var state = PacketLife.Manifests.StateFile.Load(h.StatePath)!;
         Assert.True(ClusterTopology.Build(state, h.Clock).Nodes[0].Rules.Stateless);
         // ClientIP affinity: kube-proxy's `-m recent` lists are rule state, so one thread walks them in order.
-        Run(h, "kubectl apply -f " + h.File("sticky.yaml", Sticky));
+        Run(h, "kubectl apply -f " + h.File("sticky.yaml", TwinScenario.NginxService("nginx", "LoadBalancer", "sessionAffinity: ClientIP")));
         state = PacketLife.Manifests.StateFile.Load(h.StatePath)!;
         var rules = ClusterTopology.Build(state, h.Clock).Nodes[0].Rules;
         Assert.Contains("-m recent", rules.SaveText, StringComparison.Ordinal);

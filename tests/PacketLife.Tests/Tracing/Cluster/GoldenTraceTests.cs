@@ -6,22 +6,6 @@ namespace PacketLife.Tests.Tracing.Cluster;
 /// with Golden/Traces/NAME.txt. Rewrite on purpose only: PACKETLIFE_UPDATE_GOLDEN=1.</summary>
 public class GoldenTraceTests
 {
-    const string EtpLocal = """
-        apiVersion: v1
-        kind: Service
-        metadata:
-          name: web
-          namespace: default
-        spec:
-          type: LoadBalancer
-          externalTrafficPolicy: Local
-          selector:
-            app: nginx
-          ports:
-          - port: 80
-            targetPort: 80
-        """;
-
     public static TheoryData<string, string[], string> Cases => new()
     {
         // name                       kubectl steps                                                                         trace arguments
@@ -43,7 +27,7 @@ public class GoldenTraceTests
     public void Trace_matches_golden(string name, string[] steps, string args)
     {
         using var s = new TwinScenario();
-        var yaml = s.Host.File("web.yaml", EtpLocal);
+        var yaml = s.Host.File("web.yaml", TwinScenario.EtpLocalWeb);
         foreach (var step in steps)
         {
             var (code, _, err) = s.Host.Run("kubectl " + step.Replace("web.yaml", yaml, StringComparison.Ordinal));

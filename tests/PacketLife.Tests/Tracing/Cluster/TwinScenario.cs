@@ -26,6 +26,15 @@ public sealed class TwinScenario : IDisposable
     public static TwinScenario SeedDeployment(int replicas = 2) =>
         new($"create deploy nginx --image=nginx --port=80 --replicas={replicas}", "expose deploy nginx --type=LoadBalancer");
 
+    /// <summary>A Service over the seed's nginx pods (`app: nginx`, port 80 to 80) with extra `spec` lines.</summary>
+    public static string NginxService(string name, string type, params string[] spec) =>
+        $"apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: default\nspec:\n  type: {type}\n"
+        + string.Concat(spec.Select(l => "  " + l + "\n"))
+        + "  selector:\n    app: nginx\n  ports:\n  - port: 80\n    targetPort: 80";
+
+    /// <summary>`web`: a LoadBalancer Service with externalTrafficPolicy Local.</summary>
+    public static string EtpLocalWeb { get; } = NginxService("web", "LoadBalancer", "externalTrafficPolicy: Local");
+
     public ClusterState State => StateFile.Load(Host.StatePath)!;
     public ClusterTopology Topology() => ClusterTopology.Build(State, Host.Clock);
     public ClusterTracer Tracer() => new(Topology());
