@@ -83,7 +83,8 @@ public sealed class IptablesCheckCommand : ICommandGroup
         }
     }
 
-    static byte[] ReadFile(string path)
+    /// <summary>A file named on the command line, or one line `error: open PATH: why` with exit 2.</summary>
+    internal static byte[] ReadFile(string path)
     {
         try
         {

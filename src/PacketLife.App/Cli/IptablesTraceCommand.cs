@@ -127,16 +127,5 @@ public static class IptablesTraceCommand
         return 2;
     }
 
-    static byte[] ReadFile(string path)
-    {
-        try
-        {
-            return File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            var why = e is FileNotFoundException or DirectoryNotFoundException ? "no such file or directory" : e.Message;
-            throw new CliException($"error: open {path}: {why}", 2);
-        }
-    }
+    static byte[] ReadFile(string path) => IptablesCheckCommand.ReadFile(path);
 }

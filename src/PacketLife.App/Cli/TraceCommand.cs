@@ -86,12 +86,7 @@ public sealed class TraceCommand : ICommandGroup
     /// exit 2, warnings (a module the engine does not model) let the trace run, marked uncertain where it meets them.</summary>
     static NodeDump ReadNodeDump(string file, TextWriter stderr)
     {
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(file); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CliException($"error: open {file}: {(e is FileNotFoundException or DirectoryNotFoundException ? "no such file or directory" : e.Message)}", 2);
-        }
+        var bytes = IptablesCheckCommand.ReadFile(file);
         var parsed = Core.Netfilter.Text.IptablesSaveReader.Read(bytes, file);
         foreach (var d in parsed.Diagnostics) stderr.WriteLine(d.ToString());
         var errors = parsed.Diagnostics.Count(d => d.Severity == Core.Diagnostics.Severity.Error);

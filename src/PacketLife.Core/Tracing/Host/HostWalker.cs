@@ -204,16 +204,7 @@ public sealed class HostWalker
         HostWalkOutcome Received(string? bridgeOf, bool loopback, ConntrackResult? attached, Packet? quoted = null)
         {
             var origDst = p.Dst;
-            var pre = Ctx(NetfilterHook.Prerouting, inIface, null);
-            var raw = Table("raw", pre);
-            bool notrack = false;
-            foreach (var r in raw.Requests)
-            {
-                if (r is NoTrackRequest) notrack = true;
-                else if (r is CtZoneRequest z) zone = z.Zone;
-            }
-            EndIfNotAccepted(raw, "raw", "PREROUTING");
-            ConntrackIn(attached, notrack, quoted);
+            RawThenConntrack(NetfilterHook.Prerouting, inIface, null, attached, quoted);
             Chain("mangle", NetfilterHook.Prerouting, inIface, null);
             NatHook(NetfilterHook.Prerouting, NatManipType.Dst, inIface, null, null);
 
@@ -389,16 +380,7 @@ public sealed class HostWalker
                 if (rel.Verdict == ConntrackVerdict.Tracked) attached = rel;
             }
             if (attached is not null && rt.ConntrackActive) ct = attached;
-            var outCtx = Ctx(NetfilterHook.Output, null, outIface);
-            var raw = Table("raw", outCtx);
-            bool notrack = false;
-            foreach (var r in raw.Requests)
-            {
-                if (r is NoTrackRequest) notrack = true;
-                else if (r is CtZoneRequest z) zone = z.Zone;
-            }
-            EndIfNotAccepted(raw, "raw", "OUTPUT");
-            ConntrackIn(attached, notrack, quoted);
+            RawThenConntrack(NetfilterHook.Output, null, outIface, attached, quoted);
 
             // mangle OUTPUT: a change of mark, source or destination re-routes (iptable_mangle.c ipt_mangle_out).
             var beforeMangle = p;
@@ -460,6 +442,21 @@ public sealed class HostWalker
         }
 
         // ---- conntrack ----
+
+        /// <summary>The raw table of the hook (PREROUTING or OUTPUT), then conntrack's lookup, which runs after it
+        /// (NF_IP_PRI_RAW &lt; NF_IP_PRI_CONNTRACK): `NOTRACK`/`CT --notrack` and `CT --zone` there decide it.</summary>
+        void RawThenConntrack(NetfilterHook hook, string? inDev, string? outDev, ConntrackResult? attached, Packet? quoted)
+        {
+            var raw = Table("raw", Ctx(hook, inDev, outDev));
+            bool notrack = false;
+            foreach (var r in raw.Requests)
+            {
+                if (r is NoTrackRequest) notrack = true;
+                else if (r is CtZoneRequest z) zone = z.Zone;
+            }
+            EndIfNotAccepted(raw, "raw", hook == NetfilterHook.Prerouting ? "PREROUTING" : "OUTPUT");
+            ConntrackIn(attached, notrack, quoted);
+        }
 
         void ConntrackIn(ConntrackResult? attached, bool notrack, Packet? quoted)
         {
