@@ -30,9 +30,9 @@ public sealed partial class ClusterTracer
 {
     const int MaxHops = 32;
     // Steady-state probe results, written by parallel probe workers and read on every LB decision.
-    readonly System.Collections.Concurrent.ConcurrentDictionary<(string Probe, string Node), double> _probeSuccess = new();
+    // Each probe result: the chance one probe succeeds, and why it is not known when a path meets an unmodelled rule.
+    readonly System.Collections.Concurrent.ConcurrentDictionary<(string Probe, string Node), (double Ok, string? Uncertain)> _probeSuccess = new();
     readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _prefetched = new(StringComparer.Ordinal);
-    readonly System.Collections.Concurrent.ConcurrentDictionary<(string Probe, string Node), string?> _probeUncertain = new();
     readonly Dictionary<string, NodeRuntime> _scratch = new(StringComparer.Ordinal);
     readonly Dictionary<string, NodeRuntime> _live = new(StringComparer.Ordinal);
 
@@ -567,7 +567,9 @@ public sealed partial class ClusterTracer
     /// handshake completes; HTTP: kube-proxy's healthz answers 200 (the node has a ready local endpoint).</summary>
     public double ProbeSuccess(Azure.HealthProbe probe, TopologyNode node) => ProbeSuccess(probe, node, null);
 
-    double ProbeSuccess(Azure.HealthProbe probe, TopologyNode node, Dictionary<string, NodeRuntime>? scratch)
+    double ProbeSuccess(Azure.HealthProbe probe, TopologyNode node, Dictionary<string, NodeRuntime>? scratch) => ProbeResult(probe, node, scratch).Ok;
+
+    (double Ok, string? Uncertain) ProbeResult(Azure.HealthProbe probe, TopologyNode node, Dictionary<string, NodeRuntime>? scratch)
     {
         if (_probeSuccess.TryGetValue((probe.Name, node.Name), out var v)) return v;
         var p = new Packet(IpProtocol.Tcp, ClusterTopology.ProbeSource, 40000, node.Ip, (ushort)probe.Port);
@@ -592,18 +594,12 @@ public sealed partial class ClusterTracer
             if (probe.Protocol is "Http" or "Https") ok += HealthzStatus(node, probe.Port) == 200 ? prob : 0;
             else ok += prob;
         }
-        _probeUncertain[(probe.Name, node.Name)] = uncertain;
-        _probeSuccess[(probe.Name, node.Name)] = ok;
-        return ok;
+        return _probeSuccess[(probe.Name, node.Name)] = (ok, uncertain);
     }
 
     /// <summary>Why one probe of <paramref name="probe"/> to <paramref name="node"/> has no known result (a path of it
     /// meets a rule the engine does not model), or null when it is known.</summary>
-    public string? ProbeUncertainty(Azure.HealthProbe probe, TopologyNode node)
-    {
-        if (!_probeUncertain.ContainsKey((probe.Name, node.Name))) ProbeSuccess(probe, node);
-        return _probeUncertain[(probe.Name, node.Name)];
-    }
+    public string? ProbeUncertainty(Azure.HealthProbe probe, TopologyNode node) => ProbeResult(probe, node, null).Uncertain;
 
     /// <summary>kube-proxy's service health server (pkg/proxy/healthcheck/service_health.go): 200 when the node has
     /// at least one ready local endpoint of the Service whose healthCheckNodePort this is, else 503.</summary>
