@@ -16,6 +16,15 @@ public sealed class NetfilterState
 
     public double NowSeconds => Clock.GetTimestamp() / (double)Clock.TimestampFrequency;
 
+    /// <summary>Forgets what packets left behind (`recent` lists, nth counters, limit buckets), as a freshly loaded
+    /// ruleset starts; the ipsets are configuration and stay.</summary>
+    public void ResetRuleState()
+    {
+        Recent.Clear();
+        NthCounters.Clear();
+        LimitBuckets.Clear();
+    }
+
     public NetfilterState Clone() => new()
     {
         Clock = Clock,

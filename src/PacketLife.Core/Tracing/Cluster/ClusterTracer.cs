@@ -182,10 +182,7 @@ public sealed partial class ClusterTracer
                     rt.Table.Flush();
                     // Each path starts from the same rule state too: a `recent --set` (ClientIP affinity), an nth
                     // counter or a limit bucket that one path's commit moved must not steer the next path.
-                    var rules = rt.Runtime.State;
-                    rules.Recent.Clear();
-                    rules.NthCounters.Clear();
-                    rules.LimitBuckets.Clear();
+                    rt.Runtime.State.ResetRuleState();
                     // A trace "against the live state" starts from copies of the node's entries (stale ones included).
                     if (tracer.StartFromLiveConntrack)
                         foreach (var e in n.Conntrack.List()) rt.Table.TryLoad(e.Clone());
