@@ -107,13 +107,15 @@ public sealed record LabPlan
             pods.Add(new PodPlan(p.Metadata.Namespace, p.Metadata.Name, "p-" + h, nodeName, ip.ToString(), cidr.Length, node.Cbr0Ip, "c" + h, PodPorts(state, p, podIp)));
         }
 
+        var kernel = PacketLife.Core.Topology.NodeProfile.From(state.Profile);
         return new LabPlan
         {
             VnetGatewayIp = subnet.Network.Add(1).ToString(),
             SubnetLength = subnet.Length,
             Iptables = iptables,
-            Hairpin = state.Profile.BridgeHairpin ?? true,
-            Cbr0Scope = state.Profile.Cbr0AddressScope ?? "link",
+            // The same node profile the twin traces with (one reading of the state's settings and their defaults).
+            Hairpin = kernel.Hairpin,
+            Cbr0Scope = kernel.Cbr0Scope == PacketLife.Core.Routing.AddressScope.Global ? "global" : "link",
             Nodes = nodes,
             Pods = pods,
             Frontends = PlanFrontends(state, nodeByName),
