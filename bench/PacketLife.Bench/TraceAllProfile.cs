@@ -30,6 +30,16 @@ public sealed class TraceAllProfile : IBench
             Console.WriteLine($"{nodes} nodes, {services} Services, {pods} pods; state file {new FileInfo(file).Length:N0} bytes; gc server={System.Runtime.GCSettings.IsServerGC} latency={System.Runtime.GCSettings.LatencyMode}");
             var state = Stage("state load", () => StateFile.Load(file)!);
             var topo = Stage("topology build", () => ClusterTopology.Build(state, TimeProvider.System));
+            // The same work the first node's rules do, in its three parts, then the node's own (cached) build.
+            var n0 = topo.Nodes[0];
+            var sync = Stage("  kube-proxy sync", () => PacketLife.Core.KubeProxy.IptablesProxier.Sync(new PacketLife.Core.KubeProxy.KubeProxySyncInput
+            {
+                Services = state.Services, EndpointSlices = state.EndpointSlices, Nodes = state.Nodes, Hostname = n0.Name,
+                Configuration = PacketLife.Core.KubeProxy.KubeProxyConfiguration.AksKubenet with { ClusterCIDR = state.Profile.PodCidr },
+            }));
+            var saveText = Stage("  iptables-save text", () => PacketLife.Core.KubeProxy.NodeIptablesView.AfterSync(sync).Save());
+            Stage("  read", () => PacketLife.Core.Netfilter.Text.IptablesSaveReader.Read(saveText, "node"));
+            Console.WriteLine($"  ({sync.RuleCount:N0} rules in the payload, {saveText.Length:N0} chars saved)");
             Stage("node rules (sync + parse)", () => topo.Nodes[0].Rules);
             var tracer = new ClusterTracer(topo);
             var (r, error) = TraceTargets.Resolve(topo, "internet", "svc/svc-0", IpProtocol.Tcp);
