@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 # Kernel comparisons write their agreement counts here (tests/PacketLife.Lab.Tests/TestReport.cs); printed below.
 export PACKETLIFE_TEST_REPORT=$(mktemp)
+# The NativeAOT build scripts/packetlife runs is compared with the JIT build (tests/PacketLife.Tests/Cli/NativeAotParityTests.cs).
+if scripts/packetlife --version >/dev/null && [ -x artifacts/aot/packetlife ]; then export PACKETLIFE_AOT_BIN="$PWD/artifacts/aot/packetlife"; fi
 # A hung test (say a lab namespace that never answers) is killed after 15 minutes instead of eating the CI limit.
 dotnet test PacketLife.slnx --blame-hang-timeout 15m --blame-hang-dump-type none "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}

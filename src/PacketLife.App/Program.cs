@@ -25,6 +25,10 @@ public static class Program
     }
 
     /// <summary>Every command group in this assembly registers itself: adding a verb is adding a file.</summary>
+    /// <remarks>Reflection over this assembly's own types: the project file roots the whole assembly
+    /// (TrimmerRootAssembly), so a trimmed or NativeAOT build keeps every group and its constructor.</remarks>
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "TrimmerRootAssembly keeps every type of this assembly")]
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2067", Justification = "TrimmerRootAssembly keeps every constructor of this assembly")]
     public static RootCommand BuildRoot()
     {
         var root = new RootCommand("PacketLife: a digital twin of Kubernetes Service networking.");

@@ -27,7 +27,9 @@ internal sealed class TwinSession
     public static TwinSession Open(string? clusterFlag, bool persist = true, bool runProbes = true,
         IReadOnlyList<(string Node, string File)>? nodeRules = null, Func<string, NodeDump>? readRules = null)
     {
+        Timings.Mark("start-up");
         var state = ClusterSession.Read(clusterFlag);
+        Timings.Mark("state load");
         var clock = new TwinClock(ClusterSession.Clock);
         Dictionary<string, NodeDump>? dumps = null;
         if (nodeRules is { Count: > 0 })
@@ -40,6 +42,7 @@ internal sealed class TwinSession
         // Every verb on the twin walks packets (the probes' timeline at least): the rules build overlaps the hosts'.
         var topo = ClusterTopology.Build(state, clock, prefetchRules: true, nodeDumps: dumps);
         var tracer = new ClusterTracer(topo);
+        Timings.Mark("topology build");
         var path = persist ? ClusterSession.ResolvePath(clusterFlag) + ".conntrack" : null;
         DateTimeOffset? probed = null;
         if (path is not null && File.Exists(path)) probed = Load(path, topo);
@@ -49,6 +52,7 @@ internal sealed class TwinSession
         var from = probed ?? (oldestService > now - ProbeWindow ? oldestService : now - ProbeWindow);
         if (runProbes) tracer.RunProbes(clock, from, now, ProbeWindow);
         foreach (var n in topo.Nodes) n.Conntrack.Expire();
+        Timings.Mark("probes and conntrack");
         return new TwinSession { State = state, Topology = topo, Tracer = tracer, Clock = clock, StorePath = path };
     }
 

@@ -25,8 +25,11 @@ public static class LabClusterCommands
     public static Func<string, string> NodeRules(ClusterState state) => name =>
         NodeIptablesView.AfterSync(IptablesSaveCommands.SyncNode(state, state.FindNode(name)!)).Save(null);
 
-    /// <summary>`dotnet packetlife.dll lab prober --state`: works from the apphost and from a test host alike.</summary>
-    public static IReadOnlyList<string> ProberArgv() => ["dotnet", typeof(Program).Assembly.Location, "lab", "prober", "--state"];
+    /// <summary>`dotnet packetlife.dll lab prober --state` from the apphost and from a test host alike; a NativeAOT build
+    /// has no dll (its assembly location is empty) and runs itself.</summary>
+    public static IReadOnlyList<string> ProberArgv() => typeof(Program).Assembly.Location is { Length: > 0 } dll
+        ? ["dotnet", dll, "lab", "prober", "--state"]
+        : [Environment.ProcessPath!, "lab", "prober", "--state"];
 
     static void Require(IEnumerable<LabTool> tools)
     {

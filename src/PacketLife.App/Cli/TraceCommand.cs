@@ -53,8 +53,11 @@ public sealed class TraceCommand : ICommandGroup
                 tracer.StartFromLiveConntrack = pr.GetValue(live);
                 var trace = s is { } sv ? tracer.Sample(resolved.From, resolved.To, ip, sv, sourcePort: pr.GetValue(sport))
                     : tracer.Explain(resolved.From, resolved.To, ip, pr.GetValue(sport));
+                Timings.Mark(s is null ? "explain" : "sample");
                 if (o == "json") stdout.Write(TraceText.Json(trace));
                 else TraceText.Render(trace, stdout);
+                stdout.Flush();
+                Timings.Mark("output");
                 return 0;
             }
             catch (CliException e)

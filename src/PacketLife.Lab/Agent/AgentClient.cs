@@ -51,7 +51,7 @@ public sealed class AgentClient : IDisposable
     /// pair each with <see cref="Receive"/>.</summary>
     public void Post(AgentRequest request)
     {
-        _process.Process.StandardInput.WriteLine(JsonSerializer.Serialize(request, AgentJson.Options));
+        _process.Process.StandardInput.WriteLine(JsonSerializer.Serialize(request, AgentWireJson.Default.AgentRequest));
         _process.Process.StandardInput.Flush();
     }
 
@@ -61,7 +61,7 @@ public sealed class AgentClient : IDisposable
         if (!read.Wait(timeout ?? _timeout))
             throw new LabException(LabMessages.AgentFailed(Namespace, "no answer within " + (timeout ?? _timeout).TotalSeconds + " s"));
         var line = read.Result ?? throw new LabException(LabMessages.AgentFailed(Namespace, "exited: " + _process.Process.StandardError.ReadToEnd()));
-        var r = JsonSerializer.Deserialize<AgentResponse>(line, AgentJson.Options)
+        var r = JsonSerializer.Deserialize(line, AgentWireJson.Default.AgentResponse)
                 ?? throw new LabException(LabMessages.AgentFailed(Namespace, "empty answer"));
         if (!r.Ok) throw new LabException(LabMessages.AgentFailed(Namespace, r.Error ?? "error"));
         return r;

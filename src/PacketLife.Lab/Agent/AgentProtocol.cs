@@ -80,12 +80,3 @@ public sealed record AgentRequest(
 /// <summary>One response line per request, in order. <see cref="SendError"/> is the error sendto(2) returned for a
 /// packet (the kernel refused it locally, e.g. EPERM for a DROP in OUTPUT): an outcome, so <see cref="Ok"/> stays true.</summary>
 public sealed record AgentResponse(bool Ok, string? Error = null, IReadOnlyList<WireSeen>? Seen = null, string? SendError = null);
-
-public static class AgentJson
-{
-    public static readonly JsonSerializerOptions Options = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-}

@@ -27,7 +27,7 @@ public sealed class PacketAgent : IDisposable
             bool quit = false;
             try
             {
-                var req = JsonSerializer.Deserialize<AgentRequest>(line, AgentJson.Options) ?? throw new FormatException("empty request");
+                var req = JsonSerializer.Deserialize(line, AgentWireJson.Default.AgentRequest) ?? throw new FormatException("empty request");
                 quit = req.Op == "quit";
                 response = Handle(req);
             }
@@ -35,7 +35,7 @@ public sealed class PacketAgent : IDisposable
             {
                 response = new AgentResponse(false, e.Message);
             }
-            output.WriteLine(JsonSerializer.Serialize(response, AgentJson.Options));
+            output.WriteLine(JsonSerializer.Serialize(response, AgentWireJson.Default.AgentResponse));
             output.Flush();
             if (quit) break;
         }

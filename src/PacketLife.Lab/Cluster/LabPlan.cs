@@ -198,14 +198,12 @@ public sealed record LabPlan
     public PodPlan? FindPod(string name) =>
         Pods.FirstOrDefault(p => p.Key == name) ?? (Pods.Where(p => p.Name == name).ToList() is [var one] ? one : null);
 
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
-
     public const string FileName = "lab.json";
 
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => JsonSerializer.Serialize(this, LabFileJson.Default.LabPlan);
 
     public static LabPlan FromJson(string text) =>
-        JsonSerializer.Deserialize<LabPlan>(text, Json) ?? throw new LabException("lab: empty lab.json");
+        JsonSerializer.Deserialize(text, LabFileJson.Default.LabPlan) ?? throw new LabException("lab: empty lab.json");
 
     /// <summary>Writes the plan beside the journal (write then rename, so a reader never sees half a file).</summary>
     public void Save(string stateDir)

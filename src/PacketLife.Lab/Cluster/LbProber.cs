@@ -9,9 +9,8 @@ namespace PacketLife.Lab.Cluster;
 /// <summary>The probe loop's last verdict, per frontend (written to health.json for `lab status` and the tests).</summary>
 public sealed record LbHealth(DateTimeOffset At, int Round, IReadOnlyList<FrontendHealth> Frontends)
 {
-    static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, WriteIndented = true };
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
-    public static LbHealth FromJson(string text) => JsonSerializer.Deserialize<LbHealth>(text, Json)!;
+    public string ToJson() => JsonSerializer.Serialize(this, LabFileJson.Default.LbHealth);
+    public static LbHealth FromJson(string text) => JsonSerializer.Deserialize(text, LabFileJson.Default.LbHealth)!;
 }
 
 public sealed record FrontendHealth(string Ip, IReadOnlyList<string> Healthy, IReadOnlyList<string> Down);
