@@ -28,6 +28,7 @@ internal sealed class TwinSession
         IReadOnlyList<(string Node, string File)>? nodeRules = null, Func<string, NodeDump>? readRules = null)
     {
         Timings.Mark("start-up");
+        CommandMemory.ReserveFor(ClusterSession.ResolvePath(clusterFlag));
         var state = ClusterSession.Read(clusterFlag);
         Timings.Mark("state load");
         var clock = new TwinClock(ClusterSession.Clock);
