@@ -59,7 +59,8 @@ public sealed class NodeIptablesView
         var v = new NodeIptablesView(sync.Family);
         // The save form of a kube-proxy rule is a little longer than its restore form (/32 on addresses, 11-digit
         // probabilities, the default --reject-with): one buffer of that size takes the whole payload.
-        v.saved = new SaveBuffer((sync.RestorePayload.Length + (existingSave?.Length ?? 0)) / 8 * 9 + 4096);
+        bool ownForms = sync.SaveForms is { } f && ReferenceEquals(f.Payload, sync.RestorePayload);
+        v.saved = new SaveBuffer(((ownForms ? 0 : sync.RestorePayload.Length) + (existingSave?.Length ?? 0)) / 8 * 9 + 4096);
         if (existingSave is not null)
         {
             // A save file is restore input; the kernel lists the most recently registered table first, so the
@@ -69,8 +70,32 @@ public sealed class NodeIptablesView
             v.ApplyRestore(existingSave);
         }
         v.Apply(existingSave is null ? NodeStartup.Operations(sync, withKubelet) : NodeStartup.KubeProxy(sync));
-        v.ApplyRestore(sync.RestorePayload);
+        // The sync's own save forms serve only the payload they were made with (not one swapped in with `with`).
+        if (sync.SaveForms is { } forms && ReferenceEquals(forms.Payload, sync.RestorePayload)) v.ApplyRestore(forms);
+        else v.ApplyRestore(sync.RestorePayload);
         return v;
+    }
+
+    /// <summary><see cref="ApplyRestore(string)"/> for a payload already read into lines with their save forms.</summary>
+    void ApplyRestore(PayloadSaveForms forms)
+    {
+        Table? t = null;
+        foreach (var op in forms.Ops)
+        {
+            switch (op.Kind)
+            {
+                case PayloadOpKind.Table: t = Get(op.Name); break;
+                case PayloadOpKind.Commit: t = null; break;
+                case PayloadOpKind.Chain:
+                    if (t!.Chains.TryGetValue(op.Name, out var flushed)) flushed.Clear(); else t.Chains[op.Name] = [];
+                    break;
+                case PayloadOpKind.Rule:
+                    if (!t!.Chains.TryGetValue(op.Name, out var rules)) t.Chains[op.Name] = rules = [];
+                    rules.Add(op.Save);
+                    break;
+                case PayloadOpKind.Delete: t!.Chains.Remove(op.Name); break;
+            }
+        }
     }
 
     /// <summary>The save form of a rule, kept in the buffer.</summary>

@@ -34,6 +34,8 @@ internal sealed class SaveBuffer(int capacity)
 
     public ReadOnlyMemory<char> Slice(int start) => new(chars, start, Length - start);
 
+    public ReadOnlySpan<char> AsSpan() => chars.AsSpan(0, Length);
+
     public void Truncate(int length) => Length = length;
 
     public override string ToString() => new(chars, 0, Length);

@@ -184,7 +184,7 @@ public static class SaveRuleFormatter
         ++i < count ? i : throw new ArgumentOutOfRangeException(nameof(i), "an option is missing its argument");
 
     /// <summary>iptables prints addresses as network/prefix-length (the kernel stores address and mask).</summary>
-    static void AppendAddress(SaveBuffer sb, ReadOnlySpan<char> v, IpFamily family)
+    internal static void AppendAddress(SaveBuffer sb, ReadOnlySpan<char> v, IpFamily family)
     {
         if (v.Contains(':')) { sb.Append(Address(v.ToString(), family)); return; }
         // IPv4 text: the address gets /32 (or /128 in an IPv6 table, which then fails to parse and prints as
