@@ -53,7 +53,7 @@ public static class IptablesProxier
         foreach (var p in ports) totalEndpoints += p.Endpoints.Count;
         bool largeCluster = totalEndpoints > LargeClusterEndpointsThreshold;
 
-        var w = new RuleWriter(family, ports.Count, totalEndpoints);
+        var w = new RuleWriter(family, ports.Count, totalEndpoints, largeCluster);
         w.Check(detector.Value);
         // --- fixed chains and rules written before the services (facts §2.1, §2.2) ---
         foreach (var c in new[] { ChainNames.Services, ChainNames.ExternalServices, ChainNames.Forward, ChainNames.NodePorts, ChainNames.ProxyFirewall })
