@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -38,6 +39,7 @@ public static class ChainNames
 
     const string Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static string Hash16(string input)
     {
         Span<byte> utf8 = input.Length <= 256 ? stackalloc byte[input.Length * 3] : new byte[input.Length * 3];

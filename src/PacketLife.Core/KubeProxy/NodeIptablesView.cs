@@ -25,15 +25,15 @@ public sealed class NodeIptablesView
         public Table(string name)
         {
             Name = name;
-            Chains = new Dictionary<string, List<ReadOnlyMemory<char>>>(StringComparer.Ordinal);
-            foreach (var c in BuiltIns[name]) Chains[c] = [];
+            Chains = new Dictionary<string, ValueList<ReadOnlyMemory<char>>>(StringComparer.Ordinal);
+            foreach (var c in BuiltIns[name]) Chains[c] = new(4);
             ByName = Chains.GetAlternateLookup<ReadOnlySpan<char>>();
         }
 
         public string Name { get; }
-        public Dictionary<string, List<ReadOnlyMemory<char>>> Chains { get; }
+        public Dictionary<string, ValueList<ReadOnlyMemory<char>>> Chains { get; }
         /// <summary>Finds a chain by the span of a payload line, without making a string of the name.</summary>
-        public readonly Dictionary<string, List<ReadOnlyMemory<char>>>.AlternateLookup<ReadOnlySpan<char>> ByName;
+        public readonly Dictionary<string, ValueList<ReadOnlyMemory<char>>>.AlternateLookup<ReadOnlySpan<char>> ByName;
     }
 
     readonly List<Table> tables = []; // in registration order
@@ -77,6 +77,7 @@ public sealed class NodeIptablesView
     }
 
     /// <summary><see cref="ApplyRestore(string)"/> for a payload already read into lines with their save forms.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void ApplyRestore(PayloadSaveForms forms)
     {
         Table? t = null;
@@ -87,10 +88,10 @@ public sealed class NodeIptablesView
                 case PayloadOpKind.Table: t = Get(op.Name); break;
                 case PayloadOpKind.Commit: t = null; break;
                 case PayloadOpKind.Chain:
-                    if (t!.Chains.TryGetValue(op.Name, out var flushed)) flushed.Clear(); else t.Chains[op.Name] = [];
+                    if (t!.Chains.TryGetValue(op.Name, out var flushed)) flushed.Clear(); else t.Chains[op.Name] = new(2);
                     break;
                 case PayloadOpKind.Rule:
-                    if (!t!.Chains.TryGetValue(op.Name, out var rules)) t.Chains[op.Name] = rules = [];
+                    if (!t!.Chains.TryGetValue(op.Name, out var rules)) t.Chains[op.Name] = rules = new(2);
                     rules.Add(op.Save);
                     break;
                 case PayloadOpKind.Delete: t!.Chains.Remove(op.Name); break;
@@ -116,16 +117,16 @@ public sealed class NodeIptablesView
             switch (op)
             {
                 case EnsureChainOp c:
-                    t.Chains.TryAdd(c.Chain, []);
+                    t.Chains.TryAdd(c.Chain, new(2));
                     break;
                 case EnsureRuleOp r:
                     {
                         var canonical = Saved(r.Text);
-                        if (!t.Chains.TryGetValue(r.Chain, out var rules)) t.Chains[r.Chain] = rules = [];
+                        if (!t.Chains.TryGetValue(r.Chain, out var rules)) t.Chains[r.Chain] = rules = new(2);
                         bool present = false;
-                        foreach (var x in rules) present |= x.Span.SequenceEqual(canonical.Span);
+                        foreach (var x in rules.AsSpan()) present |= x.Span.SequenceEqual(canonical.Span);
                         if (present) break;
-                        if (r.Prepend) rules.Insert(0, canonical); else rules.Add(canonical);
+                        if (r.Prepend) rules.Insert0(canonical); else rules.Add(canonical);
                         break;
                     }
             }
@@ -163,6 +164,7 @@ public sealed class NodeIptablesView
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void ApplyLine(ref Table? t, ReadOnlySpan<char> line)
     {
         if (line.Length == 0 || line[0] == '#') return;
@@ -172,19 +174,20 @@ public sealed class NodeIptablesView
         if (line[0] == ':')
         {
             var name = line[1..line.IndexOf(' ')];
-            if (t.ByName.TryGetValue(name, out var rules)) rules.Clear(); else t.ByName[name] = [];
+            if (t.ByName.TryGetValue(name, out var rules)) rules.Clear(); else t.ByName[name] = new(2);
         }
         else if (line.StartsWith("-A "))
         {
             int sp = line[3..].IndexOf(' ');
             var chain = sp < 0 ? line[3..] : line.Slice(3, sp);
-            if (!t.ByName.TryGetValue(chain, out var rules)) t.ByName[chain] = rules = [];
+            if (!t.ByName.TryGetValue(chain, out var rules)) t.ByName[chain] = rules = new(2);
             rules.Add(Saved(line));
         }
         else if (line.StartsWith("-X ")) t.ByName.Remove(line[3..]);
     }
 
     /// <summary>The `iptables-save` text (all tables, or one with `-t`).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public string Save(string? onlyTable = null)
     {
         // Measured first, then written once into a string of that exact length.
@@ -208,7 +211,7 @@ public sealed class NodeIptablesView
             length += header.Length + "COMMIT\n".Length;
             foreach (var c in users) length += 1 + c.Length + " - [0:0]\n".Length;
             foreach (var c in all)
-                foreach (var r in t.Chains[c]) length += r.Length + 1;
+                foreach (var r in t.Chains[c].AsSpan()) length += r.Length + 1;
             order.Add((header.ToString(), all, t));
         }
         return string.Create(length, order, static (span, order) =>
@@ -230,7 +233,7 @@ public sealed class NodeIptablesView
                     Put(span, ref w, " - [0:0]\n");
                 }
                 foreach (var c in all)
-                    foreach (var r in t.Chains[c])
+                    foreach (var r in t.Chains[c].AsSpan())
                     {
                         Put(span, ref w, r.Span);
                         span[w++] = '\n';

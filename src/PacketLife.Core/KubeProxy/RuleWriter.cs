@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Globalization;
 
@@ -29,7 +30,7 @@ internal sealed class PayloadSaveForms(string payload, PayloadOp[] ops)
 internal sealed class RuleWriter
 {
     readonly SaveBuffer filterChains, filterRules, natChains, natRules, save, matches = new(256);
-    readonly List<PayloadOp> filterChainOps = [], filterRuleOps, natChainOps, natRuleOps;
+    readonly ValueList<PayloadOp> filterChainOps = new(16), filterRuleOps, natChainOps, natRuleOps;
     readonly SaveRuleFormatter.Scratch scratch = new();
     readonly IpFamily family;
     // Save forms are kept only while every user-controlled text written is one the restore tokenizer reads back as
@@ -48,9 +49,9 @@ internal sealed class RuleWriter
         natChains = new SaveBuffer(512 + ports * 80 + endpoints * 36);
         natRules = new SaveBuffer(natEstimate);
         save = new SaveBuffer(natEstimate + natEstimate / 16);
-        filterRuleOps = new List<PayloadOp>(64);
-        natChainOps = new List<PayloadOp>(64 + ports * 2 + endpoints);
-        natRuleOps = new List<PayloadOp>(64 + ports * 6 + endpoints * 3);
+        filterRuleOps = new ValueList<PayloadOp>(64);
+        natChainOps = new ValueList<PayloadOp>(64 + ports * 2 + endpoints);
+        natRuleOps = new ValueList<PayloadOp>(64 + ports * 4 + endpoints * 3);
     }
 
     public int RuleCount { get; private set; }
@@ -58,6 +59,7 @@ internal sealed class RuleWriter
     public void FilterChain(string c) { Chain(filterChains, c); filterChainOps.Add(new(PayloadOpKind.Chain, c, default)); }
     public void NatChain(string c) { Chain(natChains, c); natChainOps.Add(new(PayloadOpKind.Chain, c, default)); }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Chain(SaveBuffer b, string c)
     {
         b.Append(':');
@@ -77,7 +79,8 @@ internal sealed class RuleWriter
     }
 
     /// <summary>A rule written as restore text (`-A CHAIN ...`); its save form is the formatter's.</summary>
-    void TextRule(SaveBuffer rules, List<PayloadOp> ops, string r)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    void TextRule(SaveBuffer rules, ValueList<PayloadOp> ops, string r)
     {
         rules.Append(r);
         rules.Append('\n');
@@ -91,6 +94,7 @@ internal sealed class RuleWriter
     }
 
     /// <summary>Stops keeping save forms when <paramref name="text"/>, written by a user, could read back differently.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Check(string text)
     {
         if (text.AsSpan().IndexOfAny(Unsafe) >= 0) saveValid = false;
@@ -100,7 +104,7 @@ internal sealed class RuleWriter
 
     // ---- the rule being written piece by piece ----
     SaveBuffer rules = null!;
-    List<PayloadOp> ops = null!;
+    ValueList<PayloadOp> ops = null!;
     string chain = "";
     string? target;
     bool reject;
@@ -109,6 +113,7 @@ internal sealed class RuleWriter
     int saveStart;
     static readonly string[] GenericNames = ["-s", "-d", "-i", "-o", "-p"];
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RuleWriter Rule(bool nat, string chain)
     {
         (rules, ops) = nat ? (natRules, natRuleOps) : (filterRules, filterRuleOps);
@@ -123,6 +128,7 @@ internal sealed class RuleWriter
     }
 
     /// <summary>`-m comment --comment` with the text a+b+c, quoted in the restore text when kube-proxy quotes it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RuleWriter Comment(string a, string b = "", string c = "", bool quoted = true)
     {
         rules.Append(quoted ? " -m comment --comment \"" : " -m comment --comment ");
@@ -149,6 +155,7 @@ internal sealed class RuleWriter
         return this;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static bool Bare(string s)
     {
         foreach (var ch in s)
@@ -156,6 +163,7 @@ internal sealed class RuleWriter
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Escaped(string s)
     {
         foreach (var ch in s)
@@ -166,6 +174,7 @@ internal sealed class RuleWriter
     }
 
     /// <summary>`-m P -p P`, as kube-proxy writes the protocol: the module stays among the matches, `-p` moves first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RuleWriter Proto(string p)
     {
         rules.Append(" -m ");
@@ -179,6 +188,7 @@ internal sealed class RuleWriter
         return this;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RuleWriter Match(string module)
     {
         rules.Append(" -m ");
@@ -189,6 +199,7 @@ internal sealed class RuleWriter
     }
 
     /// <summary>An option of the current match whose save form is its written form (`--dport 80`, `--dst-type LOCAL`).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RuleWriter Opt(string name, string value)
     {
         rules.Append(' ');
@@ -203,6 +214,7 @@ internal sealed class RuleWriter
     }
 
     /// <summary>`--probability` as written (%0.10f) and as saved (libxt_statistic's %.11f of the kernel's value).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RuleWriter Probability(string written, string saved)
     {
         rules.Append(" --probability ");
@@ -218,6 +230,7 @@ internal sealed class RuleWriter
     /// <summary>The local-traffic detector's match (`-s CIDR`, `-i BRIDGE`, `-i PREFIX+`), negated for "not local".</summary>
     public RuleWriter Detector(LocalDetector d, bool negated) => Generic(d.Option == "-s" ? 0 : 2, d.Value, negated);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     RuleWriter Generic(int slot, string v, bool negated)
     {
         rules.Append(negated ? " ! " : " ");
@@ -229,6 +242,7 @@ internal sealed class RuleWriter
         return this;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RuleWriter Jump(string t)
     {
         rules.Append(" -j ");
@@ -240,6 +254,7 @@ internal sealed class RuleWriter
     }
 
     /// <summary>An option of the target whose save form is its written form (`--to-destination IP:PORT`).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RuleWriter TargetOpt(string name, string value)
     {
         rules.Append(' ');
@@ -254,6 +269,7 @@ internal sealed class RuleWriter
     }
 
     /// <summary>The save form up to the target: `-A CHAIN`, the generic options in iptables' order, the matches.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Head()
     {
         saveStart = save.Length;
@@ -276,6 +292,7 @@ internal sealed class RuleWriter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void End()
     {
         if (target is null) Head();
@@ -313,12 +330,12 @@ internal sealed class RuleWriter
         var all = new PayloadOp[filterChainOps.Count + filterRuleOps.Count + natChainOps.Count + natRuleOps.Count + 4];
         int n = 0;
         all[n++] = new(PayloadOpKind.Table, "filter", default);
-        filterChainOps.CopyTo(all, n); n += filterChainOps.Count;
-        filterRuleOps.CopyTo(all, n); n += filterRuleOps.Count;
+        filterChainOps.AsSpan().CopyTo(all.AsSpan(n)); n += filterChainOps.Count;
+        filterRuleOps.AsSpan().CopyTo(all.AsSpan(n)); n += filterRuleOps.Count;
         all[n++] = new(PayloadOpKind.Commit, "", default);
         all[n++] = new(PayloadOpKind.Table, "nat", default);
-        natChainOps.CopyTo(all, n); n += natChainOps.Count;
-        natRuleOps.CopyTo(all, n); n += natRuleOps.Count;
+        natChainOps.AsSpan().CopyTo(all.AsSpan(n)); n += natChainOps.Count;
+        natRuleOps.AsSpan().CopyTo(all.AsSpan(n)); n += natRuleOps.Count;
         all[n] = new(PayloadOpKind.Commit, "", default);
         return (payload, new PayloadSaveForms(payload, all));
     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace PacketLife.Core.KubeProxy;
 
 /// <summary>A growable char buffer that hands out slices of what was written. Slices stay valid after the buffer
@@ -11,12 +12,14 @@ internal sealed class SaveBuffer(int capacity)
 
     public int Length { get; private set; }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Append(char c)
     {
         if (Length == chars.Length) Grow(1);
         chars[Length++] = c;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Append(scoped ReadOnlySpan<char> s)
     {
         if (Length + s.Length > chars.Length) Grow(s.Length);
@@ -25,6 +28,7 @@ internal sealed class SaveBuffer(int capacity)
     }
 
     /// <summary>Room for <paramref name="n"/> more characters, to be written with <see cref="Advance"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Span<char> Reserve(int n)
     {
         if (Length + n > chars.Length) Grow(n);
