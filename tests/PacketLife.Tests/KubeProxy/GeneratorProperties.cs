@@ -142,4 +142,24 @@ public class GeneratorProperties
         var copy = r with { RestorePayload = new string(r.RestorePayload.AsSpan()) };
         Assert.Equal(NodeIptablesView.AfterSync(copy).Save(), NodeIptablesView.AfterSync(r).Save());
     }
+
+    /// <summary>A user-written text the restore tokenizer would read back differently (here a bridge name with a quote)
+    /// makes the sync give no save forms; the view then reads the payload text, as before.</summary>
+    [Fact]
+    public void Unsafe_user_text_falls_back_to_reading_the_payload()
+    {
+        var cfg = new KubeProxyConfiguration
+        {
+            DetectLocalMode = DetectLocalMode.BridgeInterface, DetectLocal = new DetectLocalConfiguration { BridgeInterface = "cb\"r0" },
+        };
+        var svc = Svc("ns/a", "172.30.0.1", ServiceType.NodePort, Port(80, "p", nodePort: 30001));
+        var r = Sync([svc], [Slice("ns/a-x", "a", "p", 8080, Ep("10.244.0.2", "test-hostname"))], cfg: cfg);
+        Assert.Null(r.SaveForms);
+        Assert.Contains("-A KUBE-SVC-", NodeIptablesView.AfterSync(r).Save());
+        var ok = Sync([svc], [Slice("ns/a-x", "a", "p", 8080, Ep("10.244.0.2", "test-hostname"))], cfg: cfg with
+        {
+            DetectLocal = new DetectLocalConfiguration { BridgeInterface = "cbr0" },
+        });
+        Assert.NotNull(ok.SaveForms);
+    }
 }
