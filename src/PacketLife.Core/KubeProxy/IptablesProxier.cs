@@ -69,14 +69,15 @@ public static class IptablesProxier
         if (localhostNodePorts)
             w.FilterRule("-A KUBE-FIREWALL -m comment --comment \"block incoming localnet connections\" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP");
 
-        var active = new HashSet<string>(StringComparer.Ordinal);
-        var emittedSep = new HashSet<string>(StringComparer.Ordinal);
+        // The chains this sync fills, needed only to find stale ones among the node's existing chains.
+        HashSet<string>? active = input.ExistingNatChains.Count > 0 ? new(StringComparer.Ordinal) : null;
+        var emittedSep = new HashSet<string>(totalEndpoints, StringComparer.Ordinal);
         foreach (var spe in ports)
             WriteServicePort(w, spe, detector, cfg.Iptables.MasqueradeAll, localhostNodePorts && nfacct && env.Version >= KubeProxyVersion.V1_31,
                 largeCluster, nodeIPsOfFamily, active, emittedSep);
 
         // --- stale service-port chains: flushed (chain line) and deleted (-X), before the last rule (§9) ---
-        foreach (var chain in input.ExistingNatChains.Where(c => ChainNames.IsServicePortChain(c) && !active.Contains(c)).Order(StringComparer.Ordinal))
+        foreach (var chain in input.ExistingNatChains.Where(c => ChainNames.IsServicePortChain(c) && !active!.Contains(c)).Order(StringComparer.Ordinal))
         {
             w.NatChain(chain);
             w.NatDelete(chain);
@@ -209,7 +210,7 @@ public static class IptablesProxier
     /// localhost NodePort counter) are written as text.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void WriteServicePort(RuleWriter w, ServicePortEndpoints spe, LocalDetector detector, bool masqueradeAll, bool localhostNpsCounter,
-        bool largeCluster, IReadOnlyList<string> nodeIPs, HashSet<string> active, HashSet<string> emittedSep)
+        bool largeCluster, IReadOnlyList<string> nodeIPs, HashSet<string>? active, HashSet<string> emittedSep)
     {
         var svc = spe.Port;
         var cat = Topology.Categorize(svc, spe.Endpoints);
@@ -293,7 +294,7 @@ public static class IptablesProxier
         if (usesExt)
         {
             w.NatChain(extChain);
-            active.Add(extChain);
+            active?.Add(extChain);
             if (!svc.ExternalPolicyLocal)
                 w.Rule(true, extChain).Comment("masquerade traffic for ", name, " external destinations").Jump(ChainNames.MarkMasq).End();
             else
@@ -313,7 +314,7 @@ public static class IptablesProxier
         if (usesFw)
         {
             w.NatChain(fwChain);
-            active.Add(fwChain);
+            active?.Add(fwChain);
             foreach (var src in svc.LoadBalancerSourceRangeTexts)
             {
                 w.Check(src);
@@ -335,13 +336,13 @@ public static class IptablesProxier
         if (usesClusterChain)
         {
             w.NatChain(svcChain);
-            active.Add(svcChain);
+            active?.Add(svcChain);
             WriteServiceToEndpoints(w, svc, svcChain, cat.Cluster, largeCluster, sepNames);
         }
         if (usesLocalChain)
         {
             w.NatChain(svlChain);
-            active.Add(svlChain);
+            active?.Add(svlChain);
             WriteServiceToEndpoints(w, svc, svlChain, cat.Local, largeCluster, sepNames);
         }
 
@@ -351,7 +352,7 @@ public static class IptablesProxier
             string sep = sepNames[ep.Key];
             if (!emittedSep.Add(sep)) continue;
             w.NatChain(sep);
-            active.Add(sep);
+            active?.Add(sep);
             w.Rule(true, sep);
             if (!largeCluster) w.Comment(name, quoted: false);
             w.Src(ep.Ip).Jump(ChainNames.MarkMasq).End();

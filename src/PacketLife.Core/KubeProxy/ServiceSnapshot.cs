@@ -57,8 +57,11 @@ public static class ServiceSnapshot
         var reported = new HashSet<string>();
         foreach (var port in ports)
         {
-            var eps = new Dictionary<string, EndpointInfo>(StringComparer.Ordinal);
-            if (byService.TryGetValue((port.Namespace, port.Name), out var svcSlices))
+            byService.TryGetValue((port.Namespace, port.Name), out var svcSlices);
+            int capacity = 0;
+            if (svcSlices is not null) foreach (var slice in svcSlices) capacity += slice.Endpoints.Count;
+            var eps = new Dictionary<string, EndpointInfo>(capacity, StringComparer.Ordinal);
+            if (svcSlices is not null)
                 foreach (var slice in svcSlices)
                     AddEndpoints(port, slice, hostname, family, locate(slice), eps, diagnostics, reported);
             var sorted = eps.Values.ToArray();

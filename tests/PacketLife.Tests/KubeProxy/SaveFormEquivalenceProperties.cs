@@ -66,3 +66,54 @@ public class SaveFormEquivalenceProperties
             Assert.Equal(ReferenceSaveRuleFormatter.Format(line, family), SaveRuleFormatter.Format(line, family));
     }
 }
+
+/// <summary>The managed SHA-256 behind chain names gives the library's digest for any message, across the one- and
+/// two-block padding boundary (55/56 bytes) and multi-block lengths, including non-ASCII text as UTF-8.</summary>
+public class ShortSha256Properties
+{
+    [Fact]
+    public void Digest_is_the_library_s() =>
+        Gen.Byte.Array[0, 300].Sample(message =>
+        {
+            Span<byte> mine = stackalloc byte[32];
+            ShortSha256.Hash(message, mine);
+            Assert.Equal(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(message)), Convert.ToHexString(mine));
+        }, iter: 5_000);
+
+    [Theory]
+    [InlineData(0), InlineData(55), InlineData(56), InlineData(63), InlineData(64), InlineData(119), InlineData(120), InlineData(128)]
+    public void Padding_boundaries(int length)
+    {
+        var message = Enumerable.Range(0, length).Select(i => (byte)(i * 7 + 1)).ToArray();
+        Span<byte> mine = stackalloc byte[32];
+        ShortSha256.Hash(message, mine);
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData(message), mine.ToArray());
+    }
+
+    /// <summary>FIPS 180-4 example "abc" (NIST CSRC example values).</summary>
+    [Fact]
+    public void Abc()
+    {
+        Span<byte> mine = stackalloc byte[32];
+        ShortSha256.Hash("abc"u8, mine);
+        Assert.Equal("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD", Convert.ToHexString(mine));
+    }
+
+    /// <summary>Chain names as kube-proxy's own tests list them (proxier_test.go): unchanged by the managed hash.</summary>
+    [Fact]
+    public void Chain_names_are_kube_proxy_s()
+    {
+        Assert.Equal("KUBE-SEP-" + LibraryHash16("ns1/svc1:p80" + "tcp" + "10.180.0.1:80"), ChainNames.EndpointChain("ns1/svc1:p80", "tcp", "10.180.0.1:80"));
+        Assert.Equal(LibraryHash16("ns1/svc1:p80tcp"), ChainNames.PortProtoHash("ns1/svc1:p80", "tcp"));
+        Assert.Equal("XPGD46QRK7WJZT7O", ChainNames.PortProtoHash("ns1/svc1:p80", "tcp"));
+    }
+
+    static string LibraryHash16(string s)
+    {
+        var d = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(s));
+        // Go's base32.StdEncoding of the digest, first 16 characters.
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        var bits = string.Concat(d.Take(10).Select(b => Convert.ToString(b, 2).PadLeft(8, '0')));
+        return string.Concat(Enumerable.Range(0, 16).Select(i => alphabet[Convert.ToInt32(bits.Substring(i * 5, 5), 2)]));
+    }
+}
