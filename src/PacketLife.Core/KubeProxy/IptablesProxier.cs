@@ -329,8 +329,7 @@ public static class IptablesProxier
 
         if (cat.AllReachable.Count == 0 && cat.Cluster.Count == 0 && cat.Local.Count == 0) return;
         // One SHA-256 per endpoint: the SEP name is used by the SVC, SVL and SEP rules.
-        var sepNames = new Dictionary<string, string>(spe.Endpoints.Count, StringComparer.Ordinal);
-        foreach (var ep in spe.Endpoints) sepNames[ep.Key] = ChainNames.EndpointChain(name, p, ep.Key);
+        var sepNames = new SepNames(spe.Endpoints, name, p);
 
         // 10. KUBE-SVC / KUBE-SVL → KUBE-SEP
         if (usesClusterChain)
@@ -349,7 +348,7 @@ public static class IptablesProxier
         // 11. KUBE-SEP per reachable endpoint
         foreach (var ep in cat.AllReachable)
         {
-            string sep = sepNames[ep.Key];
+            string sep = sepNames.Of(ep);
             if (!emittedSep.Add(sep)) continue;
             w.NatChain(sep);
             active?.Add(sep);
@@ -370,7 +369,7 @@ public static class IptablesProxier
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void WriteServiceToEndpoints(RuleWriter w, ServicePortInfo svc, string chain, IReadOnlyList<EndpointInfo> eps, bool largeCluster,
-        Dictionary<string, string> sepNames)
+        SepNames sepNames)
     {
         string name = svc.SvcPortName;
         if (svc.ClientIPAffinity)
@@ -378,7 +377,7 @@ public static class IptablesProxier
             string seconds = svc.StickyMaxAgeSeconds.ToString(CultureInfo.InvariantCulture);
             foreach (var ep in eps)
             {
-                string sep = sepNames[ep.Key];
+                string sep = sepNames.Of(ep);
                 string comment = largeCluster ? "" : $" -m comment --comment \"{name} -> {ep.Key}\"";
                 w.NatRule($"-A {chain}{comment} -m recent --name {sep} --rcheck --seconds {seconds} --reap -j {sep}");
             }
@@ -394,7 +393,38 @@ public static class IptablesProxier
                 var (written, saved) = RuleWriter.ProbabilityOf(n - i);
                 w.Match("statistic").Opt("--mode", "random").Probability(written, saved);
             }
-            w.Jump(sepNames[ep.Key]).End();
+            w.Jump(sepNames.Of(ep)).End();
+        }
+    }
+
+    /// <summary>The KUBE-SEP chain of each endpoint of a service port, hashed once (the SVC, SVL and SEP rules all name
+    /// it). The endpoint categories hold the port's own EndpointInfo objects, so they are found by reference.</summary>
+    sealed class SepNames(IReadOnlyList<EndpointInfo> endpoints, string svcPortName, string proto)
+    {
+        readonly string?[] names = new string?[endpoints.Count];
+        Dictionary<EndpointInfo, int>? index;
+
+        public string Of(EndpointInfo ep)
+        {
+            int i = IndexOf(ep);
+            return names[i] ??= ChainNames.EndpointChain(svcPortName, proto, ep.Key);
+        }
+
+        int IndexOf(EndpointInfo ep)
+        {
+            if (index is null)
+            {
+                // Small ports: a scan; large ones: a map built once.
+                if (endpoints.Count <= 16)
+                {
+                    for (int i = 0; i < endpoints.Count; i++)
+                        if (ReferenceEquals(endpoints[i], ep)) return i;
+                    throw new InvalidOperationException("endpoint not of this service port");
+                }
+                index = new Dictionary<EndpointInfo, int>(endpoints.Count, ReferenceEqualityComparer.Instance);
+                for (int i = 0; i < endpoints.Count; i++) index[endpoints[i]] = i;
+            }
+            return index[ep];
         }
     }
 }
