@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace PacketLife.Core.KubeProxy;
@@ -39,7 +38,6 @@ public static class ChainNames
     const string Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
     /// <summary>prefix + the hash of the concatenation a+b+c (no string made for the concatenation).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static string Hash16(string prefix, string a, string b, string c)
     {
         int length = a.Length + b.Length + c.Length;

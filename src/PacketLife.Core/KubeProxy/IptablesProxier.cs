@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Globalization;
 using System.Text;
 using PacketLife.Core.Diagnostics;
@@ -208,7 +207,6 @@ public static class IptablesProxier
     /// <summary>The per-service-port block (facts §4.2), in kube-proxy's write order. Rules are written piece by piece
     /// (<see cref="RuleWriter"/>) so that their save form comes with them; the rare shapes (session affinity, the
     /// localhost NodePort counter) are written as text.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void WriteServicePort(RuleWriter w, ServicePortEndpoints spe, LocalDetector detector, bool masqueradeAll, bool localhostNpsCounter,
         bool largeCluster, IReadOnlyList<string> nodeIPs, HashSet<string>? active, HashSet<string> emittedSep)
     {
@@ -367,7 +365,6 @@ public static class IptablesProxier
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void WriteServiceToEndpoints(RuleWriter w, ServicePortInfo svc, string chain, IReadOnlyList<EndpointInfo> eps, bool largeCluster,
         SepNames sepNames)
     {

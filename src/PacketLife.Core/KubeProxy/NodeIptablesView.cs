@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace PacketLife.Core.KubeProxy;
@@ -77,7 +76,6 @@ public sealed class NodeIptablesView
     }
 
     /// <summary><see cref="ApplyRestore(string)"/> for a payload already read into lines with their save forms.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void ApplyRestore(PayloadSaveForms forms)
     {
         Table? t = null;
@@ -149,7 +147,6 @@ public sealed class NodeIptablesView
 
     /// <summary>`iptables-restore --noflush`: a `:CHAIN` line creates or flushes the chain, `-A` appends, `-X` deletes.
     /// Reads the payload line by line as spans: a rule becomes its save form in the buffer, never a string of its own.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void ApplyRestore(string payload)
     {
         Table? t = null;
@@ -164,7 +161,6 @@ public sealed class NodeIptablesView
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void ApplyLine(ref Table? t, ReadOnlySpan<char> line)
     {
         if (line.Length == 0 || line[0] == '#') return;
@@ -187,7 +183,6 @@ public sealed class NodeIptablesView
     }
 
     /// <summary>The `iptables-save` text (all tables, or one with `-t`).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public string Save(string? onlyTable = null)
     {
         // Measured first, then written once into a string of that exact length.

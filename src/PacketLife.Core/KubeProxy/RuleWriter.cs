@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Globalization;
 
@@ -59,7 +58,6 @@ internal sealed class RuleWriter
     public void FilterChain(string c) { Chain(filterChains, c); filterChainOps.Add(new(PayloadOpKind.Chain, c, default)); }
     public void NatChain(string c) { Chain(natChains, c); natChainOps.Add(new(PayloadOpKind.Chain, c, default)); }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Chain(SaveBuffer b, string c)
     {
         b.Append(':');
@@ -79,7 +77,6 @@ internal sealed class RuleWriter
     }
 
     /// <summary>A rule written as restore text (`-A CHAIN ...`); its save form is the formatter's.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void TextRule(SaveBuffer rules, ValueList<PayloadOp> ops, string r)
     {
         rules.Append(r);
@@ -94,7 +91,6 @@ internal sealed class RuleWriter
     }
 
     /// <summary>Stops keeping save forms when <paramref name="text"/>, written by a user, could read back differently.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Check(string text)
     {
         if (text.AsSpan().IndexOfAny(Unsafe) >= 0) saveValid = false;
@@ -113,7 +109,6 @@ internal sealed class RuleWriter
     int saveStart;
     static readonly string[] GenericNames = ["-s", "-d", "-i", "-o", "-p"];
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RuleWriter Rule(bool nat, string chain)
     {
         (rules, ops) = nat ? (natRules, natRuleOps) : (filterRules, filterRuleOps);
@@ -128,7 +123,6 @@ internal sealed class RuleWriter
     }
 
     /// <summary>`-m comment --comment` with the text a+b+c, quoted in the restore text when kube-proxy quotes it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RuleWriter Comment(string a, string b = "", string c = "", bool quoted = true)
     {
         rules.Append(quoted ? " -m comment --comment \"" : " -m comment --comment ");
@@ -155,7 +149,6 @@ internal sealed class RuleWriter
         return this;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static bool Bare(string s)
     {
         foreach (var ch in s)
@@ -163,7 +156,6 @@ internal sealed class RuleWriter
         return true;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Escaped(string s)
     {
         foreach (var ch in s)
@@ -174,7 +166,6 @@ internal sealed class RuleWriter
     }
 
     /// <summary>`-m P -p P`, as kube-proxy writes the protocol: the module stays among the matches, `-p` moves first.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RuleWriter Proto(string p)
     {
         rules.Append(" -m ");
@@ -188,7 +179,6 @@ internal sealed class RuleWriter
         return this;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RuleWriter Match(string module)
     {
         rules.Append(" -m ");
@@ -199,7 +189,6 @@ internal sealed class RuleWriter
     }
 
     /// <summary>An option of the current match whose save form is its written form (`--dport 80`, `--dst-type LOCAL`).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RuleWriter Opt(string name, string value)
     {
         rules.Append(' ');
@@ -214,7 +203,6 @@ internal sealed class RuleWriter
     }
 
     /// <summary>`--probability` as written (%0.10f) and as saved (libxt_statistic's %.11f of the kernel's value).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RuleWriter Probability(string written, string saved)
     {
         rules.Append(" --probability ");
@@ -230,7 +218,6 @@ internal sealed class RuleWriter
     /// <summary>The local-traffic detector's match (`-s CIDR`, `-i BRIDGE`, `-i PREFIX+`), negated for "not local".</summary>
     public RuleWriter Detector(LocalDetector d, bool negated) => Generic(d.Option == "-s" ? 0 : 2, d.Value, negated);
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     RuleWriter Generic(int slot, string v, bool negated)
     {
         rules.Append(negated ? " ! " : " ");
@@ -242,7 +229,6 @@ internal sealed class RuleWriter
         return this;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RuleWriter Jump(string t)
     {
         rules.Append(" -j ");
@@ -254,7 +240,6 @@ internal sealed class RuleWriter
     }
 
     /// <summary>An option of the target whose save form is its written form (`--to-destination IP:PORT`).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RuleWriter TargetOpt(string name, string value)
     {
         rules.Append(' ');
@@ -269,7 +254,6 @@ internal sealed class RuleWriter
     }
 
     /// <summary>The save form up to the target: `-A CHAIN`, the generic options in iptables' order, the matches.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Head()
     {
         saveStart = save.Length;
@@ -292,7 +276,6 @@ internal sealed class RuleWriter
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void End()
     {
         if (target is null) Head();

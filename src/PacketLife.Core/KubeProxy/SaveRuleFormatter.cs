@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text;
 using PacketLife.Core.Net;
 
@@ -42,7 +41,6 @@ public static class SaveRuleFormatter
 
         public ReadOnlySpan<char> Tok(int i) => i < 0 ? "!" : Text.AsSpan(Start[i], Len[i]);
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void AddEntry(int group, int tok)
         {
             if (Entries == EntryGroup.Length)
@@ -61,7 +59,6 @@ public static class SaveRuleFormatter
         }
 
         /// <summary>The options of one group, in written order, into <see cref="Opts"/>; returns their count.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public int OptionsOf(int group)
         {
             if (Opts.Length < Entries) Opts = new int[EntryGroup.Length];
@@ -73,7 +70,6 @@ public static class SaveRuleFormatter
 
         /// <summary>Splits a restore line into arguments as iptables-restore does: spaces separate, double quotes
         /// group (and are removed), a backslash inside quotes escapes the next character.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Tokenize(ReadOnlySpan<char> line)
         {
             if (Text.Length < line.Length) Text = new char[line.Length * 2];
@@ -116,7 +112,6 @@ public static class SaveRuleFormatter
     }
 
     /// <summary>The save form of <paramref name="line"/>, appended to <paramref name="sb"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void FormatInto(ReadOnlySpan<char> line, IpFamily family, SaveBuffer sb, Scratch s)
     {
         s.Tokenize(line);
@@ -187,7 +182,6 @@ public static class SaveRuleFormatter
         ++i < count ? i : throw new ArgumentOutOfRangeException(nameof(i), "an option is missing its argument");
 
     /// <summary>iptables prints addresses as network/prefix-length (the kernel stores address and mask).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void AppendAddress(SaveBuffer sb, ReadOnlySpan<char> v, IpFamily family)
     {
         if (v.Contains(':')) { sb.Append(Address(v.ToString(), family)); return; }
@@ -207,7 +201,6 @@ public static class SaveRuleFormatter
         if (!TryAppendIPv4Cidr(sb, text)) sb.Append(text);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static bool TryAppendIPv4Cidr(SaveBuffer sb, ReadOnlySpan<char> text)
     {
         int slash = text.IndexOf('/');
@@ -243,7 +236,6 @@ public static class SaveRuleFormatter
 
     static ReadOnlySpan<char> Arg(Scratch s, int[] o, ref int i, int count) => s.Tok(o[Next(ref i, count)]);
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void AppendMatch(SaveBuffer sb, ReadOnlySpan<char> module, Scratch s, int count, IpFamily family)
     {
         var o = s.Opts;
@@ -331,7 +323,6 @@ public static class SaveRuleFormatter
         sb.Append(rdest ? " --rdest" : " --rsource");
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void AppendTarget(SaveBuffer sb, ReadOnlySpan<char> target, Scratch s, int count, IpFamily family)
     {
         var o = s.Opts;
@@ -427,7 +418,6 @@ public static class SaveRuleFormatter
         sb.Append(buf.ToString());
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void AppendSaveString(SaveBuffer sb, ReadOnlySpan<char> value)
     {
         bool bare = value.Length > 0;

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using PacketLife.Core.Cluster;
 using PacketLife.Core.Diagnostics;
 
@@ -13,7 +12,6 @@ public sealed record ServicePortEndpoints(ServicePortInfo Port, IReadOnlyList<En
 /// endpointslicecache.go). Bad objects or fields get a diagnostic and are skipped, as kube-proxy does.</summary>
 public static class ServiceSnapshot
 {
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static IReadOnlyList<ServicePortEndpoints> Build(
         IEnumerable<Service> services, IEnumerable<EndpointSlice> slices, string hostname, IpFamily family,
         KubeProxyEnvironment env, Func<object, SourceLocation>? locate, List<Diagnostic> diagnostics)
@@ -80,7 +78,6 @@ public static class ServiceSnapshot
         _ => new SourceLocation(o.GetType().Name, 0, 0),
     };
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void AddServicePorts(Service svc, IpFamily family, KubeProxyEnvironment env, SourceLocation at,
         List<ServicePortInfo> ports, List<Diagnostic> diagnostics)
     {
@@ -191,7 +188,6 @@ public static class ServiceSnapshot
         _ => throw new ArgumentOutOfRangeException(nameof(p)),
     };
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void AddEndpoints(ServicePortInfo port, EndpointSlice slice, string hostname, IpFamily family, SourceLocation at,
         Dictionary<string, EndpointInfo> eps, List<Diagnostic> diagnostics, HashSet<string> reported)
     {

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 namespace PacketLife.Core.KubeProxy;
 
 /// <summary>The endpoint sets of one service port (pkg/proxy/topology.go CategorizeEndpoints).</summary>
@@ -10,7 +9,6 @@ public static class Topology
     /// <summary>kube-proxy's CategorizeEndpoints (facts §4.1). Topology hints are not modelled (useTopology is
     /// always false). When the serving-terminating fallback merges cluster and local endpoints, kube-proxy
     /// iterates a Go map (random order); here the union is sorted by endpoint string so output is stable.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static EndpointCategories Categorize(ServicePortInfo svc, IReadOnlyList<EndpointInfo> endpoints)
     {
         IReadOnlyList<EndpointInfo> cluster = [];
