@@ -78,21 +78,16 @@ public sealed class NodeIptablesView
     /// <summary><see cref="ApplyRestore(string)"/> for a payload already read into lines with their save forms.</summary>
     void ApplyRestore(PayloadSaveForms forms)
     {
-        Table? t = null;
-        foreach (var op in forms.Ops)
+        foreach (var (name, chains, rules) in forms.Tables)
         {
-            switch (op.Kind)
+            var t = Get(name);
+            foreach (var op in chains.AsSpan())
+                if (t.Chains.TryGetValue(op.Name, out var flushed)) flushed.Clear(); else t.Chains[op.Name] = new(2);
+            foreach (var op in rules.AsSpan())
             {
-                case PayloadOpKind.Table: t = Get(op.Name); break;
-                case PayloadOpKind.Commit: t = null; break;
-                case PayloadOpKind.Chain:
-                    if (t!.Chains.TryGetValue(op.Name, out var flushed)) flushed.Clear(); else t.Chains[op.Name] = new(2);
-                    break;
-                case PayloadOpKind.Rule:
-                    if (!t!.Chains.TryGetValue(op.Name, out var rules)) t.Chains[op.Name] = rules = new(2);
-                    rules.Add(op.Save);
-                    break;
-                case PayloadOpKind.Delete: t!.Chains.Remove(op.Name); break;
+                if (op.Kind == PayloadOpKind.Delete) { t.Chains.Remove(op.Name); continue; }
+                if (!t.Chains.TryGetValue(op.Name, out var list)) t.Chains[op.Name] = list = new(2);
+                list.Add(op.Save);
             }
         }
     }

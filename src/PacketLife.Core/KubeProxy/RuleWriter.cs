@@ -14,10 +14,30 @@ internal readonly record struct PayloadOp(PayloadOpKind Kind, string Name, ReadO
 /// save form: the sync writes both forms as it goes, so the view need not split and re-tokenize 100k lines. Valid only
 /// for the exact <see cref="Payload"/> string it was made with (a result copied `with` another payload falls back to
 /// reading the text).</summary>
-internal sealed class PayloadSaveForms(string payload, PayloadOp[] ops)
+internal sealed class PayloadSaveForms(string payload, ValueList<PayloadOp> filterChains, ValueList<PayloadOp> filterRules,
+    ValueList<PayloadOp> natChains, ValueList<PayloadOp> natRules)
 {
     public string Payload { get; } = payload;
-    public PayloadOp[] Ops { get; } = ops;
+
+    /// <summary>The lines in payload order: `*filter`, its chains, its rules, `COMMIT`, then the same for nat.</summary>
+    public IEnumerable<PayloadOp> Ops
+    {
+        get
+        {
+            yield return new(PayloadOpKind.Table, "filter", default);
+            for (int i = 0; i < filterChains.Count; i++) yield return filterChains[i];
+            for (int i = 0; i < filterRules.Count; i++) yield return filterRules[i];
+            yield return new(PayloadOpKind.Commit, "", default);
+            yield return new(PayloadOpKind.Table, "nat", default);
+            for (int i = 0; i < natChains.Count; i++) yield return natChains[i];
+            for (int i = 0; i < natRules.Count; i++) yield return natRules[i];
+            yield return new(PayloadOpKind.Commit, "", default);
+        }
+    }
+
+    /// <summary>The four op lists in payload order, for a loop without an enumerator.</summary>
+    public (string Table, ValueList<PayloadOp> Chains, ValueList<PayloadOp> Rules)[] Tables { get; } =
+        [("filter", filterChains, filterRules), ("nat", natChains, natRules)];
 }
 
 /// <summary>The four line buffers of syncProxyRules (filter chains, filter rules, nat chains, nat rules), joined into one
@@ -310,17 +330,7 @@ internal sealed class RuleWriter
             Put(span, ref at, commit);
         });
         if (!saveValid) return (payload, null);
-        var all = new PayloadOp[filterChainOps.Count + filterRuleOps.Count + natChainOps.Count + natRuleOps.Count + 4];
-        int n = 0;
-        all[n++] = new(PayloadOpKind.Table, "filter", default);
-        filterChainOps.AsSpan().CopyTo(all.AsSpan(n)); n += filterChainOps.Count;
-        filterRuleOps.AsSpan().CopyTo(all.AsSpan(n)); n += filterRuleOps.Count;
-        all[n++] = new(PayloadOpKind.Commit, "", default);
-        all[n++] = new(PayloadOpKind.Table, "nat", default);
-        natChainOps.AsSpan().CopyTo(all.AsSpan(n)); n += natChainOps.Count;
-        natRuleOps.AsSpan().CopyTo(all.AsSpan(n)); n += natRuleOps.Count;
-        all[n] = new(PayloadOpKind.Commit, "", default);
-        return (payload, new PayloadSaveForms(payload, all));
+        return (payload, new PayloadSaveForms(payload, filterChainOps, filterRuleOps, natChainOps, natRuleOps));
     }
 
     /// <summary>1/n as kube-proxy writes it (%0.10f) and as iptables-save prints it back, computed once per n.</summary>

@@ -13,6 +13,8 @@ internal sealed class ValueList<T>(int capacity) where T : struct
 
     public ReadOnlySpan<T> AsSpan() => items.AsSpan(0, Count);
 
+    public T this[int i] => i < Count ? items[i] : throw new ArgumentOutOfRangeException(nameof(i));
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(T item)
     {

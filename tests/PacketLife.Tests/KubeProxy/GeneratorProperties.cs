@@ -127,10 +127,11 @@ public class GeneratorProperties
     {
         Assert.NotNull(r.SaveForms);
         var lines = r.RestorePayload.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(lines.Length, r.SaveForms.Ops.Length);
+        var ops = r.SaveForms.Ops.ToArray();
+        Assert.Equal(lines.Length, ops.Length);
         for (int i = 0; i < lines.Length; i++)
         {
-            var op = r.SaveForms.Ops[i];
+            var op = ops[i];
             if (op.Kind == PayloadOpKind.Rule) Assert.Equal(SaveRuleFormatter.Format(lines[i], r.Family), op.Save.ToString());
             else Assert.Equal(op.Kind switch
             {
