@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 
 namespace PacketLife.Core.KubeProxy;
@@ -20,7 +19,7 @@ public static class ChainNames
     public const string KubeletCanary = "KUBE-KUBELET-CANARY";
     public const string IptablesHint = "KUBE-IPTABLES-HINT";
 
-    public static string PortProtoHash(string svcPortName, string protocol) => Hash16(svcPortName + protocol);
+    public static string PortProtoHash(string svcPortName, string protocol) => Hash16("", svcPortName, protocol, "");
 
     public static string ServiceChain(string hash) => "KUBE-SVC-" + hash;
     public static string LocalChain(string hash) => "KUBE-SVL-" + hash;
@@ -28,7 +27,7 @@ public static class ChainNames
     public static string FirewallChain(string hash) => "KUBE-FW-" + hash;
 
     public static string EndpointChain(string svcPortName, string protocol, string endpoint) =>
-        "KUBE-SEP-" + Hash16(svcPortName + protocol + endpoint);
+        Hash16("KUBE-SEP-", svcPortName, protocol, endpoint);
 
     /// <summary>The chain prefixes kube-proxy owns per service port; stale ones are flushed and deleted (§9).</summary>
     public static bool IsServicePortChain(string chain) =>
@@ -38,14 +37,20 @@ public static class ChainNames
 
     const string Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-    static string Hash16(string input)
+    /// <summary>prefix + the hash of the concatenation a+b+c (no string made for the concatenation).</summary>
+    static string Hash16(string prefix, string a, string b, string c)
     {
-        Span<byte> utf8 = input.Length <= 256 ? stackalloc byte[input.Length * 3] : new byte[input.Length * 3];
-        int n = Encoding.UTF8.GetBytes(input, utf8);
+        int length = a.Length + b.Length + c.Length;
+        Span<byte> utf8 = length <= 256 ? stackalloc byte[length * 3] : new byte[length * 3];
+        int n = Encoding.UTF8.GetBytes(a, utf8);
+        n += Encoding.UTF8.GetBytes(b, utf8[n..]);
+        n += Encoding.UTF8.GetBytes(c, utf8[n..]);
         Span<byte> digest = stackalloc byte[32];
-        SHA256.HashData(utf8[..n], digest);
+        ShortSha256.Hash(utf8[..n], digest);
         // 16 base32 characters = 80 bits = the first 10 bytes, 5 bits at a time, most significant first.
-        Span<char> chars = stackalloc char[16];
+        Span<char> text = stackalloc char[prefix.Length + 16];
+        prefix.CopyTo(text);
+        var chars = text[prefix.Length..];
         ulong hi = 0;
         for (int i = 0; i < 8; i++) hi = hi << 8 | digest[i];
         uint lo = (uint)(digest[8] << 8 | digest[9]);
@@ -53,6 +58,6 @@ public static class ChainNames
         // bits 60..79: the low 4 bits of hi followed by the 16 bits of lo.
         ulong tail = (hi & 0xF) << 16 | lo;
         for (int i = 0; i < 4; i++) chars[12 + i] = Alphabet[(int)(tail >> (15 - 5 * i)) & 31];
-        return new string(chars);
+        return new string(text);
     }
 }

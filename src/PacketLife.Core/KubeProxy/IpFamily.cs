@@ -25,7 +25,16 @@ public static class KubeIp
         if (!IsIPv6Text(text))
         {
             if (!Ip4.TryParse(text, out var ip)) return false;
-            canonical = ip.ToString();
+            // Most addresses arrive canonical: keep the string rather than print an equal one.
+            Span<char> printed = stackalloc char[15];
+            int n = 0;
+            for (int o = 3; o >= 0; o--)
+            {
+                ((ip.Value >> (8 * o)) & 255).TryFormat(printed[n..], out int w, default, System.Globalization.CultureInfo.InvariantCulture);
+                n += w;
+                if (o > 0) printed[n++] = '.';
+            }
+            canonical = printed[..n].SequenceEqual(text) ? text : ip.ToString();
             return true;
         }
         if (!IPAddress.TryParse(text, out var a) || a.AddressFamily != AddressFamily.InterNetworkV6 || text.Contains('%')) return false;

@@ -53,7 +53,8 @@ public static class IptablesProxier
         foreach (var p in ports) totalEndpoints += p.Endpoints.Count;
         bool largeCluster = totalEndpoints > LargeClusterEndpointsThreshold;
 
-        var w = new Writer(ports.Count);
+        var w = new RuleWriter(family, ports.Count, totalEndpoints, largeCluster);
+        w.Check(detector.Value);
         // --- fixed chains and rules written before the services (facts §2.1, §2.2) ---
         foreach (var c in new[] { ChainNames.Services, ChainNames.ExternalServices, ChainNames.Forward, ChainNames.NodePorts, ChainNames.ProxyFirewall })
             w.FilterChain(c);
@@ -67,17 +68,18 @@ public static class IptablesProxier
         if (localhostNodePorts)
             w.FilterRule("-A KUBE-FIREWALL -m comment --comment \"block incoming localnet connections\" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP");
 
-        var active = new HashSet<string>(StringComparer.Ordinal);
-        var emittedSep = new HashSet<string>(StringComparer.Ordinal);
+        // The chains this sync fills, needed only to find stale ones among the node's existing chains.
+        HashSet<string>? active = input.ExistingNatChains.Count > 0 ? new(StringComparer.Ordinal) : null;
+        var emittedSep = new HashSet<string>(totalEndpoints, StringComparer.Ordinal);
         foreach (var spe in ports)
             WriteServicePort(w, spe, detector, cfg.Iptables.MasqueradeAll, localhostNodePorts && nfacct && env.Version >= KubeProxyVersion.V1_31,
                 largeCluster, nodeIPsOfFamily, active, emittedSep);
 
         // --- stale service-port chains: flushed (chain line) and deleted (-X), before the last rule (§9) ---
-        foreach (var chain in input.ExistingNatChains.Where(c => ChainNames.IsServicePortChain(c) && !active.Contains(c)).Order(StringComparer.Ordinal))
+        foreach (var chain in input.ExistingNatChains.Where(c => ChainNames.IsServicePortChain(c) && !active!.Contains(c)).Order(StringComparer.Ordinal))
         {
             w.NatChain(chain);
-            w.NatRule($"-X {chain}");
+            w.NatDelete(chain);
         }
 
         // --- the nodeports jump, which must be the last rule of nat KUBE-SERVICES ---
@@ -106,9 +108,11 @@ public static class IptablesProxier
         w.FilterRule($"-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding rules\" -m mark --mark {mark}/{mark} -j ACCEPT");
         w.FilterRule("-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding conntrack rule\" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT");
 
+        var (payload, saveForms) = w.Payload();
         return new KubeProxySyncResult
         {
-            RestorePayload = w.Payload(),
+            RestorePayload = payload,
+            SaveForms = saveForms,
             Diagnostics = diags,
             JumpRules = JumpRules(),
             Canaries = Canaries,
@@ -200,18 +204,16 @@ public static class IptablesProxier
         }
     }
 
-    static string Probability(int n) => (1.0 / n).ToString("F10", CultureInfo.InvariantCulture);
-
-    /// <summary>The per-service-port block (facts §4.2), in kube-proxy's write order.</summary>
-    static void WriteServicePort(Writer w, ServicePortEndpoints spe, LocalDetector detector, bool masqueradeAll, bool localhostNpsCounter,
-        bool largeCluster, IReadOnlyList<string> nodeIPs, HashSet<string> active, HashSet<string> emittedSep)
+    /// <summary>The per-service-port block (facts §4.2), in kube-proxy's write order. Rules are written piece by piece
+    /// (<see cref="RuleWriter"/>) so that their save form comes with them; the rare shapes (session affinity, the
+    /// localhost NodePort counter) are written as text.</summary>
+    static void WriteServicePort(RuleWriter w, ServicePortEndpoints spe, LocalDetector detector, bool masqueradeAll, bool localhostNpsCounter,
+        bool largeCluster, IReadOnlyList<string> nodeIPs, HashSet<string>? active, HashSet<string> emittedSep)
     {
         var svc = spe.Port;
         var cat = Topology.Categorize(svc, spe.Endpoints);
-        // One SHA-256 per endpoint: the SEP name is used by the SVC, SVL and SEP rules.
-        var sepNames = new Dictionary<string, string>(spe.Endpoints.Count, StringComparer.Ordinal);
-        foreach (var ep in spe.Endpoints) sepNames[ep.Key] = ChainNames.EndpointChain(svc.SvcPortName, svc.Proto, ep.Key);
-        string name = svc.SvcPortName, p = svc.Proto, h = svc.Hash;
+        string name = svc.SvcPortName, p = svc.Proto;
+        w.Check(name);
         string svcChain = svc.ClusterPolicyChain, svlChain = svc.LocalPolicyChain, extChain = svc.ExternalChain, fwChain = svc.FirewallChain;
 
         bool usesClusterChain = cat.Cluster.Count > 0 && svc.UsesClusterEndpoints;
@@ -224,48 +226,39 @@ public static class IptablesProxier
         bool usesFw = cat.HasAnyEndpoints && svc.LoadBalancerVIPs.Count > 0 && svc.LoadBalancerSourceRanges.Count > 0;
         string lbTarget = usesFw ? fwChain : extChain;
 
-        string internalVerdict, internalComment, externalVerdict, externalComment;
-        if (!cat.HasAnyEndpoints)
-        {
-            internalVerdict = externalVerdict = "REJECT";
-            internalComment = externalComment = $"\"{name} has no endpoints\"";
-        }
-        else
-        {
-            internalVerdict = externalVerdict = "DROP";
-            internalComment = externalComment = $"\"{name} has no local endpoints\"";
-        }
-        string mp = $"-m {p} -p {p}";
+        // "has no endpoints" → REJECT; "has no local endpoints" → DROP (same text for internal and external traffic)
+        string verdict = cat.HasAnyEndpoints ? "DROP" : "REJECT";
+        string noEndpoints = cat.HasAnyEndpoints ? " has no local endpoints" : " has no endpoints";
         string cip = svc.ClusterIP;
         string port = svc.Port.ToString(CultureInfo.InvariantCulture);
 
         // 1. cluster IP
         if (hasInternal)
-            w.NatRule($"-A KUBE-SERVICES -m comment --comment \"{name} cluster IP\" {mp} -d {cip} --dport {port} -j {internalChain}");
+            w.Rule(true, ChainNames.Services).Comment(name, " cluster IP").Proto(p).Dst(cip).Opt("--dport", port).Jump(internalChain).End();
         else
-            w.FilterRule($"-A KUBE-SERVICES -m comment --comment {internalComment} {mp} -d {cip} --dport {port} -j {internalVerdict}");
+            w.Rule(false, ChainNames.Services).Comment(name, noEndpoints).Proto(p).Dst(cip).Opt("--dport", port).Jump(verdict).End();
 
         // 2. external IPs
         foreach (var ip in svc.ExternalIPs)
         {
             if (cat.HasAnyEndpoints)
-                w.NatRule($"-A KUBE-SERVICES -m comment --comment \"{name} external IP\" {mp} -d {ip} --dport {port} -j {extChain}");
+                w.Rule(true, ChainNames.Services).Comment(name, " external IP").Proto(p).Dst(ip).Opt("--dport", port).Jump(extChain).End();
             if (!hasExternal)
-                w.FilterRule($"-A KUBE-EXTERNAL-SERVICES -m comment --comment {externalComment} {mp} -d {ip} --dport {port} -j {externalVerdict}");
+                w.Rule(false, ChainNames.ExternalServices).Comment(name, noEndpoints).Proto(p).Dst(ip).Opt("--dport", port).Jump(verdict).End();
         }
 
         // 3. load balancer ingress IPs
         foreach (var ip in svc.LoadBalancerVIPs)
         {
             if (cat.HasAnyEndpoints)
-                w.NatRule($"-A KUBE-SERVICES -m comment --comment \"{name} loadbalancer IP\" {mp} -d {ip} --dport {port} -j {lbTarget}");
+                w.Rule(true, ChainNames.Services).Comment(name, " loadbalancer IP").Proto(p).Dst(ip).Opt("--dport", port).Jump(lbTarget).End();
             if (usesFw)
-                w.FilterRule($"-A KUBE-PROXY-FIREWALL -m comment --comment \"{name} traffic not accepted by {fwChain}\" {mp} -d {ip} --dport {port} -j DROP");
+                w.Rule(false, ChainNames.ProxyFirewall).Comment(name, " traffic not accepted by ", fwChain).Proto(p).Dst(ip).Opt("--dport", port).Jump("DROP").End();
         }
         // 4. no (local) endpoints for external traffic to the LB IPs
         if (!hasExternal)
             foreach (var ip in svc.LoadBalancerVIPs)
-                w.FilterRule($"-A KUBE-EXTERNAL-SERVICES -m comment --comment {externalComment} {mp} -d {ip} --dport {port} -j {externalVerdict}");
+                w.Rule(false, ChainNames.ExternalServices).Comment(name, noEndpoints).Proto(p).Dst(ip).Opt("--dport", port).Jump(verdict).End();
 
         // 5. NodePort (never through KUBE-FW: source ranges do not apply to NodePorts)
         if (svc.NodePort != 0)
@@ -274,87 +267,106 @@ public static class IptablesProxier
             if (cat.HasAnyEndpoints)
             {
                 if (localhostNpsCounter)
-                    w.NatRule($"-A KUBE-NODEPORTS -m comment --comment {name} {mp} -d 127.0.0.0/8 --dport {np} -m nfacct --nfacct-name localhost_nps_accepted_pkts -j {extChain}");
-                w.NatRule($"-A KUBE-NODEPORTS -m comment --comment {name} {mp} --dport {np} -j {extChain}");
+                    w.NatRule($"-A KUBE-NODEPORTS -m comment --comment {name} -m {p} -p {p} -d 127.0.0.0/8 --dport {np} -m nfacct --nfacct-name localhost_nps_accepted_pkts -j {extChain}");
+                w.Rule(true, ChainNames.NodePorts).Comment(name, quoted: false).Proto(p).Opt("--dport", np).Jump(extChain).End();
             }
             if (!hasExternal)
-                w.FilterRule($"-A KUBE-EXTERNAL-SERVICES -m comment --comment {externalComment} -m addrtype --dst-type LOCAL {mp} --dport {np} -j {externalVerdict}");
+                w.Rule(false, ChainNames.ExternalServices).Comment(name, noEndpoints).Match("addrtype").Opt("--dst-type", "LOCAL")
+                    .Proto(p).Opt("--dport", np).Jump(verdict).End();
         }
 
         // 6. health check node port (always tcp; emitted with or without endpoints)
         if (svc.HealthCheckNodePort != 0)
-            w.FilterRule($"-A KUBE-NODEPORTS -m comment --comment \"{name} health check node port\" -m tcp -p tcp --dport {svc.HealthCheckNodePort.ToString(CultureInfo.InvariantCulture)} -j ACCEPT");
+            w.Rule(false, ChainNames.NodePorts).Comment(name, " health check node port").Proto("tcp")
+                .Opt("--dport", svc.HealthCheckNodePort.ToString(CultureInfo.InvariantCulture)).Jump("ACCEPT").End();
 
         // 7. masquerade off-node traffic to the cluster IP, in the internal chain only
-        if (hasInternal)
+        if (hasInternal && (masqueradeAll || detector.IsImplemented))
         {
-            string args = $"-A {internalChain} -m comment --comment \"{name} cluster IP\" {mp} -d {cip} --dport {port}";
-            if (masqueradeAll) w.NatRule($"{args} -j KUBE-MARK-MASQ");
-            else if (detector.IsImplemented) w.NatRule($"{args} {detector.IfNotLocal} -j KUBE-MARK-MASQ");
+            w.Rule(true, internalChain).Comment(name, " cluster IP").Proto(p).Dst(cip).Opt("--dport", port);
+            if (!masqueradeAll) w.Detector(detector, negated: true);
+            w.Jump(ChainNames.MarkMasq).End();
         }
 
         // 8. KUBE-EXT
         if (usesExt)
         {
             w.NatChain(extChain);
-            active.Add(extChain);
+            active?.Add(extChain);
             if (!svc.ExternalPolicyLocal)
-                w.NatRule($"-A {extChain} -m comment --comment \"masquerade traffic for {name} external destinations\" -j KUBE-MARK-MASQ");
+                w.Rule(true, extChain).Comment("masquerade traffic for ", name, " external destinations").Jump(ChainNames.MarkMasq).End();
             else
             {
                 // Pods and the node itself may use the cluster-wide endpoints even under eTP=Local.
                 if (detector.IsImplemented)
-                    w.NatRule($"-A {extChain} -m comment --comment \"pod traffic for {name} external destinations\" {detector.IfLocal} -j {svcChain}");
-                w.NatRule($"-A {extChain} -m comment --comment \"masquerade LOCAL traffic for {name} external destinations\" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ");
-                w.NatRule($"-A {extChain} -m comment --comment \"route LOCAL traffic for {name} external destinations\" -m addrtype --src-type LOCAL -j {svcChain}");
+                    w.Rule(true, extChain).Comment("pod traffic for ", name, " external destinations").Detector(detector, negated: false).Jump(svcChain).End();
+                w.Rule(true, extChain).Comment("masquerade LOCAL traffic for ", name, " external destinations").Match("addrtype").Opt("--src-type", "LOCAL")
+                    .Jump(ChainNames.MarkMasq).End();
+                w.Rule(true, extChain).Comment("route LOCAL traffic for ", name, " external destinations").Match("addrtype").Opt("--src-type", "LOCAL")
+                    .Jump(svcChain).End();
             }
-            if (hasExternal) w.NatRule($"-A {extChain} -j {externalPolicyChain}");
+            if (hasExternal) w.Rule(true, extChain).Jump(externalPolicyChain).End();
         }
 
         // 9. KUBE-FW (loadBalancerSourceRanges)
         if (usesFw)
         {
             w.NatChain(fwChain);
-            active.Add(fwChain);
+            active?.Add(fwChain);
             foreach (var src in svc.LoadBalancerSourceRangeTexts)
-                w.NatRule($"-A {fwChain} -m comment --comment \"{name} loadbalancer IP\" -s {src} -j {extChain}");
+            {
+                w.Check(src);
+                w.Rule(true, fwChain).Comment(name, " loadbalancer IP").Src(src).Jump(extChain).End();
+            }
             // Hairpin from the node: allow the LB IPs as sources when a range holds a node IP.
             if (nodeIPs.Any(ip => svc.LoadBalancerSourceRanges.Any(r => r.Contains(ip))))
                 foreach (var ip in svc.LoadBalancerVIPs)
-                    w.NatRule($"-A {fwChain} -m comment --comment \"{name} loadbalancer IP\" -s {ip} -j {extChain}");
-            w.NatRule($"-A {fwChain} -m comment --comment \"other traffic to {name} will be dropped by KUBE-PROXY-FIREWALL\"");
+                    w.Rule(true, fwChain).Comment(name, " loadbalancer IP").Src(ip).Jump(extChain).End();
+            w.Rule(true, fwChain).Comment("other traffic to ", name, " will be dropped by KUBE-PROXY-FIREWALL").End();
         }
+
+        if (cat.AllReachable.Count == 0 && cat.Cluster.Count == 0 && cat.Local.Count == 0) return;
+        // One SHA-256 per endpoint: the SEP name is used by the SVC, SVL and SEP rules.
+        var sepNames = new SepNames(spe.Endpoints, name, p);
 
         // 10. KUBE-SVC / KUBE-SVL → KUBE-SEP
         if (usesClusterChain)
         {
             w.NatChain(svcChain);
-            active.Add(svcChain);
+            active?.Add(svcChain);
             WriteServiceToEndpoints(w, svc, svcChain, cat.Cluster, largeCluster, sepNames);
         }
         if (usesLocalChain)
         {
             w.NatChain(svlChain);
-            active.Add(svlChain);
+            active?.Add(svlChain);
             WriteServiceToEndpoints(w, svc, svlChain, cat.Local, largeCluster, sepNames);
         }
 
         // 11. KUBE-SEP per reachable endpoint
         foreach (var ep in cat.AllReachable)
         {
-            string sep = sepNames[ep.Key];
+            string sep = sepNames.Of(ep);
             if (!emittedSep.Add(sep)) continue;
             w.NatChain(sep);
-            active.Add(sep);
-            string head = largeCluster ? $"-A {sep}" : $"-A {sep} -m comment --comment {name}";
-            w.NatRule($"{head} -s {ep.Ip} -j KUBE-MARK-MASQ");
-            string affinity = svc.ClientIPAffinity ? $" -m recent --name {sep} --set" : "";
-            w.NatRule($"{head}{affinity} {mp} -j DNAT --to-destination {ep.Key}");
+            active?.Add(sep);
+            w.Rule(true, sep);
+            if (!largeCluster) w.Comment(name, quoted: false);
+            w.Src(ep.Ip).Jump(ChainNames.MarkMasq).End();
+            if (svc.ClientIPAffinity)
+            {
+                string head = largeCluster ? $"-A {sep}" : $"-A {sep} -m comment --comment {name}";
+                w.NatRule($"{head} -m recent --name {sep} --set -m {p} -p {p} -j DNAT --to-destination {ep.Key}");
+                continue;
+            }
+            w.Rule(true, sep);
+            if (!largeCluster) w.Comment(name, quoted: false);
+            w.Proto(p).Jump("DNAT").TargetOpt("--to-destination", ep.Key).End();
         }
     }
 
-    static void WriteServiceToEndpoints(Writer w, ServicePortInfo svc, string chain, IReadOnlyList<EndpointInfo> eps, bool largeCluster,
-        Dictionary<string, string> sepNames)
+    static void WriteServiceToEndpoints(RuleWriter w, ServicePortInfo svc, string chain, IReadOnlyList<EndpointInfo> eps, bool largeCluster,
+        SepNames sepNames)
     {
         string name = svc.SvcPortName;
         if (svc.ClientIPAffinity)
@@ -362,7 +374,7 @@ public static class IptablesProxier
             string seconds = svc.StickyMaxAgeSeconds.ToString(CultureInfo.InvariantCulture);
             foreach (var ep in eps)
             {
-                string sep = sepNames[ep.Key];
+                string sep = sepNames.Of(ep);
                 string comment = largeCluster ? "" : $" -m comment --comment \"{name} -> {ep.Key}\"";
                 w.NatRule($"-A {chain}{comment} -m recent --name {sep} --rcheck --seconds {seconds} --reap -j {sep}");
             }
@@ -371,31 +383,45 @@ public static class IptablesProxier
         for (int i = 0; i < n; i++)
         {
             var ep = eps[i];
-            string sep = sepNames[ep.Key];
-            string comment = largeCluster ? "" : $" -m comment --comment \"{name} -> {ep.Key}\"";
-            string stat = i < n - 1 ? $" -m statistic --mode random --probability {Probability(n - i)}" : "";
-            w.NatRule($"-A {chain}{comment}{stat} -j {sep}");
+            w.Rule(true, chain);
+            if (!largeCluster) w.Comment(name, " -> ", ep.Key);
+            if (i < n - 1)
+            {
+                var (written, saved) = RuleWriter.ProbabilityOf(n - i);
+                w.Match("statistic").Opt("--mode", "random").Probability(written, saved);
+            }
+            w.Jump(sepNames.Of(ep)).End();
         }
     }
 
-    /// <summary>The four line buffers of syncProxyRules, joined into one payload at the end.</summary>
-    sealed class Writer(int ports)
+    /// <summary>The KUBE-SEP chain of each endpoint of a service port, hashed once (the SVC, SVL and SEP rules all name
+    /// it). The endpoint categories hold the port's own EndpointInfo objects, so they are found by reference.</summary>
+    sealed class SepNames(IReadOnlyList<EndpointInfo> endpoints, string svcPortName, string proto)
     {
-        readonly StringBuilder filterChains = new(256), filterRules = new(1024 + ports * 64),
-            natChains = new(256 + ports * 96), natRules = new(1024 + ports * 900);
-        public int RuleCount { get; private set; }
+        readonly string?[] names = new string?[endpoints.Count];
+        Dictionary<EndpointInfo, int>? index;
 
-        public void FilterChain(string c) => filterChains.Append(':').Append(c).Append(" - [0:0]\n");
-        public void NatChain(string c) => natChains.Append(':').Append(c).Append(" - [0:0]\n");
-        public void FilterRule(string r) { filterRules.Append(r).Append('\n'); RuleCount++; }
-        public void NatRule(string r) { natRules.Append(r).Append('\n'); if (!r.StartsWith("-X ", StringComparison.Ordinal)) RuleCount++; }
-
-        public string Payload()
+        public string Of(EndpointInfo ep)
         {
-            var sb = new StringBuilder(filterChains.Length + filterRules.Length + natChains.Length + natRules.Length + 32);
-            sb.Append("*filter\n").Append(filterChains).Append(filterRules).Append("COMMIT\n")
-              .Append("*nat\n").Append(natChains).Append(natRules).Append("COMMIT\n");
-            return sb.ToString();
+            int i = IndexOf(ep);
+            return names[i] ??= ChainNames.EndpointChain(svcPortName, proto, ep.Key);
+        }
+
+        int IndexOf(EndpointInfo ep)
+        {
+            if (index is null)
+            {
+                // Small ports: a scan; large ones: a map built once.
+                if (endpoints.Count <= 16)
+                {
+                    for (int i = 0; i < endpoints.Count; i++)
+                        if (ReferenceEquals(endpoints[i], ep)) return i;
+                    throw new InvalidOperationException("endpoint not of this service port");
+                }
+                index = new Dictionary<EndpointInfo, int>(endpoints.Count, ReferenceEqualityComparer.Instance);
+                for (int i = 0; i < endpoints.Count; i++) index[endpoints[i]] = i;
+            }
+            return index[ep];
         }
     }
 }

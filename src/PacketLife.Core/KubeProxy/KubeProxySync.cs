@@ -47,4 +47,7 @@ public sealed record KubeProxySyncResult
     public required bool LargeClusterMode { get; init; }
     public required string MasqueradeMark { get; init; }
     public required IpFamily Family { get; init; }
+    /// <summary>Every line of <see cref="RestorePayload"/> with its rules in save form, made as the payload was written
+    /// (for <see cref="NodeIptablesView"/>); null when the sync could not vouch for them.</summary>
+    internal PayloadSaveForms? SaveForms { get; init; }
 }

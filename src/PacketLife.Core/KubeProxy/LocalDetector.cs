@@ -8,8 +8,13 @@ public sealed record LocalDetector(string Mode, string IfLocal, string IfNotLoca
     public static LocalDetector NoOp { get; } = new("NoOp", "", "");
     public bool IsImplemented => IfLocal.Length > 0;
 
-    public static LocalDetector ForCidr(string mode, string cidr) => new(mode, $"-s {cidr}", $"! -s {cidr}");
-    public static LocalDetector ForBridge(string bridge) => new("BridgeInterface", $"-i {bridge}", $"! -i {bridge}");
+    /// <summary>The option both matches use ("-s" or "-i") and its value, for writers that place options themselves.</summary>
+    public string Option { get; init; } = "";
+    public string Value { get; init; } = "";
+
+    public static LocalDetector ForCidr(string mode, string cidr) => new(mode, $"-s {cidr}", $"! -s {cidr}") { Option = "-s", Value = cidr };
+    public static LocalDetector ForBridge(string bridge) => new("BridgeInterface", $"-i {bridge}", $"! -i {bridge}") { Option = "-i", Value = bridge };
     /// <summary>`prefix+` is iptables' interface wildcard (iptables(8), -i).</summary>
-    public static LocalDetector ForPrefix(string prefix) => new("InterfaceNamePrefix", $"-i {prefix}+", $"! -i {prefix}+");
+    public static LocalDetector ForPrefix(string prefix) =>
+        new("InterfaceNamePrefix", $"-i {prefix}+", $"! -i {prefix}+") { Option = "-i", Value = prefix + "+" };
 }

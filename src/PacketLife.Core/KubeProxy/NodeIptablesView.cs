@@ -18,14 +18,28 @@ public sealed class NodeIptablesView
         ["raw"] = ["PREROUTING", "OUTPUT"],
     };
 
-    sealed class Table(string name)
+    /// <summary>A table's chains, each with its rules already in save form (slices of the view's buffer, or strings).</summary>
+    sealed class Table
     {
-        public string Name { get; } = name;
-        public Dictionary<string, List<string>> Chains { get; } = BuiltIns[name].ToDictionary(c => c, _ => new List<string>(), StringComparer.Ordinal);
+        public Table(string name)
+        {
+            Name = name;
+            Chains = new Dictionary<string, ValueList<ReadOnlyMemory<char>>>(StringComparer.Ordinal);
+            foreach (var c in BuiltIns[name]) Chains[c] = new(4);
+            ByName = Chains.GetAlternateLookup<ReadOnlySpan<char>>();
+        }
+
+        public string Name { get; }
+        public Dictionary<string, ValueList<ReadOnlyMemory<char>>> Chains { get; }
+        /// <summary>Finds a chain by the span of a payload line, without making a string of the name.</summary>
+        public readonly Dictionary<string, ValueList<ReadOnlyMemory<char>>>.AlternateLookup<ReadOnlySpan<char>> ByName;
     }
 
     readonly List<Table> tables = []; // in registration order
     readonly IpFamily family;
+    // The save forms of the rules, back to back; chains hold slices of it (see SaveBuffer).
+    SaveBuffer saved = new(1 << 12);
+    readonly SaveRuleFormatter.Scratch scratch = new();
 
     NodeIptablesView(IpFamily family) => this.family = family;
 
@@ -42,6 +56,10 @@ public sealed class NodeIptablesView
     public static NodeIptablesView AfterSync(KubeProxySyncResult sync, string? existingSave = null, bool withKubelet = true)
     {
         var v = new NodeIptablesView(sync.Family);
+        // The save form of a kube-proxy rule is a little longer than its restore form (/32 on addresses, 11-digit
+        // probabilities, the default --reject-with): one buffer of that size takes the whole payload.
+        bool ownForms = sync.SaveForms is { } f && ReferenceEquals(f.Payload, sync.RestorePayload);
+        v.saved = new SaveBuffer(((ownForms ? 0 : sync.RestorePayload.Length) + (existingSave?.Length ?? 0)) / 8 * 9 + 4096);
         if (existingSave is not null)
         {
             // A save file is restore input; the kernel lists the most recently registered table first, so the
@@ -51,11 +69,39 @@ public sealed class NodeIptablesView
             v.ApplyRestore(existingSave);
         }
         v.Apply(existingSave is null ? NodeStartup.Operations(sync, withKubelet) : NodeStartup.KubeProxy(sync));
-        v.ApplyRestore(sync.RestorePayload);
+        // The sync's own save forms serve only the payload they were made with (not one swapped in with `with`).
+        if (sync.SaveForms is { } forms && ReferenceEquals(forms.Payload, sync.RestorePayload)) v.ApplyRestore(forms);
+        else v.ApplyRestore(sync.RestorePayload);
         return v;
     }
 
-    /// <summary>EnsureChain / EnsureRule as pkg/util/iptables runs them; `-C` compares rules as the kernel holds them.</summary>
+    /// <summary><see cref="ApplyRestore(string)"/> for a payload already read into lines with their save forms.</summary>
+    void ApplyRestore(PayloadSaveForms forms)
+    {
+        foreach (var (name, chains, rules) in forms.Tables)
+        {
+            var t = Get(name);
+            foreach (var op in chains.AsSpan())
+                if (t.Chains.TryGetValue(op.Name, out var flushed)) flushed.Clear(); else t.Chains[op.Name] = new(2);
+            foreach (var op in rules.AsSpan())
+            {
+                if (op.Kind == PayloadOpKind.Delete) { t.Chains.Remove(op.Name); continue; }
+                if (!t.Chains.TryGetValue(op.Name, out var list)) t.Chains[op.Name] = list = new(2);
+                list.Add(op.Save);
+            }
+        }
+    }
+
+    /// <summary>The save form of a rule, kept in the buffer.</summary>
+    ReadOnlyMemory<char> Saved(ReadOnlySpan<char> rule)
+    {
+        int start = saved.Length;
+        SaveRuleFormatter.FormatInto(rule, family, saved, scratch);
+        return saved.Slice(start);
+    }
+
+    /// <summary>EnsureChain / EnsureRule as pkg/util/iptables runs them; `-C` compares rules as the kernel holds them,
+    /// i.e. their save forms.</summary>
     void Apply(IEnumerable<NodeIptablesOp> ops)
     {
         foreach (var op in ops)
@@ -64,14 +110,16 @@ public sealed class NodeIptablesView
             switch (op)
             {
                 case EnsureChainOp c:
-                    t.Chains.TryAdd(c.Chain, []);
+                    t.Chains.TryAdd(c.Chain, new(2));
                     break;
                 case EnsureRuleOp r:
                     {
-                        var canonical = SaveRuleFormatter.Format(r.Text, family);
-                        if (!t.Chains.TryGetValue(r.Chain, out var rules)) t.Chains[r.Chain] = rules = [];
-                        if (rules.Any(x => SaveRuleFormatter.Format(x, family) == canonical)) break;
-                        if (r.Prepend) rules.Insert(0, r.Text); else rules.Add(r.Text);
+                        var canonical = Saved(r.Text);
+                        if (!t.Chains.TryGetValue(r.Chain, out var rules)) t.Chains[r.Chain] = rules = new(2);
+                        bool present = false;
+                        foreach (var x in rules.AsSpan()) present |= x.Span.SequenceEqual(canonical.Span);
+                        if (present) break;
+                        if (r.Prepend) rules.Insert0(canonical); else rules.Add(canonical);
                         break;
                     }
             }
@@ -92,52 +140,97 @@ public sealed class NodeIptablesView
         return list;
     }
 
-    /// <summary>`iptables-restore --noflush`: a `:CHAIN` line creates or flushes the chain, `-A` appends, `-X` deletes.</summary>
+    /// <summary>`iptables-restore --noflush`: a `:CHAIN` line creates or flushes the chain, `-A` appends, `-X` deletes.
+    /// Reads the payload line by line as spans: a rule becomes its save form in the buffer, never a string of its own.</summary>
     void ApplyRestore(string payload)
     {
         Table? t = null;
-        foreach (var raw in payload.Split('\n'))
+        var rest = payload.AsSpan();
+        while (true)
         {
-            var line = raw.TrimEnd('\r');
-            if (line.Length == 0 || line[0] == '#') continue;
-            if (line[0] == '*') { t = Get(line[1..]); continue; }
-            if (line == "COMMIT") { t = null; continue; }
-            if (t is null) continue;
-            if (line[0] == ':')
-            {
-                var name = line[1..line.IndexOf(' ')];
-                if (t.Chains.TryGetValue(name, out var rules)) rules.Clear(); else t.Chains[name] = [];
-            }
-            else if (line.StartsWith("-A ", StringComparison.Ordinal))
-            {
-                int sp = line.IndexOf(' ', 3);
-                var chain = sp < 0 ? line[3..] : line[3..sp];
-                if (!t.Chains.TryGetValue(chain, out var rules)) t.Chains[chain] = rules = [];
-                rules.Add(line);
-            }
-            else if (line.StartsWith("-X ", StringComparison.Ordinal)) t.Chains.Remove(line[3..]);
+            int nl = rest.IndexOf('\n');
+            var line = (nl < 0 ? rest : rest[..nl]).TrimEnd('\r');
+            ApplyLine(ref t, line);
+            if (nl < 0) break;
+            rest = rest[(nl + 1)..];
         }
+    }
+
+    void ApplyLine(ref Table? t, ReadOnlySpan<char> line)
+    {
+        if (line.Length == 0 || line[0] == '#') return;
+        if (line[0] == '*') { t = Get(line[1..].ToString()); return; }
+        if (line is "COMMIT") { t = null; return; }
+        if (t is null) return;
+        if (line[0] == ':')
+        {
+            var name = line[1..line.IndexOf(' ')];
+            if (t.ByName.TryGetValue(name, out var rules)) rules.Clear(); else t.ByName[name] = new(2);
+        }
+        else if (line.StartsWith("-A "))
+        {
+            int sp = line[3..].IndexOf(' ');
+            var chain = sp < 0 ? line[3..] : line.Slice(3, sp);
+            if (!t.ByName.TryGetValue(chain, out var rules)) t.ByName[chain] = rules = new(2);
+            rules.Add(Saved(line));
+        }
+        else if (line.StartsWith("-X ")) t.ByName.Remove(line[3..]);
     }
 
     /// <summary>The `iptables-save` text (all tables, or one with `-t`).</summary>
     public string Save(string? onlyTable = null)
     {
-        var sb = new StringBuilder(1 << 16);
+        // Measured first, then written once into a string of that exact length.
+        var order = new List<(string Header, List<string> Chains, Table Table)>();
+        int length = 0;
         for (int ti = tables.Count - 1; ti >= 0; ti--)
         {
             var t = tables[ti];
             if (onlyTable is not null && t.Name != onlyTable) continue;
-            sb.Append('*').Append(t.Name).Append('\n');
             var builtins = BuiltIns[t.Name];
-            var users = t.Chains.Keys.Where(c => !builtins.Contains(c)).Order(StringComparer.Ordinal).ToList();
-            foreach (var c in builtins) sb.Append(':').Append(c).Append(" ACCEPT [0:0]\n");
-            foreach (var c in users) sb.Append(':').Append(c).Append(" - [0:0]\n");
-            foreach (var c in builtins.Concat(users))
-                foreach (var r in t.Chains[c])
-                    sb.Append(SaveRuleFormatter.Format(r, family)).Append('\n');
-            sb.Append("COMMIT\n");
+            var users = new List<string>(t.Chains.Count);
+            foreach (var c in t.Chains.Keys)
+                if (Array.IndexOf(builtins, c) < 0) users.Add(c);
+            users.Sort(StringComparer.Ordinal);
+            var all = new List<string>(builtins.Length + users.Count);
+            all.AddRange(builtins);
+            all.AddRange(users);
+            var header = new StringBuilder();
+            header.Append('*').Append(t.Name).Append('\n');
+            foreach (var c in builtins) header.Append(':').Append(c).Append(" ACCEPT [0:0]\n");
+            length += header.Length + "COMMIT\n".Length;
+            foreach (var c in users) length += 1 + c.Length + " - [0:0]\n".Length;
+            foreach (var c in all)
+                foreach (var r in t.Chains[c].AsSpan()) length += r.Length + 1;
+            order.Add((header.ToString(), all, t));
         }
-        return sb.ToString();
+        return string.Create(length, order, static (span, order) =>
+        {
+            int w = 0;
+            void Put(Span<char> dest, ref int at, ReadOnlySpan<char> s)
+            {
+                s.CopyTo(dest[at..]);
+                at += s.Length;
+            }
+            foreach (var (header, all, t) in order)
+            {
+                Put(span, ref w, header);
+                int builtins = BuiltIns[t.Name].Length;
+                for (int i = builtins; i < all.Count; i++)
+                {
+                    span[w++] = ':';
+                    Put(span, ref w, all[i]);
+                    Put(span, ref w, " - [0:0]\n");
+                }
+                foreach (var c in all)
+                    foreach (var r in t.Chains[c].AsSpan())
+                    {
+                        Put(span, ref w, r.Span);
+                        span[w++] = '\n';
+                    }
+                Put(span, ref w, "COMMIT\n");
+            }
+        });
     }
 
     public IReadOnlyList<string> TableNames => tables.Select(t => t.Name).Reverse().ToList();

@@ -15,7 +15,7 @@ public static class Topology
         bool hasAny = false;
         if (svc.UsesClusterEndpoints)
         {
-            cluster = endpoints.Where(e => e.Ready).ToArray();
+            cluster = Ready(endpoints);
             // No ready endpoint anywhere: fall back to serving + terminating ones (KEP-1669).
             if (cluster.Count == 0) cluster = endpoints.Where(e => e.Serving && e.Terminating).ToArray();
             hasAny = cluster.Count > 0;
@@ -40,5 +40,17 @@ public static class Topology
         if (!useServingTerminating) return new(cluster, local, cluster, hasAny);
         var union = cluster.Concat(local).DistinctBy(e => e.Key).OrderBy(e => e.Key, StringComparer.Ordinal).ToArray();
         return new(cluster, local, union, hasAny);
+    }
+
+    /// <summary>The ready endpoints; the list itself when all are ready (the usual case: no copy).</summary>
+    static IReadOnlyList<EndpointInfo> Ready(IReadOnlyList<EndpointInfo> endpoints)
+    {
+        int ready = 0;
+        for (int i = 0; i < endpoints.Count; i++) if (endpoints[i].Ready) ready++;
+        if (ready == endpoints.Count) return endpoints;
+        var r = new EndpointInfo[ready];
+        int n = 0;
+        for (int i = 0; i < endpoints.Count; i++) if (endpoints[i].Ready) r[n++] = endpoints[i];
+        return r;
     }
 }

@@ -78,4 +78,89 @@ public class GeneratorProperties
             Assert.Equal(text, IptablesSaveWriter.Write(save.RuleSet));
         }, iter: 300);
     }
+
+    static readonly KubeProxyConfiguration[] Configurations =
+    [
+        KubeProxyConfiguration.AksKubenet,
+        TestConfig,
+        TestConfig with { Iptables = new IptablesConfiguration { MasqueradeAll = true } },
+        new() { DetectLocalMode = DetectLocalMode.BridgeInterface, DetectLocal = new DetectLocalConfiguration { BridgeInterface = "cbr0" } },
+        new() { DetectLocalMode = DetectLocalMode.NodeCIDR },
+        new() { ClusterCIDR = "10.0.0.0/8", NodePortAddresses = ["192.168.0.0/16"] },
+    ];
+
+    /// <summary>The sync writes each rule's save form beside its restore text (for the node view); whatever the cluster,
+    /// configuration and version, that is what the save formatter makes of the restore line, and the view printed from
+    /// it is the view printed from the payload text.</summary>
+    [Fact]
+    public void Save_forms_written_by_the_sync_are_the_formatter_s_and_give_the_same_view()
+    {
+        Gen.Select(GenSvc.Array[0, 12], Gen.Int[0, Configurations.Length - 1], Gen.Bool, Gen.Bool).Sample((pairs, c, v128, nfacct) =>
+        {
+            var unique = pairs.DistinctBy(p => p.Item1.Metadata.Name).ToArray();
+            var env = new KubeProxyEnvironment { Version = v128 ? KubeProxyVersion.V1_28 : KubeProxyVersion.V1_31, NfacctCountersAvailable = nfacct };
+            var r = Sync(unique.Select(p => p.Item1), unique.Select(p => p.Item2), cfg: Configurations[c], env: env);
+            AssertSaveFormsMatch(r);
+        }, iter: 300);
+    }
+
+    /// <summary>The same, past the large-cluster threshold (no comments on the SVC→SEP and SEP rules).</summary>
+    [Fact]
+    public void Save_forms_match_in_large_cluster_mode()
+    {
+        var svcs = new List<Service>();
+        var slices = new List<EndpointSlice>();
+        for (int i = 0; i < 210; i++)
+        {
+            var svc = Svc($"ns/s{i}", $"172.30.1.{i + 1}", i % 2 == 0 ? ServiceType.NodePort : ServiceType.ClusterIP,
+                Port(80, "p", nodePort: i % 2 == 0 ? 30000 + i : 0));
+            if (i % 3 == 0) svc = svc.With(s => s with { SessionAffinity = SessionAffinity.ClientIP });
+            svcs.Add(svc);
+            slices.Add(Slice($"ns/s{i}-x", $"s{i}", "p", 8080, [.. Enumerable.Range(0, 5).Select(j => Ep($"10.244.{i}.{j + 1}", j == 0 ? "test-hostname" : "n2"))]));
+        }
+        var r = Sync(svcs, slices, cfg: KubeProxyConfiguration.AksKubenet);
+        Assert.True(r.LargeClusterMode);
+        AssertSaveFormsMatch(r);
+    }
+
+    static void AssertSaveFormsMatch(KubeProxySyncResult r)
+    {
+        Assert.NotNull(r.SaveForms);
+        var lines = r.RestorePayload.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var ops = r.SaveForms.Ops.ToArray();
+        Assert.Equal(lines.Length, ops.Length);
+        for (int i = 0; i < lines.Length; i++)
+        {
+            var op = ops[i];
+            if (op.Kind == PayloadOpKind.Rule) Assert.Equal(SaveRuleFormatter.Format(lines[i], r.Family), op.Save.ToString());
+            else Assert.Equal(op.Kind switch
+            {
+                PayloadOpKind.Table => "*" + op.Name, PayloadOpKind.Chain => $":{op.Name} - [0:0]",
+                PayloadOpKind.Delete => "-X " + op.Name, _ => "COMMIT",
+            }, lines[i]);
+        }
+        // The view from the sync's save forms, and from the text (a payload that is not the sync's own string).
+        var copy = r with { RestorePayload = new string(r.RestorePayload.AsSpan()) };
+        Assert.Equal(NodeIptablesView.AfterSync(copy).Save(), NodeIptablesView.AfterSync(r).Save());
+    }
+
+    /// <summary>A user-written text the restore tokenizer would read back differently (here a bridge name with a quote)
+    /// makes the sync give no save forms; the view then reads the payload text, as before.</summary>
+    [Fact]
+    public void Unsafe_user_text_falls_back_to_reading_the_payload()
+    {
+        var cfg = new KubeProxyConfiguration
+        {
+            DetectLocalMode = DetectLocalMode.BridgeInterface, DetectLocal = new DetectLocalConfiguration { BridgeInterface = "cb\"r0" },
+        };
+        var svc = Svc("ns/a", "172.30.0.1", ServiceType.NodePort, Port(80, "p", nodePort: 30001));
+        var r = Sync([svc], [Slice("ns/a-x", "a", "p", 8080, Ep("10.244.0.2", "test-hostname"))], cfg: cfg);
+        Assert.Null(r.SaveForms);
+        Assert.Contains("-A KUBE-SVC-", NodeIptablesView.AfterSync(r).Save());
+        var ok = Sync([svc], [Slice("ns/a-x", "a", "p", 8080, Ep("10.244.0.2", "test-hostname"))], cfg: cfg with
+        {
+            DetectLocal = new DetectLocalConfiguration { BridgeInterface = "cbr0" },
+        });
+        Assert.NotNull(ok.SaveForms);
+    }
 }
