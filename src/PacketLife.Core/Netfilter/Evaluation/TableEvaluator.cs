@@ -194,27 +194,48 @@ public sealed class TableEvaluator
     }
 
     /// <summary>Explain mode: every outcome with its exact probability (they sum to 1).</summary>
-    public IReadOnlyList<EvaluationOutcome> Explain(PacketContext ctx)
+    public IReadOnlyList<EvaluationOutcome> Explain(PacketContext ctx) => Explain(ctx, recordVisits: true);
+
+    /// <summary>Explain mode; without <paramref name="recordVisits"/> the outcomes carry no <see cref="EvaluationOutcome.Visits"/>
+    /// (a caller that only picks a branch and then replays it, recording, needs none).</summary>
+    public IReadOnlyList<EvaluationOutcome> Explain(PacketContext ctx, bool recordVisits)
     {
-        var outcomes = new List<EvaluationOutcome>();
+        // The first walk usually takes no random branch (a packet that meets no `statistic` rule): one outcome, and no
+        // enumeration to set up.
+        var oracle0 = new ReplayChoices([]);
+        var first = Walk(ctx with { State = ctx.State.Clone() }, oracle0, recordVisits);
+        if (oracle0.Taken.Count == 0) return [first];
+        var outcomes = new List<EvaluationOutcome> { first with { Branches = [.. oracle0.Taken] } };
         var pending = new Stack<bool[]>();
-        pending.Push([]);
+        PushAlternatives(pending, oracle0.Taken, 0);
         while (pending.Count > 0)
         {
             var prefix = pending.Pop();
             var oracle = new ReplayChoices(prefix);
-            var outcome = Walk(ctx with { State = ctx.State.Clone() }, oracle, record: true);
+            var outcome = Walk(ctx with { State = ctx.State.Clone() }, oracle, recordVisits);
             outcomes.Add(oracle.Taken.Count == 0 ? outcome : outcome with { Branches = [.. oracle.Taken] });
-            for (int j = oracle.Taken.Count - 1; j >= prefix.Length; j--)
-            {
-                var alt = new bool[j + 1];
-                for (int k = 0; k < j; k++) alt[k] = oracle.Taken[k];
-                alt[j] = !oracle.Taken[j];
-                pending.Push(alt);
-            }
+            PushAlternatives(pending, oracle.Taken, prefix.Length);
         }
-        // Stable order: most likely first, then by walk order.
-        return [.. outcomes.Select((o, i) => (o, i)).OrderByDescending(x => x.o.Probability).ThenBy(x => x.i).Select(x => x.o)];
+        // Stable order: most likely first, then by walk order (an insertion sort: a handful of outcomes).
+        for (int i = 1; i < outcomes.Count; i++)
+        {
+            var o = outcomes[i];
+            int j = i - 1;
+            while (j >= 0 && outcomes[j].Probability < o.Probability) { outcomes[j + 1] = outcomes[j]; j--; }
+            outcomes[j + 1] = o;
+        }
+        return outcomes;
+    }
+
+    static void PushAlternatives(Stack<bool[]> pending, List<bool> taken, int from)
+    {
+        for (int j = taken.Count - 1; j >= from; j--)
+        {
+            var alt = new bool[j + 1];
+            for (int k = 0; k < j; k++) alt[k] = taken[k];
+            alt[j] = !taken[j];
+            pending.Push(alt);
+        }
     }
 
     /// <summary>Sample mode: one outcome, random branches drawn from <paramref name="random"/>.</summary>
@@ -366,11 +387,17 @@ public sealed class TableEvaluator
                     visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, "ACCEPT"));
                     return Finish(TableVerdict.Accept);
                 case TargetAction.Drop:
-                    visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, "DROP"));
-                    return Finish(TableVerdict.Drop);
+                {
+                    var final = new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, "DROP");
+                    visits?.Add(final);
+                    return Finish(TableVerdict.Drop) with { Final = final };
+                }
                 case TargetAction.Reject:
-                    visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, "REJECT " + res.Detail));
-                    return Finish(new TableVerdict(VerdictKind.Reject, res.Detail));
+                {
+                    var final = new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, "REJECT " + res.Detail);
+                    visits?.Add(final);
+                    return Finish(new TableVerdict(VerdictKind.Reject, res.Detail)) with { Final = final };
+                }
                 case TargetAction.Nat:
                     visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, res.Detail));
                     return Finish(TableVerdict.Accept);

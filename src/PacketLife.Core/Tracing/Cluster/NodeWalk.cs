@@ -91,7 +91,7 @@ internal static class NodeWalk
                 if (!rt.FreshOutcomes.TryGetValue(key, out outcomes!))
                 {
                     if (TrySingle(rt, p, origin, inIf, untouched, firstOfRun, recordSteps: true) is { } single) return Map(rt, p, single);
-                    rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin);
+                    rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin, recordSteps: false);
                 }
             }
             else if (!rt.Multipath && !Forks(rt, p, inIf))
@@ -99,7 +99,7 @@ internal static class NodeWalk
                 // The nat chains give one outcome for this new connection: one sampled walk is the whole answer.
                 return Map(rt, p, rt.Walker.Sample(p, origin, rt.Random));
             }
-            else outcomes = rt.Walker.Explain(p, origin);
+            else outcomes = rt.Walker.Explain(p, origin, recordSteps: false);
             var pick = outcomes.Count == 1 ? 0 : chooser.Choose(outcomes.Select(x => x.Probability).ToList());
             o = rt.Walker.Commit(outcomes[pick], rt.Random);
         }
@@ -119,7 +119,7 @@ internal static class NodeWalk
         if (!rt.FreshOutcomes.TryGetValue(key, out var outcomes))
         {
             if (TrySingle(rt, p, origin, inIf, untouched, firstOfRun, recordSteps: false) is { } single) return MapLight(single);
-            rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin);
+            rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin, recordSteps: false);
         }
         var pick = outcomes.Count == 1 ? 0 : chooser.Choose(outcomes.Select(x => x.Probability).ToList());
         return MapLight(outcomes[pick]);
@@ -141,6 +141,22 @@ internal static class NodeWalk
         rt.Reseed(rt.RandomSeed);
         return null;
     }
+
+    /// <summary>The rule that ended the walk: the last DROP/REJECT verdict (a REJECT's answer walks OUTPUT after it),
+    /// else the last rule visited.</summary>
+    static string? LastDropRule(ImmutableArray<HostStep> steps)
+    {
+        for (int i = steps.Length - 1; i >= 0; i--)
+            if (steps[i].Rule is { Action: Netfilter.Evaluation.VisitAction.Verdict, Rule: { } t }
+                && (t.Contains("-j REJECT", StringComparison.Ordinal) || t.Contains("-j DROP", StringComparison.Ordinal)))
+                return t;
+        for (int i = steps.Length - 1; i >= 0; i--)
+            if (steps[i].Rule is { } v) return v.Rule;
+        return null;
+    }
+
+    /// <summary><see cref="Netfilter.Evaluation.VisitAction"/>'s names by value (Enum.ToString boxes).</summary>
+    static readonly string[] ActionNames = Enum.GetNames<Netfilter.Evaluation.VisitAction>();
 
     static WalkResult MapLight(HostWalkOutcome o) =>
         new(EndOf(o.Disposition), o.PacketAfter, o.OutInterface, o.OutBridgePort, o.Nexthop ?? o.PacketAfter.Dst, "", [], false, null, null, o.Conntrack);
@@ -167,7 +183,7 @@ internal static class NodeWalk
             Conntrack = Netfilter.Evaluation.ConntrackView.NewFor(p),
             AddressTypeOf = (ip, limit) => (Netfilter.Evaluation.AddressType)(1 << (int)host.AddressType(ip, limit)),
         };
-        return nat.Explain(ctx).Count > 1;
+        return nat.Explain(ctx, recordVisits: false).Count > 1;
     }
 
     static WalkResult Map(NodeRuntime rt, Packet p, HostWalkOutcome o)
@@ -179,7 +195,7 @@ internal static class NodeWalk
             switch (s.Kind)
             {
                 case HostStepKind.Rule when s.Rule is { } v:
-                    steps.Add(new RuleStep(v.Table, v.Chain, v.Index, v.Rule, v.Action.ToString(), v.Detail));
+                    steps.Add(new RuleStep(v.Table, v.Chain, v.Index, v.Rule, ActionNames[(int)v.Action], v.Detail));
                     if (v.Rule?.Contains("-j MASQUERADE", StringComparison.Ordinal) == true && v.Action == Netfilter.Evaluation.VisitAction.Verdict) masqRule = v.Rule;
                     break;
                 case HostStepKind.Nat:
@@ -198,14 +214,12 @@ internal static class NodeWalk
         if (o.Conntrack is { } ct)
             steps.Add(new ConntrackStep(ConntrackText.Write(ConntrackLine.FromEntry(ct, rt.Table.Now)), o.ConntrackCreated, "after this packet"));
         var end = EndOf(o.Disposition);
-        // The rule that ended the walk: the last DROP/REJECT verdict (a REJECT's answer walks OUTPUT after it).
-        var lastRule = o.RuleVisits.LastOrDefault(v => v.Action == Netfilter.Evaluation.VisitAction.Verdict
-            && v.Rule is { } t && (t.Contains("-j REJECT", StringComparison.Ordinal) || t.Contains("-j DROP", StringComparison.Ordinal)))?.Rule
-            ?? o.RuleVisits.LastOrDefault()?.Rule;
+        string? dropRule = null;
+        if (end is WalkEnd.Dropped or WalkEnd.Rejected)
+            dropRule = o.Where == "bridge" ? "hairpin-off" : LastDropRule(o.Steps);
         bool masq = masqRule is not null && o.PacketAfter.Src != p.Src;
         var detail = $"{HostWalkOutcome.DispositionName(o.Disposition)} at {o.Where}: {o.Reason}";
         if (o.IsUncertain) detail += " (uncertain: " + string.Join("; ", o.Uncertain) + ")";
-        string? dropRule = end is WalkEnd.Dropped or WalkEnd.Rejected ? (o.Where == "bridge" ? "hairpin-off" : lastRule) : null;
         return new WalkResult(end, o.PacketAfter, o.OutInterface, o.OutBridgePort, o.Nexthop ?? o.PacketAfter.Dst, detail, steps.ToImmutable(), masq, masqRule, dropRule, o.Conntrack);
     }
 }

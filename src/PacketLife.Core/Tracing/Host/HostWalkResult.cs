@@ -51,6 +51,25 @@ public enum HostStepKind
 /// <see cref="Before"/>/<see cref="After"/> are set when the packet was rewritten.</summary>
 public sealed record HostStep(HostStepKind Kind, string Hook, string Text, RuleVisit? Rule = null, Packet? Before = null, Packet? After = null)
 {
+    /// <summary>A rule visit whose <see cref="Text"/> is the visit's own line, written when first read: most walks'
+    /// steps are turned into trace steps from <see cref="Rule"/> and never need it (a `trace --all` on a large cluster
+    /// records hundreds of thousands of visits).</summary>
+    internal HostStep(HostStepKind kind, string hook, RuleVisit rule) : this(kind, hook, (string)null!, rule) { }
+
+    /// <summary>What happened, in words (for a rule visit: `table:chain:index action detail  rule`).</summary>
+    public string Text
+    {
+        get => field ??= Rule!.ToString();
+        init => field = value;
+    } = Text;
+
+    // Equal by what they say, whether or not the text of a rule visit has been written yet.
+    public bool Equals(HostStep? other) =>
+        other is not null && Kind == other.Kind && Hook == other.Hook && Text == other.Text && Equals(Rule, other.Rule)
+        && Equals(Before, other.Before) && Equals(After, other.After);
+
+    public override int GetHashCode() => HashCode.Combine(Kind, Hook, Text, Rule, Before, After);
+
     public override string ToString() => Rule is { } r ? r.ToString() : $"{Hook}: {Text}";
 }
 

@@ -30,7 +30,12 @@ public sealed class HostWalker
     /// <summary>Every outcome with its exact probability (they sum to 1), most likely first; the runtime is not changed.
     /// Random NAT ports are sampled once from a fixed seed and reported as <see cref="HostWalkOutcome.RandomPorts"/>
     /// (any free port of the window is possible).</summary>
-    public IReadOnlyList<HostWalkOutcome> Explain(Packet packet, HostPacketOrigin origin)
+    public IReadOnlyList<HostWalkOutcome> Explain(Packet packet, HostPacketOrigin origin) => Explain(packet, origin, recordSteps: true);
+
+    /// <summary><see cref="Explain(Packet, HostPacketOrigin)"/>; without <paramref name="recordSteps"/> the outcomes carry
+    /// no <see cref="HostWalkOutcome.Steps"/> (everything else is the same): for a caller that picks one outcome by its
+    /// probability and commits it, which walks it again, recording.</summary>
+    public IReadOnlyList<HostWalkOutcome> Explain(Packet packet, HostPacketOrigin origin, bool recordSteps)
     {
         var request = new HostWalkRequest(packet, origin);
         var outcomes = new List<HostWalkOutcome>();
@@ -42,7 +47,7 @@ public sealed class HostWalker
             if (outcomes.Count >= MaxOutcomes) { truncated = true; break; }
             var prefix = pending.Pop();
             var chooser = new Chooser(prefix);
-            var run = new Run(Runtime.CloneForExplain(), chooser, null, new Random(0), record: true);
+            var run = new Run(Runtime.CloneForExplain(), chooser, null, new Random(0), record: recordSteps);
             var o = run.Start(packet, origin);
             outcomes.Add(o with { Choices = [.. chooser.Taken], Request = request, Committed = false });
             for (int j = chooser.Taken.Count - 1; j >= prefix.Length; j--)
@@ -59,7 +64,15 @@ public sealed class HostWalker
         if (truncated)
             for (int i = 0; i < outcomes.Count; i++)
                 outcomes[i] = outcomes[i] with { Uncertain = outcomes[i].Uncertain.Add($"more than {MaxOutcomes} outcomes: the list is cut") };
-        return [.. outcomes.Select((o, i) => (o, i)).OrderByDescending(x => x.o.Probability).ThenBy(x => x.i).Select(x => x.o)];
+        // Most likely first, then in enumeration order (a stable insertion sort: few outcomes, no LINQ to compile).
+        for (int i = 1; i < outcomes.Count; i++)
+        {
+            var o = outcomes[i];
+            int j = i - 1;
+            while (j >= 0 && outcomes[j].Probability < o.Probability) { outcomes[j + 1] = outcomes[j]; j--; }
+            outcomes[j + 1] = o;
+        }
+        return outcomes;
     }
 
     /// <summary>One outcome, every random branch drawn from <paramref name="random"/>; the runtime (conntrack table,
@@ -626,14 +639,18 @@ public sealed class HostWalker
             if (sampleRandom is not null) o = ev.Sample(ctx, sampleRandom, record);
             else
             {
-                var all = ev.Explain(ctx);
+                // Only the branches' probabilities are needed here: the chosen one is walked again below, recording.
+                var all = ev.Explain(ctx, recordVisits: false);
                 int i = all.Count == 1 ? 0 : chooser!.Choose(all.Count);
                 // Replay the chosen branch against this walk's state so nth/recent/limit state moves as in the kernel.
                 o = ev.Replay(ctx, all[i].Branches, record);
             }
             probability *= o.Probability;
             if (steps is not null)
-                foreach (var v in o.Visits) steps.Add(new HostStep(HostStepKind.Rule, NetfilterTables.ChainOf(ctx.Hook), v.ToString(), v));
+            {
+                var hookName = NetfilterTables.ChainOf(ctx.Hook);
+                foreach (var v in o.Visits) steps.Add(new HostStep(HostStepKind.Rule, hookName, v));
+            }
             if (o.Packet.Mark != p.Mark)
             {
                 Step(HostStepKind.Mark, table + ":" + NetfilterTables.ChainOf(ctx.Hook), $"mark 0x{p.Mark:x} -> 0x{o.Packet.Mark:x}", before: p, after: p with { Mark = o.Packet.Mark });
@@ -669,8 +686,9 @@ public sealed class HostWalker
             }
         }
 
+        // The last visit of a DROP/REJECT is the rule's verdict, or the policy (no rule); unrecorded walks keep the former.
         static string? LastRuleText(EvaluationOutcome o) =>
-            o.Visits.IsDefaultOrEmpty ? null : o.Visits[^1] is { Rule: not null } v ? $"{v.Table}:{v.Chain}:{v.Index} {v.Rule}" : null;
+            (o.Visits.IsDefaultOrEmpty ? o.Final : o.Visits[^1]) is { Rule: not null } v ? $"{v.Table}:{v.Chain}:{v.Index} {v.Rule}" : null;
 
         // ---- REJECT and ICMP errors (§2.4) ----
 
