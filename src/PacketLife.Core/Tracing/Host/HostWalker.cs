@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
 using PacketLife.Core.Conntrack;
 using PacketLife.Core.Conntrack.Nat;
 using PacketLife.Core.Net;
@@ -110,6 +111,26 @@ public sealed class HostWalker
             Counts.Add(count);
             return c;
         }
+    }
+
+    /// <summary>A step's text, formatted only when the walk records steps: a walk whose steps nobody reads (explain
+    /// before commit, a health probe's light run) would otherwise write every conntrack entry and route it meets.</summary>
+    [InterpolatedStringHandler]
+    ref struct StepText
+    {
+        DefaultInterpolatedStringHandler inner;
+
+        public StepText(int literalLength, int formattedCount, Run run, out bool shouldAppend)
+        {
+            shouldAppend = run.Recording;
+            inner = shouldAppend ? new DefaultInterpolatedStringHandler(literalLength, formattedCount) : default;
+        }
+
+        public void AppendLiteral(string value) => inner.AppendLiteral(value);
+        public void AppendFormatted<T>(T value) => inner.AppendFormatted(value);
+        public void AppendFormatted<T>(T value, string? format) => inner.AppendFormatted(value, format);
+        public void AppendFormatted(string? value) => inner.AppendFormatted(value);
+        public string ToStringAndClear() => inner.ToStringAndClear();
     }
 
     /// <summary>The end of a walk (or of a part of it).</summary>
@@ -505,7 +526,13 @@ public sealed class HostWalker
 
         string Hook() => localOut ? "OUTPUT" : "PREROUTING";
 
-        static CtView? View(ConntrackResult? r, Packet p, DateTimeOffset now)
+        // A walk is one instant: the clock is read once, when a rule first needs an entry's remaining timeout (the
+        // clock behind a live table is the system's, a syscall each time).
+        DateTimeOffset? now;
+
+        DateTimeOffset Now => now ??= rt.Conntrack.Now;
+
+        static CtView? View(ConntrackResult? r, Packet p, Run run)
         {
             if (r is null || r.Verdict == ConntrackVerdict.Invalid) return null;
             if (r.Verdict == ConntrackVerdict.Untracked)
@@ -520,7 +547,7 @@ public sealed class HostWalker
             if (e.Has(ConntrackStatus.SeenReply)) status |= CtStatus.SeenReply;
             if (e.Has(ConntrackStatus.Assured)) status |= CtStatus.Assured;
             if (e.Has(ConntrackStatus.Confirmed)) status |= CtStatus.Confirmed;
-            long left = e.RemainingSeconds(now);
+            long left = e.RemainingSeconds(run.Now);
             return new CtView(st, status, Tuple(e.Original), Tuple(e.Reply), e.Mark,
                 r.Direction == ConntrackDirection.Reply ? CtDirection.Reply : CtDirection.Original,
                 (uint)Math.Max(0, left));
@@ -612,7 +639,7 @@ public sealed class HostWalker
             Bridged = physIn is not null || physOut is not null,
             PhysIn = physIn,
             PhysOut = physOut,
-            Conntrack = View(ct, p, rt.Conntrack.Now),
+            Conntrack = View(ct, p, this),
             AddressTypeOf = addressTypeOf ??= AddressTypeOf,
             Owner = hook is NetfilterHook.Output or NetfilterHook.Postrouting ? owner : null,
             State = rt.State,
@@ -795,6 +822,14 @@ public sealed class HostWalker
 
         void Step(HostStepKind kind, string hook, string text, Packet? before = null, Packet? after = null) =>
             steps?.Add(new HostStep(kind, hook, text, null, before, after));
+
+        /// <summary>The same for a text with holes: it is written only when this walk records its steps.</summary>
+        void Step(HostStepKind kind, string hook, [InterpolatedStringHandlerArgument("")] ref StepText text, Packet? before = null, Packet? after = null)
+        {
+            if (steps is not null) steps.Add(new HostStep(kind, hook, text.ToStringAndClear(), null, before, after));
+        }
+
+        public bool Recording => steps is not null;
 
         HostWalkOutcome Finish(HostDisposition d, string where, string reason) => new()
         {
