@@ -155,6 +155,22 @@ internal static class NodeWalk
         return null;
     }
 
+    /// <summary>The trace step of a rule visit. The evaluator reuses a rule's visit object (see TableEvaluator's memo),
+    /// so the step made for it is reused too (per thread, keyed by the visit's identity): the paths of one explain
+    /// visit the same few hundred rules over and over.</summary>
+    static RuleStep RuleStepOf(Netfilter.Evaluation.RuleVisit v)
+    {
+        var cache = ruleSteps ??= new(ReferenceEqualityComparer.Instance);
+        if (cache.TryGetValue(v, out var step)) return step;
+        step = new RuleStep(v.Table, v.Chain, v.Index, v.Rule, ActionNames[(int)v.Action], v.Detail);
+        // Bounded: visits that are not reused (branches, drops) would otherwise pile up over a long-lived thread.
+        if (cache.Count >= 1 << 16) cache.Clear();
+        cache[v] = step;
+        return step;
+    }
+
+    [ThreadStatic] static Dictionary<Netfilter.Evaluation.RuleVisit, RuleStep>? ruleSteps;
+
     /// <summary><see cref="Netfilter.Evaluation.VisitAction"/>'s names by value (Enum.ToString boxes).</summary>
     static readonly string[] ActionNames = Enum.GetNames<Netfilter.Evaluation.VisitAction>();
 
@@ -195,7 +211,7 @@ internal static class NodeWalk
             switch (s.Kind)
             {
                 case HostStepKind.Rule when s.Rule is { } v:
-                    steps.Add(new RuleStep(v.Table, v.Chain, v.Index, v.Rule, ActionNames[(int)v.Action], v.Detail));
+                    steps.Add(RuleStepOf(v));
                     if (v.Rule?.Contains("-j MASQUERADE", StringComparison.Ordinal) == true && v.Action == Netfilter.Evaluation.VisitAction.Verdict) masqRule = v.Rule;
                     break;
                 case HostStepKind.Nat:
@@ -207,7 +223,7 @@ internal static class NodeWalk
                 case HostStepKind.Verdict:
                     break;
                 default:
-                    steps.Add(new NoteStep($"{s.Hook}: {s.Text}"));
+                    steps.Add(new NoteStep(s.Line));
                     break;
             }
         }
@@ -218,8 +234,13 @@ internal static class NodeWalk
         if (end is WalkEnd.Dropped or WalkEnd.Rejected)
             dropRule = o.Where == "bridge" ? "hairpin-off" : LastDropRule(o.Steps);
         bool masq = masqRule is not null && o.PacketAfter.Src != p.Src;
-        var detail = $"{HostWalkOutcome.DispositionName(o.Disposition)} at {o.Where}: {o.Reason}";
-        if (o.IsUncertain) detail += " (uncertain: " + string.Join("; ", o.Uncertain) + ")";
+        // The walk's own account is quoted only where the path ends on this node.
+        var detail = "";
+        if (end is WalkEnd.Dropped or WalkEnd.Rejected or WalkEnd.Uncertain)
+        {
+            detail = $"{HostWalkOutcome.DispositionName(o.Disposition)} at {o.Where}: {o.Reason}";
+            if (o.IsUncertain) detail += " (uncertain: " + string.Join("; ", o.Uncertain) + ")";
+        }
         return new WalkResult(end, o.PacketAfter, o.OutInterface, o.OutBridgePort, o.Nexthop ?? o.PacketAfter.Dst, detail, steps.ToImmutable(), masq, masqRule, dropRule, o.Conntrack);
     }
 }

@@ -56,12 +56,22 @@ public sealed record HostStep(HostStepKind Kind, string Hook, string Text, RuleV
     /// records hundreds of thousands of visits).</summary>
     internal HostStep(HostStepKind kind, string hook, RuleVisit rule) : this(kind, hook, (string)null!, rule) { }
 
+    /// <summary>A step written as its whole line, `hook: text` (see <see cref="Line"/>); its <see cref="Text"/> is cut
+    /// from the line when first read.</summary>
+    internal HostStep(HostStepKind kind, string hook, string line, Packet? before, Packet? after, bool lineWithHook)
+        : this(kind, hook, (string)null!, null, before, after) => this.line = lineWithHook ? line : throw new ArgumentException("a line with its hook", nameof(lineWithHook));
+
+    string? line;
+
     /// <summary>What happened, in words (for a rule visit: `table:chain:index action detail  rule`).</summary>
     public string Text
     {
-        get => field ??= Rule!.ToString();
-        init => field = value;
+        get => field ??= line is not null ? line[(Hook.Length + 2)..] : Rule!.ToString();
+        init { field = value; line = null; }
     } = Text;
+
+    /// <summary>`hook: text`, as a cluster trace notes the step (made once, when the walker wrote the step that way).</summary>
+    internal string Line => line ??= $"{Hook}: {Text}";
 
     // Equal by what they say, whether or not the text of a rule visit has been written yet.
     public bool Equals(HostStep? other) =>

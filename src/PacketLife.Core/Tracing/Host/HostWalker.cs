@@ -120,11 +120,20 @@ public sealed class HostWalker
     {
         DefaultInterpolatedStringHandler inner;
 
-        public StepText(int literalLength, int formattedCount, Run run, out bool shouldAppend)
+        public StepText(int literalLength, int formattedCount, Run run, HostStepKind kind, string hook, out bool shouldAppend)
         {
             shouldAppend = run.Recording;
-            inner = shouldAppend ? new DefaultInterpolatedStringHandler(literalLength, formattedCount) : default;
+            inner = shouldAppend ? new DefaultInterpolatedStringHandler(literalLength + hook.Length + 2, formattedCount) : default;
+            // NAT and route steps keep their own fields in a cluster trace; the others become `hook: text` notes.
+            WithHook = shouldAppend && kind is not (HostStepKind.Nat or HostStepKind.Route or HostStepKind.Rule or HostStepKind.Verdict);
+            if (WithHook)
+            {
+                inner.AppendLiteral(hook);
+                inner.AppendLiteral(": ");
+            }
         }
+
+        public bool WithHook { get; }
 
         public void AppendLiteral(string value) => inner.AppendLiteral(value);
         public void AppendFormatted<T>(T value) => inner.AppendFormatted(value);
@@ -664,6 +673,12 @@ public sealed class HostWalker
             if (ev is null) return new EvaluationOutcome(1, TableVerdict.Accept, ctx.Packet, [], [], []);
             EvaluationOutcome o;
             if (sampleRandom is not null) o = ev.Sample(ctx, sampleRandom, record);
+            else if (!ev.CanBranch(ctx.Hook))
+            {
+                // No rule on the way forks: the one outcome explain would give, walked once against this walk's state
+                // (which is what replaying it does).
+                o = ev.Replay(ctx, [], record);
+            }
             else
             {
                 // Only the branches' probabilities are needed here: the chosen one is walked again below, recording.
@@ -823,10 +838,14 @@ public sealed class HostWalker
         void Step(HostStepKind kind, string hook, string text, Packet? before = null, Packet? after = null) =>
             steps?.Add(new HostStep(kind, hook, text, null, before, after));
 
-        /// <summary>The same for a text with holes: it is written only when this walk records its steps.</summary>
-        void Step(HostStepKind kind, string hook, [InterpolatedStringHandlerArgument("")] ref StepText text, Packet? before = null, Packet? after = null)
+        /// <summary>The same for a text with holes: it is written only when this walk records its steps, and for the
+        /// kinds a cluster trace shows as notes, as the whole `hook: text` line at once (see <see cref="StepText"/>).</summary>
+        void Step(HostStepKind kind, string hook, [InterpolatedStringHandlerArgument("", "kind", "hook")] ref StepText text, Packet? before = null, Packet? after = null)
         {
-            if (steps is not null) steps.Add(new HostStep(kind, hook, text.ToStringAndClear(), null, before, after));
+            if (steps is null) return;
+            steps.Add(text.WithHook
+                ? new HostStep(kind, hook, text.ToStringAndClear(), before, after, lineWithHook: true)
+                : new HostStep(kind, hook, text.ToStringAndClear(), null, before, after));
         }
 
         public bool Recording => steps is not null;
