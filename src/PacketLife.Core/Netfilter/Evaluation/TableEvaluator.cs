@@ -202,6 +202,21 @@ public sealed class TableEvaluator
     /// gives.</summary>
     readonly bool[] branchesAtHook;
 
+    /// <summary>When the built-in chain of <paramref name="hook"/> has no rules and the policy ACCEPT (a mangle table
+    /// kube-proxy never writes to), every walk there is the same: ACCEPT by the policy, the packet unchanged, nothing
+    /// requested. Gives that walk's one visit, so a caller can record it without walking.</summary>
+    public bool IsEmptyAccept(NetfilterHook hook, out RuleVisit policyVisit)
+    {
+        var entry = entryByHook[(int)hook];
+        if (entry.Start >= 0 && entry.Start == entry.End && (entry.Chain!.Policy ?? "ACCEPT") == "ACCEPT")
+        {
+            policyVisit = policyVisits[(int)hook] ??= new RuleVisit(Table, entry.Chain.Name, 1, null, VisitAction.Policy, entry.Chain.Policy ?? "ACCEPT");
+            return true;
+        }
+        policyVisit = null!;
+        return false;
+    }
+
     /// <summary>Whether a walk of this table at <paramref name="hook"/> can fork at a random branch (see
     /// <see cref="Explain(PacketContext, bool)"/>); false also when the table has no chain for the hook.</summary>
     public bool CanBranch(NetfilterHook hook) => branchesAtHook[(int)hook];

@@ -101,7 +101,8 @@ internal static class NodeWalk
             }
             else outcomes = rt.Walker.Explain(p, origin, recordSteps: false);
             var pick = outcomes.Count == 1 ? 0 : chooser.Choose(outcomes.Select(x => x.Probability).ToList());
-            o = rt.Walker.Commit(outcomes[pick], rt.Random);
+            // Committed against the state it was explained on (an emptied table, reset rule state, or this very table).
+            o = rt.Walker.CommitExplained(outcomes[pick], rt.Random);
         }
         return Map(rt, p, o);
     }

@@ -127,6 +127,8 @@ public sealed record HostWalkOutcome
     /// <summary>The choices this outcome took at each branch point (internal replay key for <see cref="HostWalker.Commit"/>).</summary>
     public ImmutableArray<int> Choices { get; init; } = [];
     internal HostWalkRequest? Request { get; init; }
+    /// <summary>Explained outcomes: what each table walk that could fork did (<see cref="HostWalker.CommitExplained"/>).</summary>
+    internal ImmutableArray<HostWalker.TableChoice> TableChoices { get; init; }
 
     public bool IsUncertain => !Uncertain.IsDefaultOrEmpty;
 

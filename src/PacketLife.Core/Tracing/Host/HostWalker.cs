@@ -43,14 +43,15 @@ public sealed class HostWalker
         var pending = new Stack<int[]>();
         pending.Push([]);
         bool truncated = false;
+        var memo = new TableMemo();
         while (pending.Count > 0)
         {
             if (outcomes.Count >= MaxOutcomes) { truncated = true; break; }
             var prefix = pending.Pop();
-            var chooser = new Chooser(prefix);
+            var chooser = new Chooser(prefix) { Memo = memo };
             var run = new Run(Runtime.CloneForExplain(), chooser, null, new Random(0), record: recordSteps);
             var o = run.Start(packet, origin);
-            outcomes.Add(o with { Choices = [.. chooser.Taken], Request = request, Committed = false });
+            outcomes.Add(o with { Choices = [.. chooser.Taken], TableChoices = [.. chooser.Tables], Request = request, Committed = false });
             for (int j = chooser.Taken.Count - 1; j >= prefix.Length; j--)
             {
                 for (int alt = 1; alt < chooser.Counts[j]; alt++)
@@ -96,12 +97,37 @@ public sealed class HostWalker
         return run.Start(req.Packet, req.Origin) with { Committed = true, Request = req, Choices = outcome.Choices };
     }
 
+    /// <summary><see cref="Commit"/> for a caller that commits an outcome right after explaining it, against the same
+    /// state (or an identical one: an emptied table and reset rule state): the tables are not explained again, each
+    /// walks the branches it took in the explained walk. The result is <see cref="Commit"/>'s.</summary>
+    internal HostWalkOutcome CommitExplained(HostWalkOutcome outcome, Random random)
+    {
+        if (outcome.Committed) throw new InvalidOperationException("this outcome is already committed");
+        var req = outcome.Request ?? throw new InvalidOperationException("this outcome did not come from Explain");
+        var chooser = new Chooser([.. outcome.Choices]) { Replay = outcome.TableChoices };
+        var run = new Run(Runtime, chooser, null, random, record: true);
+        return run.Start(req.Packet, req.Origin) with { Committed = true, Request = req, Choices = outcome.Choices };
+    }
+
     /// <summary>Forced choices (explain enumeration, commit): the prefix, then the first alternative; records the
-    /// number of alternatives at each point.</summary>
+    /// number of alternatives at each point, and what each table walk that could fork did (in call order).</summary>
     sealed class Chooser(int[] prefix)
     {
         public List<int> Taken { get; } = [];
         public List<int> Counts { get; } = [];
+
+        /// <summary>Per table walk that could fork, in call order: whether it forked (took a choice) and the branches
+        /// it walked.</summary>
+        public List<TableChoice> Tables { get; } = [];
+
+        /// <summary>Table walks that could fork so far in this walk (nested answer walks included).</summary>
+        public int TableCalls;
+
+        /// <summary>Set for <see cref="CommitExplained"/>: the explained walk's <see cref="Tables"/>, walked again.</summary>
+        public ImmutableArray<TableChoice> Replay { get; init; }
+
+        /// <summary>The explain in progress's table outcomes, shared by its walks.</summary>
+        public TableMemo? Memo { get; init; }
 
         public int Choose(int count)
         {
@@ -111,6 +137,34 @@ public sealed class HostWalker
             Counts.Add(count);
             return c;
         }
+
+        /// <summary>Replaying: the choice the explained walk took here.</summary>
+        public void Follow()
+        {
+            Taken.Add(Taken.Count < prefix.Length ? prefix[Taken.Count] : 0);
+            Counts.Add(1);
+        }
+    }
+
+    /// <summary>What one table walk that could fork did in an explained walk.</summary>
+    internal readonly record struct TableChoice(bool Forked, ImmutableArray<bool> Branches);
+
+    /// <summary>The outcomes of the tables explained during one <see cref="Explain(Packet, HostPacketOrigin, bool)"/>,
+    /// by the choices taken before the table and its place among the walk's table walks: the walks of one explain start
+    /// from identical copies of the runtime and are deterministic, so walks that agree on the choices so far meet the
+    /// same table with the same packet and state (each alternative would otherwise explain the fork again).</summary>
+    sealed class TableMemo
+    {
+        readonly List<(int[] Taken, int Call, IReadOnlyList<EvaluationOutcome> All)> entries = [];
+
+        public IReadOnlyList<EvaluationOutcome>? Find(List<int> taken, int call)
+        {
+            foreach (var (t, c, all) in entries)
+                if (c == call && t.AsSpan().SequenceEqual(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(taken))) return all;
+            return null;
+        }
+
+        public void Add(List<int> taken, int call, IReadOnlyList<EvaluationOutcome> all) => entries.Add(([.. taken], call, all));
     }
 
     /// <summary>A step's text, formatted only when the walk records steps: a walk whose steps nobody reads (explain
@@ -490,6 +544,12 @@ public sealed class HostWalker
         /// (NF_IP_PRI_RAW &lt; NF_IP_PRI_CONNTRACK): `NOTRACK`/`CT --notrack` and `CT --zone` there decide it.</summary>
         void RawThenConntrack(NetfilterHook hook, string? inDev, string? outDev, ConntrackResult? attached, Packet? quoted)
         {
+            if (rt.Evaluator["raw"] is null)
+            {
+                // No raw table: it accepts, requests nothing (no NOTRACK, no zone).
+                ConntrackIn(attached, false, quoted);
+                return;
+            }
             var raw = Table("raw", Ctx(hook, inDev, outDev));
             bool notrack = false;
             foreach (var r in raw.Requests)
@@ -662,7 +722,14 @@ public sealed class HostWalker
         void Chain(string table, NetfilterHook hook, string? inDev, string? outDev, string? physOut = null)
         {
             // A table the ruleset lacks (or that has no chain at this hook) accepts: no context to build.
-            if (rt.Evaluator[table] is null) return;
+            var ev = rt.Evaluator[table];
+            if (ev is null) return;
+            // An empty built-in chain with policy ACCEPT: its one visit, without a walk (and a context) per packet.
+            if (ev.IsEmptyAccept(hook, out var policy))
+            {
+                steps?.Add(new HostStep(HostStepKind.Rule, NetfilterTables.ChainOf(hook), policy));
+                return;
+            }
             var o = Table(table, Ctx(hook, inDev, outDev, physOut));
             EndIfNotAccepted(o, table, NetfilterTables.ChainOf(hook));
         }
@@ -681,11 +748,29 @@ public sealed class HostWalker
             }
             else
             {
-                // Only the branches' probabilities are needed here: the chosen one is walked again below, recording.
-                var all = ev.Explain(ctx, recordVisits: false);
-                int i = all.Count == 1 ? 0 : chooser!.Choose(all.Count);
-                // Replay the chosen branch against this walk's state so nth/recent/limit state moves as in the kernel.
-                o = ev.Replay(ctx, all[i].Branches, record);
+                var ch = chooser!;
+                int call = ch.TableCalls++;
+                if (!ch.Replay.IsDefault && call < ch.Replay.Length)
+                {
+                    // Committing an explained walk: this table's branches as that walk took them.
+                    var done = ch.Replay[call];
+                    if (done.Forked) ch.Follow();
+                    o = ev.Replay(ctx, done.Branches, record);
+                }
+                else
+                {
+                    // Only the branches' probabilities are needed here: the chosen one is walked again below, recording.
+                    var all = ch.Memo?.Find(ch.Taken, call);
+                    if (all is null)
+                    {
+                        all = ev.Explain(ctx, recordVisits: false);
+                        ch.Memo?.Add(ch.Taken, call, all);
+                    }
+                    int i = all.Count == 1 ? 0 : ch.Choose(all.Count);
+                    ch.Tables.Add(new TableChoice(all.Count > 1, all[i].Branches));
+                    // Replay the chosen branch against this walk's state so nth/recent/limit state moves as in the kernel.
+                    o = ev.Replay(ctx, all[i].Branches, record);
+                }
             }
             probability *= o.Probability;
             if (steps is not null)
