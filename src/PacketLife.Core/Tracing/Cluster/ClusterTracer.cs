@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
 using PacketLife.Core.Azure.DataPlane;
 using PacketLife.Core.Cluster;
 using PacketLife.Core.Conntrack;
@@ -620,6 +621,14 @@ public sealed partial class ClusterTracer
     static string? ServiceOfComment(string? rule)
     {
         if (rule is null) return null;
+        // Rule texts are the evaluator's own strings, quoted by every path that visits the rule: read each comment once.
+        return serviceOfComment.GetValue(rule, static r => new StrongBox<string?>(ReadServiceOfComment(r))).Value;
+    }
+
+    static readonly ConditionalWeakTable<string, StrongBox<string?>> serviceOfComment = new();
+
+    static string? ReadServiceOfComment(string rule)
+    {
         var m = System.Text.RegularExpressions.Regex.Match(rule, "--comment \"?([^\"]*)\"?");
         if (!m.Success) return null;
         foreach (var word in m.Groups[1].Value.Split(' '))
@@ -633,8 +642,15 @@ public sealed partial class ClusterTracer
     void ExplainMasquerade(RunState st, WalkResult r, TopologyNode node, Packet after, TraceSource from)
     {
         // The rule that asked for the mark: the last KUBE-MARK-MASQ jump before the walk's end.
-        var markRule = r.Steps.OfType<RuleStep>().LastOrDefault(s => s.Action == "Jump" && s.Rule?.Contains("-j KUBE-MARK-MASQ", StringComparison.Ordinal) == true);
-        var svc = ServiceOfComment(markRule?.Rule) ?? ServiceOfComment(r.Steps.OfType<RuleStep>().LastOrDefault(s => s.Rule?.Contains("--comment", StringComparison.Ordinal) == true)?.Rule);
+        RuleStep? markRule = null, commented = null;
+        // The last KUBE-MARK-MASQ jump, and the last rule with a comment (from the end, until both are found).
+        for (int i = r.Steps.Length - 1; i >= 0 && (markRule is null || commented is null); i--)
+            if (r.Steps[i] is RuleStep { Rule: { } ruleText } rs)
+            {
+                if (markRule is null && rs.Action == "Jump" && ruleText.Contains("-j KUBE-MARK-MASQ", StringComparison.Ordinal)) markRule = rs;
+                if (commented is null && ruleText.Contains("--comment", StringComparison.Ordinal)) commented = rs;
+            }
+        var svc = ServiceOfComment(markRule?.Rule) ?? ServiceOfComment(commented?.Rule);
         var text = from is TraceSource.FromPod or TraceSource.FromNode
             ? TraceMessages.SourceIpLostInsideText(svc ?? "the Service", after.Src.ToString(), markRule?.Rule)
             : TraceMessages.SourceIpLostText(svc ?? "the Service", after.Src.ToString());

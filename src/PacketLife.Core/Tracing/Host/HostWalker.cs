@@ -358,7 +358,7 @@ public sealed class HostWalker
             }
             var rp = host.CheckReversePath(p.Src, iface, p.Mark);
             if (!rp.Accepted) Drop("rp_filter", rp.Reason);
-            Step(HostStepKind.Route, "routing", $"input route to {p.Dst}: {route} ({RouteTypes.Name(route!.Type)})");
+            Step(HostStepKind.Route, "routing", $"input route to {p.Dst}: {RouteText(route!)} ({RouteTypes.Name(route!.Type)})");
             return route;
         }
 
@@ -469,7 +469,7 @@ public sealed class HostWalker
                 p = p with { Src = src!.Value };
             }
             string outIface = route.Type == RouteType.Local ? "lo" : route.OutInterface ?? "lo";
-            Step(HostStepKind.Route, "routing", $"output route to {p.Dst}: {route} (out {outIface})");
+            Step(HostStepKind.Route, "routing", $"output route to {p.Dst}: {RouteText(route)} (out {outIface})");
 
             if (attached is null && icmpStack && rt.ConntrackActive && q is not null && p.Protocol == IpProtocol.Icmp && ConntrackTracker.IsIcmpError(p.IcmpType))
             {
@@ -512,7 +512,7 @@ public sealed class HostWalker
         {
             var r = Lookup(p.Dst, p.Src, p.Mark, null);
             if (r is null) Drop("routing", $"re-route after {why}: no route to {p.Dst} (EHOSTUNREACH)");
-            Step(HostStepKind.Route, "routing", $"re-route ({why}): {r}");
+            Step(HostStepKind.Route, "routing", $"re-route ({why}): {RouteText(r!)}");
             return r!;
         }
 
@@ -917,6 +917,12 @@ public sealed class HostWalker
             Step(HostStepKind.Check, where, "dropped: " + reason);
             throw new Stop(HostDisposition.Drop, where, reason);
         }
+
+        /// <summary>A route as `ip route` shows it, written once per route: routes are immutable and every packet a node
+        /// forwards quotes one of its few.</summary>
+        static string RouteText(RouteResult r) => routeTexts.GetValue(r.Route, static route => route.ToString());
+
+        static readonly ConditionalWeakTable<Route, string> routeTexts = new();
 
         void Uncertain(string where, string reason) => uncertain = uncertain.Add($"{where}: {reason}");
 
