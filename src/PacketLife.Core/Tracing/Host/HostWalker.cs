@@ -44,14 +44,16 @@ public sealed class HostWalker
         pending.Push([]);
         bool truncated = false;
         var memo = new TableMemo();
+        ConntrackTable? copy = null;
         while (pending.Count > 0)
         {
             if (outcomes.Count >= MaxOutcomes) { truncated = true; break; }
             var prefix = pending.Pop();
             var chooser = new Chooser(prefix) { Memo = memo };
-            var run = new Run(Runtime.CloneForExplain(), chooser, null, new Random(0), record: recordSteps);
-            var o = run.Start(packet, origin);
-            outcomes.Add(o with { Choices = [.. chooser.Taken], TableChoices = [.. chooser.Tables], Request = request, Committed = false });
+            var runtime = Runtime.CloneForExplain(copy);
+            copy = runtime.Conntrack;
+            var run = new Run(runtime, chooser, null, new Random(0), record: recordSteps) { Request = request, Explaining = true };
+            outcomes.Add(run.Start(packet, origin));
             for (int j = chooser.Taken.Count - 1; j >= prefix.Length; j--)
             {
                 for (int alt = 1; alt < chooser.Counts[j]; alt++)
@@ -81,8 +83,8 @@ public sealed class HostWalker
     /// rule state) is changed as the kernel would change it.</summary>
     public HostWalkOutcome Sample(Packet packet, HostPacketOrigin origin, Random random, bool recordSteps = true)
     {
-        var run = new Run(Runtime, null, random, random, recordSteps);
-        return run.Start(packet, origin) with { Committed = true, Request = new HostWalkRequest(packet, origin) };
+        var run = new Run(Runtime, null, random, random, recordSteps) { Request = new HostWalkRequest(packet, origin), Committing = true };
+        return run.Start(packet, origin);
     }
 
     /// <summary>Applies an outcome of <see cref="Explain"/> to the runtime: the same branches are walked again against
@@ -93,8 +95,8 @@ public sealed class HostWalker
         if (outcome.Committed) throw new InvalidOperationException("this outcome is already committed");
         var req = outcome.Request ?? throw new InvalidOperationException("this outcome did not come from Explain");
         var chooser = new Chooser([.. outcome.Choices]);
-        var run = new Run(Runtime, chooser, null, random, record: true);
-        return run.Start(req.Packet, req.Origin) with { Committed = true, Request = req, Choices = outcome.Choices };
+        var run = new Run(Runtime, chooser, null, random, record: true) { Request = req, Committing = true, CommittedChoices = outcome.Choices };
+        return run.Start(req.Packet, req.Origin);
     }
 
     /// <summary><see cref="Commit"/> for a caller that commits an outcome right after explaining it, against the same
@@ -105,8 +107,8 @@ public sealed class HostWalker
         if (outcome.Committed) throw new InvalidOperationException("this outcome is already committed");
         var req = outcome.Request ?? throw new InvalidOperationException("this outcome did not come from Explain");
         var chooser = new Chooser([.. outcome.Choices]) { Replay = outcome.TableChoices };
-        var run = new Run(Runtime, chooser, null, random, record: true);
-        return run.Start(req.Packet, req.Origin) with { Committed = true, Request = req, Choices = outcome.Choices };
+        var run = new Run(Runtime, chooser, null, random, record: true) { Request = req, Committing = true, CommittedChoices = outcome.Choices };
+        return run.Start(req.Packet, req.Origin);
     }
 
     /// <summary>Forced choices (explain enumeration, commit): the prefix, then the first alternative; records the
@@ -269,7 +271,7 @@ public sealed class HostWalker
             }
             catch (Stop s)
             {
-                return Finish(s.Disposition, s.Where, s.Reason) with { Reply = s.Reply, ReplyQuotes = s.Quotes, ReplyWalk = s.ReplyWalk };
+                return Finish(s.Disposition, s.Where, s.Reason, reply: s.Reply, replyQuotes: s.Quotes, replyWalk: s.ReplyWalk);
             }
         }
 
@@ -400,7 +402,7 @@ public sealed class HostWalker
             Step(HostStepKind.Ttl, "FORWARD", $"ttl {old.Ttl} -> {p.Ttl}", before: old, after: p);
             Forward(inIface, outIface, null);
             PostRouting(outIface, nexthop, null);
-            return Finish(HostDisposition.Forward, "POSTROUTING", $"forwarded out {outIface} via {nexthop}") with { OutInterface = outIface, Nexthop = nexthop };
+            return Finish(HostDisposition.Forward, "POSTROUTING", $"forwarded out {outIface} via {nexthop}", outIface, nexthop);
         }
 
         void Forward(string? inDev, string? outDev, string? physOut)
@@ -419,7 +421,7 @@ public sealed class HostWalker
             if (outPort is null)
             {
                 Uncertain("bridge", $"which port of {bridge} leads to {p.Dst} is not known (no bridge FDB given)");
-                return Finish(HostDisposition.Uncertain, "bridge", $"bridged on {bridge}, out port unknown") with { Bridged = true, OutInterface = bridge };
+                return Finish(HostDisposition.Uncertain, "bridge", $"bridged on {bridge}, out port unknown", bridge, bridged: true);
             }
             if (outPort == inPort && !(host.FindInterface(inPort)?.Hairpin ?? false))
                 Drop("bridge", $"{bridge} would send the frame back out of its ingress port {inPort}, which has hairpin off (§6.3)");
@@ -430,8 +432,7 @@ public sealed class HostWalker
                 PostRouting(bridge, p.Dst, outPort, bridged: true);
             }
             else Step(HostStepKind.Route, "bridge", $"bridged on {bridge} without iptables: {inPort} -> {outPort}");
-            return Finish(HostDisposition.Forward, "bridge", $"bridged out {bridge} port {outPort}") with
-            { OutInterface = bridge, OutBridgePort = outPort, Bridged = true, Nexthop = p.Dst };
+            return Finish(HostDisposition.Forward, "bridge", $"bridged out {bridge} port {outPort}", bridge, p.Dst, outPort, bridged: true);
         }
 
         /// <summary>mangle/filter/security/nat INPUT, confirm, deliver (§1.2 A).</summary>
@@ -505,7 +506,7 @@ public sealed class HostWalker
                 localOut = false;
                 return Received(null, loopback: true, attached: ct);
             }
-            return Finish(HostDisposition.Output, "POSTROUTING", $"sent out {finalOut} via {nexthop}") with { OutInterface = finalOut, Nexthop = nexthop };
+            return Finish(HostDisposition.Output, "POSTROUTING", $"sent out {finalOut} via {nexthop}", finalOut, nexthop);
         }
 
         RouteResult Reroute(string why)
@@ -941,8 +942,27 @@ public sealed class HostWalker
 
         public bool Recording => steps is not null;
 
-        HostWalkOutcome Finish(HostDisposition d, string where, string reason) => new()
+        /// <summary>Set on a walk run for a public method: what its outcome says about how it was made.</summary>
+        public HostWalkRequest? Request { get; init; }
+        public bool Explaining { get; init; }
+        public bool Committing { get; init; }
+        public ImmutableArray<int> CommittedChoices { get; init; }
+
+        // The outcome is made once, with everything the walk and its caller know (no copies with `with`).
+        HostWalkOutcome Finish(HostDisposition d, string where, string reason, string? outInterface = null, Ip4? nexthop = null,
+            string? outBridgePort = null, bool bridged = false, Packet? reply = null, Packet? replyQuotes = null, HostWalkOutcome? replyWalk = null) => new()
         {
+            OutInterface = outInterface,
+            Nexthop = nexthop,
+            OutBridgePort = outBridgePort,
+            Bridged = bridged,
+            Reply = reply,
+            ReplyQuotes = replyQuotes,
+            ReplyWalk = replyWalk,
+            Committed = Committing,
+            Request = Request,
+            Choices = Explaining ? [.. chooser!.Taken] : CommittedChoices.IsDefault ? [] : CommittedChoices,
+            TableChoices = Explaining ? [.. chooser!.Tables] : default,
             Probability = probability,
             Disposition = d,
             Where = where,
