@@ -196,8 +196,22 @@ public sealed partial class ClusterTracer
 
         public void Explain(Explanation e)
         {
+            e = Shared(e);
             if (!Explanations.Contains(e)) Explanations.Add(e);
         }
+
+        /// <summary>One object per distinct explanation (per thread): most paths of an explain give the same few, and
+        /// only the first of each then outlives its path.</summary>
+        static Explanation Shared(Explanation e)
+        {
+            var cache = explanations ??= [];
+            if (cache.TryGetValue(e, out var shared)) return shared;
+            if (cache.Count >= 1 << 14) cache.Clear();
+            cache.Add(e);
+            return e;
+        }
+
+        [ThreadStatic] static HashSet<Explanation>? explanations;
     }
 
     internal abstract record Loc;
@@ -349,8 +363,8 @@ public sealed partial class ClusterTracer
                     }
                     else r = NodeWalk.Walk(rt, p, an.InIf, an.PhysIn, chooser, st.NodeWalks++ == 0);
                     p = r.Packet;
-                    if (!st.Light) hops.Add(new TraceHop(an.Node.Name, an.InIf is null ? "(local)" : an.PhysIn is null ? an.InIf : $"{an.InIf} (from {an.PhysIn})",
-                        r.OutInterface is null ? null : r.PhysOut is null ? r.OutInterface : $"{r.OutInterface} (to {r.PhysOut})", before, p, r.Steps));
+                    if (!st.Light) hops.Add(new TraceHop(an.Node.Name, an.InIf is null ? "(local)" : an.PhysIn is null ? an.InIf : NodeWalk.Shared($"{an.InIf} (from {an.PhysIn})"),
+                        r.OutInterface is null ? null : r.PhysOut is null ? r.OutInterface : NodeWalk.Shared($"{r.OutInterface} (to {r.PhysOut})"), before, p, r.Steps));
                     if (r.Masqueraded && !isReply && !st.Light)
                     {
                         st.Masqueraded = true;

@@ -172,6 +172,30 @@ internal static class NodeWalk
 
     [ThreadStatic] static Dictionary<Netfilter.Evaluation.RuleVisit, RuleStep>? ruleSteps;
 
+    /// <summary>One object per distinct note, and one string per distinct text (per thread): the paths of an explain
+    /// repeat most of their lines (the client's packet, its first conntrack entry, the routes to a few pods), and what
+    /// the trace keeps is what every collection copies until the explain ends. A repeated line made again is garbage
+    /// at once; only the first copy lives.</summary>
+    static NoteStep NoteOf(string line)
+    {
+        var cache = notes ??= new(StringComparer.Ordinal);
+        if (cache.TryGetValue(line, out var note)) return note;
+        if (cache.Count >= 1 << 14) cache.Clear();
+        return cache[line] = new NoteStep(line);
+    }
+
+    internal static string Shared(string text)
+    {
+        var cache = texts ??= new(StringComparer.Ordinal);
+        if (cache.TryGetValue(text, out var shared)) return shared;
+        if (cache.Count >= 1 << 14) cache.Clear();
+        cache.Add(text);
+        return text;
+    }
+
+    [ThreadStatic] static Dictionary<string, NoteStep>? notes;
+    [ThreadStatic] static HashSet<string>? texts;
+
     /// <summary><see cref="Netfilter.Evaluation.VisitAction"/>'s names by value (Enum.ToString boxes).</summary>
     static readonly string[] ActionNames = Enum.GetNames<Netfilter.Evaluation.VisitAction>();
 
@@ -216,15 +240,15 @@ internal static class NodeWalk
                     if (v.Rule?.Contains("-j MASQUERADE", StringComparison.Ordinal) == true && v.Action == Netfilter.Evaluation.VisitAction.Verdict) masqRule = v.Rule;
                     break;
                 case HostStepKind.Nat:
-                    steps.Add(new NatStep(s.Hook, s.Before?.ToString() ?? "", s.After?.ToString() ?? "", null, s.Text));
+                    steps.Add(new NatStep(s.Hook, Shared(s.Before?.ToString() ?? ""), Shared(s.After?.ToString() ?? ""), null, Shared(s.Text)));
                     break;
                 case HostStepKind.Route:
-                    steps.Add(new RouteStep(s.Hook, s.Text, o.OutInterface, o.Nexthop?.ToString(), s.Hook));
+                    steps.Add(new RouteStep(s.Hook, Shared(s.Text), o.OutInterface, o.Nexthop is { } nh ? Shared(nh.ToString()) : null, s.Hook));
                     break;
                 case HostStepKind.Verdict:
                     break;
                 default:
-                    steps.Add(new NoteStep(s.Line));
+                    steps.Add(NoteOf(s.Line));
                     break;
             }
         }
