@@ -90,21 +90,21 @@ internal static class NodeWalk
                 var key = (p, inIf, physIn);
                 if (!rt.FreshOutcomes.TryGetValue(key, out outcomes!))
                 {
-                    if (TrySingle(rt, p, origin, inIf, untouched, firstOfRun, recordSteps: true) is { } single) return Map(rt, p, single);
+                    if (TrySingle(rt, p, origin, inIf, untouched, firstOfRun, recordSteps: true) is { } single) return Map(rt, p, single, share: true);
                     rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin, recordSteps: false);
                 }
             }
             else if (!rt.Multipath && !Forks(rt, p, inIf))
             {
                 // The nat chains give one outcome for this new connection: one sampled walk is the whole answer.
-                return Map(rt, p, rt.Walker.Sample(p, origin, rt.Random));
+                return Map(rt, p, rt.Walker.Sample(p, origin, rt.Random), share: true);
             }
             else outcomes = rt.Walker.Explain(p, origin, recordSteps: false);
-            var pick = outcomes.Count == 1 ? 0 : chooser.Choose(outcomes.Select(x => x.Probability).ToList());
+            var pick = outcomes.Count == 1 ? 0 : chooser.Choose(Probabilities(outcomes));
             // Committed against the state it was explained on (an emptied table, reset rule state, or this very table).
             o = rt.Walker.CommitExplained(outcomes[pick], rt.Random);
         }
-        return Map(rt, p, o);
+        return Map(rt, p, o, share: chooser is not SampleChooser);
     }
 
     /// <summary>The disposition-only walk of a light run (a health probe's steady state): the same choices as
@@ -122,7 +122,7 @@ internal static class NodeWalk
             if (TrySingle(rt, p, origin, inIf, untouched, firstOfRun, recordSteps: false) is { } single) return MapLight(single);
             rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin, recordSteps: false);
         }
-        var pick = outcomes.Count == 1 ? 0 : chooser.Choose(outcomes.Select(x => x.Probability).ToList());
+        var pick = outcomes.Count == 1 ? 0 : chooser.Choose(Probabilities(outcomes));
         return MapLight(outcomes[pick]);
     }
 
@@ -141,6 +141,13 @@ internal static class NodeWalk
         rt.Table.Flush();
         rt.Reseed(rt.RandomSeed);
         return null;
+    }
+
+    static double[] Probabilities(IReadOnlyList<HostWalkOutcome> outcomes)
+    {
+        var p = new double[outcomes.Count];
+        for (int i = 0; i < p.Length; i++) p[i] = outcomes[i].Probability;
+        return p;
     }
 
     /// <summary>The rule that ended the walk: the last DROP/REJECT verdict (a REJECT's answer walks OUTPUT after it),
@@ -227,7 +234,9 @@ internal static class NodeWalk
         return nat.Explain(ctx, recordVisits: false).Count > 1;
     }
 
-    static WalkResult Map(NodeRuntime rt, Packet p, HostWalkOutcome o)
+    /// <param name="share">Explain mode: texts repeated across paths are shared (see <see cref="NoteOf"/>); a sampled
+    /// trace has one path, where looking them up would only cost.</param>
+    static WalkResult Map(NodeRuntime rt, Packet p, HostWalkOutcome o, bool share)
     {
         var steps = ImmutableArray.CreateBuilder<TraceStep>();
         string? masqRule = null;
@@ -240,15 +249,17 @@ internal static class NodeWalk
                     if (v.Rule?.Contains("-j MASQUERADE", StringComparison.Ordinal) == true && v.Action == Netfilter.Evaluation.VisitAction.Verdict) masqRule = v.Rule;
                     break;
                 case HostStepKind.Nat:
-                    steps.Add(new NatStep(s.Hook, Shared(s.Before?.ToString() ?? ""), Shared(s.After?.ToString() ?? ""), null, Shared(s.Text)));
+                    steps.Add(share ? new NatStep(s.Hook, Shared(s.Before?.ToString() ?? ""), Shared(s.After?.ToString() ?? ""), null, Shared(s.Text))
+                        : new NatStep(s.Hook, s.Before?.ToString() ?? "", s.After?.ToString() ?? "", null, s.Text));
                     break;
                 case HostStepKind.Route:
-                    steps.Add(new RouteStep(s.Hook, Shared(s.Text), o.OutInterface, o.Nexthop is { } nh ? Shared(nh.ToString()) : null, s.Hook));
+                    steps.Add(new RouteStep(s.Hook, share ? Shared(s.Text) : s.Text, o.OutInterface,
+                        o.Nexthop is { } nh ? share ? Shared(nh.ToString()) : nh.ToString() : null, s.Hook));
                     break;
                 case HostStepKind.Verdict:
                     break;
                 default:
-                    steps.Add(NoteOf(s.Line));
+                    steps.Add(share ? NoteOf(s.Line) : new NoteStep(s.Line));
                     break;
             }
         }
