@@ -20,17 +20,35 @@ public static class TraceText
         return sb.ToString();
     }
 
-    /// <summary>A little more than the text's length, as a rule (a rule step is about 200 characters, other lines less).</summary>
+    /// <summary>A little more than the text's length, as a rule: a rule line is its position column (40), action and
+    /// detail around the rule's text, a note its text; the other lines are counted at their usual most.</summary>
     static int EstimateLength(ClusterTrace t)
     {
         long n = 256;
         foreach (var p in t.Paths)
         {
-            n += 256;
-            foreach (var h in p.Hops) n += 160 + 200L * h.Steps.Length;
-            foreach (var h in p.ReplyHops) n += 160 + 200L * h.Steps.Length;
+            n += 96 + (p.AnsweredBy?.Length ?? 0) + p.DispositionDetail.Length;
+            foreach (var h in p.Hops) n += Hop(h);
+            foreach (var h in p.ReplyHops) n += Hop(h);
         }
         return (int)Math.Min(n, Array.MaxLength / 2);
+
+        static long Hop(TraceHop h)
+        {
+            long n = 64 + h.Host.Length + (h.InInterface?.Length ?? 0) + (h.OutInterface?.Length ?? 0) + 2 * 64;
+            foreach (var s in h.Steps)
+                n += s switch
+                {
+                    RuleStep r => 64 + (r.Rule?.Length ?? 0) + (r.Detail?.Length ?? 0),
+                    NoteStep x => 8 + x.Text.Length,
+                    NatStep x => 32 + x.Nat.Length + x.Before.Length + x.After.Length + x.Why.Length,
+                    RouteStep x => 40 + x.Table.Length + x.Route.Length + (x.OutInterface?.Length ?? 0) + (x.Gateway?.Length ?? 0) + x.Why.Length,
+                    ConntrackStep x => 40 + x.Entry.Length,
+                    LoadBalancerStep x => 24 + x.Rule.Length + x.Why.Length,
+                    _ => 240,
+                };
+            return n;
+        }
     }
 
     /// <summary>The same text, written path by path to <paramref name="output"/>: `--all` on a large cluster prints tens
