@@ -390,7 +390,9 @@ public sealed partial class ClusterTracer
                     if (r.OutInterface == "cbr0")
                     {
                         // Routed out cbr0 the frame goes to the bridge port whose FDB entry has the address (the pod's veth).
-                        var pod = an.Node.Pods.FirstOrDefault(x => r.PhysOut is not null ? x.Veth == r.PhysOut : x.Ip == p.Dst);
+                        TopologyPod? pod = null;
+                        foreach (var x in an.Node.Pods)
+                            if (r.PhysOut is not null ? x.Veth == r.PhysOut : x.Ip == p.Dst) { pod = x; break; }
                         if (pod is null)
                         {
                             ExplainStale(st, r, an.Node, p);

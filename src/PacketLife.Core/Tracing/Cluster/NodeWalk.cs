@@ -20,7 +20,13 @@ internal sealed class NodeRuntime
         Runtime = new HostRuntime(node.Host, rules.RuleSet, rules.Evaluator, null, table, active, because)
         {
             // cbr0's forwarding database: each pod's address is behind its veth.
-            BridgePortOf = (bridge, ip) => bridge == "cbr0" ? node.Pods.FirstOrDefault(p => p.Ip == ip)?.Veth : null,
+            BridgePortOf = (bridge, ip) =>
+            {
+                if (bridge != "cbr0") return null;
+                foreach (var pod in node.Pods)
+                    if (pod.Ip == ip) return pod.Veth;
+                return null;
+            },
         };
         Walker = new HostWalker(Runtime);
         Multipath = node.Host.Tables.Any(t => t.Routes.Any(r => r.IsMultipath));
