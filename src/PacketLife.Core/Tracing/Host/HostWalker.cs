@@ -361,7 +361,7 @@ public sealed class HostWalker
             var rp = host.CheckReversePath(p.Src, iface, p.Mark);
             if (!rp.Accepted) Drop("rp_filter", rp.Reason);
             Step(HostStepKind.Route, "routing", $"input route to {p.Dst}: {RouteText(route!)} ({RouteTypes.Name(route!.Type)})");
-            return route;
+            return route!;
         }
 
         HostWalkOutcome Routed(RouteResult route)
@@ -591,7 +591,8 @@ public sealed class HostWalker
                 return;
             }
             ct = res;
-            Step(HostStepKind.Conntrack, Hook(), res.IsNewEntry ? $"new entry: {res.Entry}" : $"{res.Reason} ({res.Direction}, {res.Info}): {res.Entry}");
+            if (res.IsNewEntry) Step(HostStepKind.Conntrack, Hook(), $"new entry: {res.Entry}");
+            else Step(HostStepKind.Conntrack, Hook(), $"{res.Reason} ({res.Direction}, {res.Info}): {res.Entry}");
         }
 
         string Hook() => localOut ? "OUTPUT" : "PREROUTING";
