@@ -13,42 +13,9 @@ public static class TraceText
 
     public static string Render(ClusterTrace t, bool brief = false)
     {
-        // One builder for the whole text (no writer to copy it through), sized up front: grown append by append, tens of
-        // megabytes would be thousands of 16 KB chunks that each collection copies on to the next generation.
-        var sb = new StringBuilder(EstimateLength(t));
-        Render(t, sb, null, brief);
-        return sb.ToString();
-    }
-
-    /// <summary>A little more than the text's length, as a rule: a rule line is its position column (40), action and
-    /// detail around the rule's text, a note its text; the other lines are counted at their usual most.</summary>
-    static int EstimateLength(ClusterTrace t)
-    {
-        long n = 256;
-        foreach (var p in t.Paths)
-        {
-            n += 96 + (p.AnsweredBy?.Length ?? 0) + p.DispositionDetail.Length;
-            foreach (var h in p.Hops) n += Hop(h);
-            foreach (var h in p.ReplyHops) n += Hop(h);
-        }
-        return (int)Math.Min(n, Array.MaxLength / 2);
-
-        static long Hop(TraceHop h)
-        {
-            long n = 64 + h.Host.Length + (h.InInterface?.Length ?? 0) + (h.OutInterface?.Length ?? 0) + 2 * 64;
-            foreach (var s in h.Steps)
-                n += s switch
-                {
-                    RuleStep r => 64 + (r.Rule?.Length ?? 0) + (r.Detail?.Length ?? 0),
-                    NoteStep x => 8 + x.Text.Length,
-                    NatStep x => 32 + x.Nat.Length + x.Before.Length + x.After.Length + x.Why.Length,
-                    RouteStep x => 40 + x.Table.Length + x.Route.Length + (x.OutInterface?.Length ?? 0) + (x.Gateway?.Length ?? 0) + x.Why.Length,
-                    ConntrackStep x => 40 + x.Entry.Length,
-                    LoadBalancerStep x => 24 + x.Rule.Length + x.Why.Length,
-                    _ => 240,
-                };
-            return n;
-        }
+        var w = new StringWriter(CultureInfo.InvariantCulture);
+        Render(t, w, brief);
+        return w.ToString();
     }
 
     /// <summary>The same text, written path by path to <paramref name="output"/>: `--all` on a large cluster prints tens
@@ -60,10 +27,10 @@ public static class TraceText
         output.Write(sb);
     }
 
-    /// <summary>Writes the text into <paramref name="sb"/>; with <paramref name="output"/>, hands it over every 64 KiB.
+    /// <summary>Writes the text into <paramref name="sb"/>, handing it over to <paramref name="output"/> every 64 KiB.
     /// Every piece is appended in place (interpolated appends, packets and addresses formatted into the builder): the
     /// text of 2,500 paths is 29 M characters, and a string per line would double what it costs.</summary>
-    static void Render(ClusterTrace t, StringBuilder sb, TextWriter? output, bool brief)
+    static void Render(ClusterTrace t, StringBuilder sb, TextWriter output, bool brief)
     {
         var inv = CultureInfo.InvariantCulture;
         sb.Append(inv, $"trace {t.Packet} from {t.From} to {t.To}\n");
@@ -73,7 +40,7 @@ public static class TraceText
         foreach (var p in t.Paths)
         {
             i++;
-            if (output is not null && sb.Length > 1 << 16)
+            if (sb.Length > 1 << 16)
             {
                 output.Write(sb);
                 sb.Clear();
