@@ -22,9 +22,20 @@ public static class TraceText
     /// of megabytes, which need not exist as one string first.</summary>
     public static void Render(ClusterTrace t, TextWriter output, bool brief = false)
     {
-        var sb = new StringBuilder();
-        sb.Append($"trace {t.Packet} from {t.From} to {t.To}\n");
-        sb.Append(t.Paths.Length == 1 ? "1 path\n" : $"{t.Paths.Length} paths\n");
+        var sb = new StringBuilder(1 << 17);
+        Render(t, sb, output, brief);
+        output.Write(sb);
+    }
+
+    /// <summary>Writes the text into <paramref name="sb"/>, handing it over to <paramref name="output"/> every 64 KiB.
+    /// Every piece is appended in place (interpolated appends, packets and addresses formatted into the builder): the
+    /// text of 2,500 paths is 29 M characters, and a string per line would double what it costs.</summary>
+    static void Render(ClusterTrace t, StringBuilder sb, TextWriter output, bool brief)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        sb.Append(inv, $"trace {t.Packet} from {t.From} to {t.To}\n");
+        if (t.Paths.Length == 1) sb.Append("1 path\n");
+        else sb.Append(inv, $"{t.Paths.Length} paths\n");
         int i = 0;
         foreach (var p in t.Paths)
         {
@@ -34,9 +45,11 @@ public static class TraceText
                 output.Write(sb);
                 sb.Clear();
             }
-            sb.Append('\n').Append($"path {i}/{t.Paths.Length}  {Percent(p.Probability)}  {p.Disposition.ToString().ToUpperInvariant()}");
+            var disposition = DispositionName(p.Disposition);
+            sb.Append(inv, $"\npath {i}/{t.Paths.Length}  ").Append(Percent(p.Probability)).Append("  ").Append(disposition);
             if (p.AnsweredBy is not null) sb.Append("  by ").Append(p.AnsweredBy);
-            sb.Append(p.Masqueraded ? "  (masqueraded)" : "").Append('\n');
+            if (p.Masqueraded) sb.Append("  (masqueraded)");
+            sb.Append('\n');
             int h = 0;
             foreach (var hop in p.Hops) Hop(sb, ++h, hop, brief);
             if (p.ReplyHops.Length > 0)
@@ -44,7 +57,7 @@ public static class TraceText
                 sb.Append("  reply:\n");
                 foreach (var hop in p.ReplyHops) Hop(sb, ++h, hop, brief);
             }
-            sb.Append("  disposition: ").Append(p.Disposition.ToString().ToUpperInvariant()).Append(": ").Append(p.DispositionDetail).Append('\n');
+            sb.Append("  disposition: ").Append(disposition).Append(": ").Append(p.DispositionDetail).Append('\n');
         }
         var ex = t.Explanations;
         if (ex.Length > 0)
@@ -52,24 +65,43 @@ public static class TraceText
             sb.Append("\nexplanations:\n");
             foreach (var e in ex)
             {
-                sb.Append($"  [{e.Code}] {e.Message}\n");
+                sb.Append("  [").Append(e.Code).Append("] ").Append(e.Message).Append('\n');
                 if (e.Rule is not null) sb.Append("      rule: ").Append(e.Rule).Append('\n');
                 if (e.KubernetesObject is not null) sb.Append("      object: ").Append(e.KubernetesObject).Append('\n');
             }
         }
-        output.Write(sb);
+    }
+
+    /// <summary>A disposition as the text shows it (upper case), without a string per path.</summary>
+    static string DispositionName(TraceDisposition d) => d switch
+    {
+        TraceDisposition.Answered => "ANSWERED",
+        TraceDisposition.Refused => "REFUSED",
+        TraceDisposition.Rejected => "REJECTED",
+        TraceDisposition.Dropped => "DROPPED",
+        TraceDisposition.ReplyLost => "REPLYLOST",
+        TraceDisposition.Uncertain => "UNCERTAIN",
+        _ => d.ToString().ToUpperInvariant(),
+    };
+
+    /// <summary>Whether two packets print the same (<see cref="Core.Net.Packet.ToString"/> shows the protocol, the
+    /// addresses and ports, and for ICMP its type, code and id): a hop shows `before  =>  after` only when they differ.</summary>
+    static bool SameText(Core.Net.Packet a, Core.Net.Packet b)
+    {
+        if (ReferenceEquals(a, b)) return true;
+        if (a.Protocol != b.Protocol || a.Src != b.Src || a.Dst != b.Dst || a.SrcPort != b.SrcPort) return false;
+        return a.Protocol == Core.Net.IpProtocol.Icmp ? a.IcmpType == b.IcmpType && a.IcmpCode == b.IcmpCode : a.DstPort == b.DstPort;
     }
 
     static void Hop(StringBuilder sb, int n, TraceHop hop, bool brief)
     {
-        sb.Append($"  {n,2}. {hop.Host}");
+        var inv = CultureInfo.InvariantCulture;
+        sb.Append(inv, $"  {n,2}. ").Append(hop.Host);
         if (hop.InInterface is not null) sb.Append("  in ").Append(hop.InInterface);
         if (hop.OutInterface is not null) sb.Append("  out ").Append(hop.OutInterface);
         sb.Append('\n');
-        var before = hop.Before.ToString();
-        var after = ReferenceEquals(hop.After, hop.Before) ? before : hop.After.ToString();
-        sb.Append("      packet: ").Append(before);
-        if (after != before) sb.Append("  =>  ").Append(after);
+        sb.Append(inv, $"      packet: {hop.Before}");
+        if (!SameText(hop.Before, hop.After)) sb.Append(inv, $"  =>  {hop.After}");
         sb.Append('\n');
         foreach (var s in hop.Steps)
         {
@@ -77,21 +109,34 @@ public static class TraceText
             {
                 case RuleStep r:
                     if (brief && r.Action is "Return" or "Policy" && r.Rule is null) continue;
-                    sb.Append($"      {r.Position,-40} {r.Action}{(r.Detail is null ? "" : " " + r.Detail)}");
+                    // `{r.Position,-40}`: table:chain:index, padded to 40 columns (never cut).
+                    sb.Append("      ");
+                    int from = sb.Length;
+                    sb.Append(r.Table).Append(':').Append(r.Chain).Append(':').Append(r.Index);
+                    int width = sb.Length - from;
+                    if (width < 40) sb.Append(' ', 40 - width);
+                    sb.Append(' ').Append(r.Action);
+                    if (r.Detail is not null) sb.Append(' ').Append(r.Detail);
                     if (r.Rule is not null) sb.Append("  ").Append(r.Rule);
                     sb.Append('\n');
                     break;
                 case NatStep x:
-                    sb.Append(x.Before.Length == 0 ? $"      nat {x.Nat}: {x.Why}\n" : $"      nat {x.Nat}: {x.Before} => {x.After}  ({x.Why})\n");
+                    if (x.Before.Length == 0) sb.Append("      nat ").Append(x.Nat).Append(": ").Append(x.Why).Append('\n');
+                    else sb.Append("      nat ").Append(x.Nat).Append(": ").Append(x.Before).Append(" => ").Append(x.After).Append("  (").Append(x.Why).Append(")\n");
                     break;
                 case RouteStep x:
-                    sb.Append($"      route [{x.Table}] {x.Route}  -> {x.OutInterface}{(x.Gateway is null ? "" : " via " + x.Gateway)}  ({x.Why})\n");
+                    sb.Append("      route [").Append(x.Table).Append("] ").Append(x.Route).Append("  -> ").Append(x.OutInterface);
+                    if (x.Gateway is not null) sb.Append(" via ").Append(x.Gateway);
+                    sb.Append("  (").Append(x.Why).Append(")\n");
                     break;
                 case ConntrackStep x:
-                    sb.Append($"      conntrack {(x.Created ? "new" : "matched " + x.Direction)}: {x.Entry}\n");
+                    sb.Append("      conntrack ");
+                    if (x.Created) sb.Append("new");
+                    else sb.Append("matched ").Append(x.Direction);
+                    sb.Append(": ").Append(x.Entry).Append('\n');
                     break;
                 case LoadBalancerStep x:
-                    sb.Append($"      lb rule {x.Rule}: {x.Why}\n");
+                    sb.Append("      lb rule ").Append(x.Rule).Append(": ").Append(x.Why).Append('\n');
                     break;
                 case NoteStep x:
                     sb.Append("      ").Append(x.Text).Append('\n');

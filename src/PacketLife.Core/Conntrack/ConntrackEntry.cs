@@ -70,7 +70,7 @@ public sealed class ConntrackCounters
 /// <summary>One connection (kernel <c>struct nf_conn</c>): the original and reply tuples, protocol state,
 /// status bits, mark, zone, expiry and NAT bookkeeping. A runtime state object: the tracker mutates it
 /// while packets pass; <see cref="ConntrackTable"/> indexes it by both tuples once confirmed.</summary>
-public sealed class ConntrackEntry
+public sealed class ConntrackEntry : ISpanFormattable
 {
     public ConntrackEntry(ConntrackTuple original, ConntrackTuple reply)
     {
@@ -156,8 +156,15 @@ public sealed class ConntrackEntry
         return c;
     }
 
-    public override string ToString() =>
-        $"{IpProtocols.Name(Protocol)} {(Protocol == IpProtocol.Tcp ? TcpStates.Name(TcpState) + " " : "")}{Original} {Reply} status={Status}";
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture, stackalloc char[256], $"{this}");
+
+    /// <summary>The same text written straight into a buffer: trace steps quote the entry as they go.</summary>
+    public bool TryFormat(Span<char> destination, out int charsWritten, ReadOnlySpan<char> format, IFormatProvider? provider) =>
+        Protocol == IpProtocol.Tcp
+            ? destination.TryWrite(System.Globalization.CultureInfo.InvariantCulture, $"{IpProtocols.Name(Protocol)} {TcpStates.Name(TcpState)} {Original} {Reply} status={Status}", out charsWritten)
+            : destination.TryWrite(System.Globalization.CultureInfo.InvariantCulture, $"{IpProtocols.Name(Protocol)} {Original} {Reply} status={Status}", out charsWritten);
+
+    string IFormattable.ToString(string? format, IFormatProvider? formatProvider) => ToString();
 }
 
 /// <summary>Which TCP flag class a segment belongs to (kernel <c>enum tcp_bit_set</c>, <c>get_conntrack_index</c>).</summary>

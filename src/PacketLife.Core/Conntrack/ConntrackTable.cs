@@ -97,8 +97,15 @@ public sealed class ConntrackTable
     /// <summary>`conntrack -F`: deletes every entry; returns how many there were.</summary>
     public int Flush()
     {
+        // Every entry goes, as Remove would take each (marked dying); the maps are emptied at once, keeping their
+        // capacity (the tracer empties a scratch table per path). Only the insertion-order list is ever enumerated.
         int n = _nodes.Count;
-        foreach (var e in _order.ToList()) Remove(e);
+        if (n == 0) return 0;
+        foreach (var e in _order) e.Status |= ConntrackStatus.Dying;
+        _order.Clear();
+        _nodes.Clear();
+        _byTuple.Clear();
+        _bySource.Clear();
         return n;
     }
 

@@ -22,6 +22,19 @@ public sealed class ConntrackTracker
     /// ICMP errors need the quoted header: use <see cref="TrackIcmpError"/>.</summary>
     public ConntrackResult Track(Packet packet, ushort zone = 0)
     {
+        packetNow = null;
+        try
+        {
+            return TrackAt(packet, zone);
+        }
+        finally
+        {
+            packetNow = null;
+        }
+    }
+
+    private ConntrackResult TrackAt(Packet packet, ushort zone)
+    {
         if (packet.Protocol == IpProtocol.Icmp && IsIcmpError(packet.IcmpType))
             return ConntrackResult.InvalidPacket($"ICMP error type {packet.IcmpType} needs its quoted header to be tracked");
         if (packet.Protocol == IpProtocol.Tcp && !TcpConntrack.ValidFlags(packet.Flags))
@@ -60,8 +73,8 @@ public sealed class ConntrackTracker
             var created = new ConntrackEntry(tuple, reply)
             {
                 Zone = zone,
-                Created = Table.Now,
-                Expires = Table.Now,
+                Created = Now,
+                Expires = Now,
             };
             if (Settings.Accounting)
             {
@@ -136,7 +149,12 @@ public sealed class ConntrackTracker
         c.Bytes += p.Length;
     }
 
-    private void Refresh(ConntrackEntry e, int seconds) => e.Expires = Table.Now + TimeSpan.FromSeconds(seconds);
+    private void Refresh(ConntrackEntry e, int seconds) => e.Expires = Now + TimeSpan.FromSeconds(seconds);
+
+    // The instant the packet being tracked arrived: read once per packet (the clock behind a live table is the
+    // system's), so the entry's creation, expiry and refreshes agree with each other.
+    private DateTimeOffset? packetNow;
+    private DateTimeOffset Now => packetNow ??= Table.Now;
 
     // nf_conntrack_proto_tcp.c: tcp_new + nf_conntrack_tcp_packet, without window tracking.
     private Outcome Tcp(ConntrackEntry e, Packet p, ConntrackDirection dir, bool isNew)
@@ -210,7 +228,7 @@ public sealed class ConntrackTracker
         {
             int extra = Settings.UdpTimeout;
             bool stream = false;
-            if (Table.Now > e.Created + UdpStreamAfter)
+            if (Now > e.Created + UdpStreamAfter)
             {
                 extra = Settings.UdpTimeoutStream;
                 stream = !e.Has(ConntrackStatus.Assured);

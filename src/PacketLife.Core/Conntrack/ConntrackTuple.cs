@@ -14,7 +14,7 @@ public enum ConntrackDirection : byte
 /// For ports protocols <see cref="SrcPort"/>/<see cref="DstPort"/> are the ports. For ICMP the kernel keeps
 /// the echo id on the source side and type/code on the destination side; so does this struct:
 /// <see cref="SrcPort"/> = id, <see cref="DstPort"/> = type &lt;&lt; 8 | code. Other protocols have no ports (0).</summary>
-public readonly record struct ConntrackTuple(IpProtocol Protocol, Ip4 Src, Ip4 Dst, ushort SrcPort, ushort DstPort, ushort Zone = 0)
+public readonly record struct ConntrackTuple(IpProtocol Protocol, Ip4 Src, Ip4 Dst, ushort SrcPort, ushort DstPort, ushort Zone = 0) : ISpanFormattable
 {
     public static ConntrackTuple Icmp(Ip4 src, Ip4 dst, byte type, byte code, ushort id, ushort zone = 0) =>
         new(IpProtocol.Icmp, src, dst, id, (ushort)(type << 8 | code), zone);
@@ -63,10 +63,23 @@ public readonly record struct ConntrackTuple(IpProtocol Protocol, Ip4 Src, Ip4 D
     };
 
     /// <summary>The tuple in <c>conntrack -L</c> notation: <c>src=… dst=… sport=… dport=…</c>.</summary>
-    public override string ToString() => Protocol switch
+    public override string ToString()
     {
-        IpProtocol.Icmp => $"src={Src} dst={Dst} type={IcmpType} code={IcmpCode} id={IcmpId}",
-        _ when IpProtocols.HasPorts(Protocol) => $"src={Src} dst={Dst} sport={SrcPort} dport={DstPort}",
-        _ => $"src={Src} dst={Dst}",
-    };
+        Span<char> buffer = stackalloc char[96];
+        return TryFormat(buffer, out int n, default, null) ? new string(buffer[..n]) : throw new System.Diagnostics.UnreachableException();
+    }
+
+    /// <summary>The same notation written straight into a buffer (entries in trace steps and `conntrack -L` lines).</summary>
+    public bool TryFormat(Span<char> destination, out int charsWritten, ReadOnlySpan<char> format, IFormatProvider? provider)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        return Protocol switch
+        {
+            IpProtocol.Icmp => destination.TryWrite(inv, $"src={Src} dst={Dst} type={IcmpType} code={IcmpCode} id={IcmpId}", out charsWritten),
+            _ when IpProtocols.HasPorts(Protocol) => destination.TryWrite(inv, $"src={Src} dst={Dst} sport={SrcPort} dport={DstPort}", out charsWritten),
+            _ => destination.TryWrite(inv, $"src={Src} dst={Dst}", out charsWritten),
+        };
+    }
+
+    string IFormattable.ToString(string? format, IFormatProvider? formatProvider) => ToString();
 }

@@ -5,7 +5,7 @@ namespace PacketLife.Core.Net;
 
 /// <summary>An IPv4 address held as a host-order 32-bit number, so that prefix tests and ranges
 /// are integer operations on the hot path. Converts to and from <see cref="IPAddress"/> at the edges.</summary>
-public readonly record struct Ip4(uint Value) : IComparable<Ip4>
+public readonly record struct Ip4(uint Value) : IComparable<Ip4>, ISpanFormattable
 {
     public static readonly Ip4 Any = new(0);
 
@@ -59,6 +59,13 @@ public readonly record struct Ip4(uint Value) : IComparable<Ip4>
     public int CompareTo(Ip4 other) => Value.CompareTo(other.Value);
 
     public override string ToString() => $"{Value >> 24}.{(Value >> 16) & 255}.{(Value >> 8) & 255}.{Value & 255}";
+
+    /// <summary>The dotted quad written straight into a buffer: interpolated strings and string builders that hold
+    /// addresses (packets, conntrack tuples, trace text) then make no string per address. No format applies.</summary>
+    public bool TryFormat(Span<char> destination, out int charsWritten, ReadOnlySpan<char> format, IFormatProvider? provider) =>
+        destination.TryWrite(System.Globalization.CultureInfo.InvariantCulture, $"{Value >> 24}.{(Value >> 16) & 255}.{(Value >> 8) & 255}.{Value & 255}", out charsWritten);
+
+    string IFormattable.ToString(string? format, IFormatProvider? formatProvider) => ToString();
 
     public static bool operator <(Ip4 a, Ip4 b) => a.Value < b.Value;
     public static bool operator >(Ip4 a, Ip4 b) => a.Value > b.Value;

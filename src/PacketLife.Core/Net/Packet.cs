@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Globalization;
+
 namespace PacketLife.Core.Net;
 
 /// <summary>TCP header flags, bit values as on the wire.</summary>
@@ -33,12 +36,22 @@ public sealed record Packet(
     ushort Length = 60,
     ushort FragmentOffset = 0,
     byte IcmpType = 8,
-    byte IcmpCode = 0)
+    byte IcmpCode = 0) : ISpanFormattable
 {
     public bool HasPorts => IpProtocols.HasPorts(Protocol);
 
     /// <summary>`tcp 198.51.100.7:53108 -> 20.240.25.37:80`, the packet notation used across PacketLife.</summary>
-    public override string ToString() => Protocol == IpProtocol.Icmp
-        ? $"icmp {Src} -> {Dst} type={IcmpType} code={IcmpCode} id={SrcPort}"
-        : $"{IpProtocols.Name(Protocol)} {Src}:{SrcPort} -> {Dst}:{DstPort}";
+    public override string ToString()
+    {
+        Span<char> buffer = stackalloc char[128];
+        return TryFormat(buffer, out int n, default, null) ? new string(buffer[..n]) : throw new UnreachableException();
+    }
+
+    /// <summary>The same notation written straight into a buffer (trace text holds two packets per hop).</summary>
+    public bool TryFormat(Span<char> destination, out int charsWritten, ReadOnlySpan<char> format, IFormatProvider? provider) =>
+        Protocol == IpProtocol.Icmp
+            ? destination.TryWrite(CultureInfo.InvariantCulture, $"icmp {Src} -> {Dst} type={IcmpType} code={IcmpCode} id={SrcPort}", out charsWritten)
+            : destination.TryWrite(CultureInfo.InvariantCulture, $"{IpProtocols.Name(Protocol)} {Src}:{SrcPort} -> {Dst}:{DstPort}", out charsWritten);
+
+    string IFormattable.ToString(string? format, IFormatProvider? formatProvider) => ToString();
 }

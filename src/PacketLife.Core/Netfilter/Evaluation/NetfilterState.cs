@@ -8,11 +8,19 @@ namespace PacketLife.Core.Netfilter.Evaluation;
 public sealed class NetfilterState
 {
     public TimeProvider Clock { get; init; } = TimeProvider.System;
-    public IpSetCollection IpSets { get; init; } = new();
-    public Dictionary<string, RecentTable> Recent { get; private init; } = new(StringComparer.Ordinal);
+    IpSetCollection? ipSets;
+    /// <summary>The ipsets (configuration: a <see cref="Clone"/> shares them). Made on first use, like the maps below.</summary>
+    public IpSetCollection IpSets { get => ipSets ??= new(); init => ipSets = value; }
+    // The three maps are made on first use: explain mode clones the state once per outcome of every table it walks,
+    // and almost always all three are empty (no `recent`, `statistic --mode nth` or `limit` rule was reached).
+    Dictionary<string, RecentTable>? recent;
+    Dictionary<Match, uint>? nthCounters;
+    Dictionary<Match, LimitBucket>? limitBuckets;
+
+    public Dictionary<string, RecentTable> Recent => recent ??= new(StringComparer.Ordinal);
     /// <summary>Per-rule nth counters (each match object has its own, as in xt_statistic.c).</summary>
-    public Dictionary<Match, uint> NthCounters { get; private init; } = new(ReferenceEqualityComparer.Instance);
-    public Dictionary<Match, LimitBucket> LimitBuckets { get; private init; } = new(ReferenceEqualityComparer.Instance);
+    public Dictionary<Match, uint> NthCounters => nthCounters ??= new(ReferenceEqualityComparer.Instance);
+    public Dictionary<Match, LimitBucket> LimitBuckets => limitBuckets ??= new(ReferenceEqualityComparer.Instance);
 
     public double NowSeconds => Clock.GetTimestamp() / (double)Clock.TimestampFrequency;
 
@@ -20,18 +28,20 @@ public sealed class NetfilterState
     /// ruleset starts; the ipsets are configuration and stay.</summary>
     public void ResetRuleState()
     {
-        Recent.Clear();
-        NthCounters.Clear();
-        LimitBuckets.Clear();
+        recent?.Clear();
+        nthCounters?.Clear();
+        limitBuckets?.Clear();
     }
 
+    /// <summary>A private copy: the same clock and ipsets (configuration), copies of the `recent` tables, nth counters
+    /// and limit buckets (only those that hold something are copied; the copy makes the others on first use).</summary>
     public NetfilterState Clone() => new()
     {
         Clock = Clock,
         IpSets = IpSets,
-        Recent = Recent.ToDictionary(kv => kv.Key, kv => kv.Value.Clone(), StringComparer.Ordinal),
-        NthCounters = new Dictionary<Match, uint>(NthCounters, ReferenceEqualityComparer.Instance),
-        LimitBuckets = new Dictionary<Match, LimitBucket>(LimitBuckets, ReferenceEqualityComparer.Instance),
+        recent = recent is { Count: > 0 } ? recent.ToDictionary(kv => kv.Key, kv => kv.Value.Clone(), StringComparer.Ordinal) : null,
+        nthCounters = nthCounters is { Count: > 0 } ? new Dictionary<Match, uint>(nthCounters, ReferenceEqualityComparer.Instance) : null,
+        limitBuckets = limitBuckets is { Count: > 0 } ? new Dictionary<Match, LimitBucket>(limitBuckets, ReferenceEqualityComparer.Instance) : null,
     };
 }
 

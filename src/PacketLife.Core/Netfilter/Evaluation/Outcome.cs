@@ -69,6 +69,10 @@ public sealed record EvaluationOutcome(
     /// <summary>The random branches this outcome took, in walk order (explain mode sets it): pass them to
     /// <see cref="TableEvaluator.Replay"/> to walk the same branch again against live state.</summary>
     public ImmutableArray<bool> Branches { get; init; } = [];
+
+    /// <summary>The rule whose DROP or REJECT ended the walk (null for a policy, or any other verdict), whether or not
+    /// the visits were recorded: a caller that walks without recording still names the rule that dropped.</summary>
+    public RuleVisit? Final { get; init; }
     public NatRequest? Nat
     {
         get

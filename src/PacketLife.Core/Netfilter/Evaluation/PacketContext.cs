@@ -97,7 +97,11 @@ public sealed record PacketContext
     /// known and other addresses make addrtype uncertain.</summary>
     public Func<Ip4, string?, AddressType>? AddressTypeOf { get; init; }
     public SocketOwner? Owner { get; init; }
-    public NetfilterState State { get; init; } = new();
+    public NetfilterState State { get => state ??= new(); init => state = value; }
+
+    // Made on first use: the walker sets the host's state on every context it builds (one per table per packet), and
+    // an initializer would make a state for each of them first.
+    NetfilterState? state;
 }
 
 /// <summary>The walk-local view of the packet: the context plus the marks and requests the rules have produced

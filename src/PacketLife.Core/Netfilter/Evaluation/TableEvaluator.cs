@@ -129,6 +129,7 @@ public sealed class TableEvaluator
         foreach (var c in table.Chains) total += c.Rules.Length + 1;
         rules = new CompiledRule[total];
         cold = new ColdRule[total];
+        memo = new RuleVisit?[total];
         var start = new int[table.Chains.Length];
         var indexOf = new short[table.Chains.Length];
         short indexed = 0;
@@ -191,30 +192,99 @@ public sealed class TableEvaluator
             if (byName.TryGetValue(NetfilterTables.ChainOf(h), out var k) && table.Chains[k].IsBuiltin)
                 entryByHook[(int)h] = new Entry(start[k], indexOf[k], start[k] + table.Chains[k].Rules.Length, table.Chains[k]);
         }
+        branchesAtHook = new bool[5];
+        foreach (NetfilterHook h in Enum.GetValues<NetfilterHook>())
+            if (entryByHook[(int)h].Start >= 0) branchesAtHook[(int)h] = BranchReachable(entryByHook[(int)h].Start);
+    }
+
+    /// <summary>Per hook: whether a walk from the hook's built-in chain can reach a rule that forks (a `statistic
+    /// --mode random` match, inlined or not). When none can, explain mode has exactly one outcome, the one a plain walk
+    /// gives.</summary>
+    readonly bool[] branchesAtHook;
+
+    /// <summary>When the built-in chain of <paramref name="hook"/> has no rules and the policy ACCEPT (a mangle table
+    /// kube-proxy never writes to), every walk there is the same: ACCEPT by the policy, the packet unchanged, nothing
+    /// requested. Gives that walk's one visit, so a caller can record it without walking.</summary>
+    public bool IsEmptyAccept(NetfilterHook hook, out RuleVisit policyVisit)
+    {
+        var entry = entryByHook[(int)hook];
+        if (entry.Start >= 0 && entry.Start == entry.End && (entry.Chain!.Policy ?? "ACCEPT") == "ACCEPT")
+        {
+            policyVisit = policyVisits[(int)hook] ??= new RuleVisit(Table, entry.Chain.Name, 1, null, VisitAction.Policy, entry.Chain.Policy ?? "ACCEPT");
+            return true;
+        }
+        policyVisit = null!;
+        return false;
+    }
+
+    /// <summary>Whether a walk of this table at <paramref name="hook"/> can fork at a random branch (see
+    /// <see cref="Explain(PacketContext, bool)"/>); false also when the table has no chain for the hook.</summary>
+    public bool CanBranch(NetfilterHook hook) => branchesAtHook[(int)hook];
+
+    bool BranchReachable(int entry)
+    {
+        // Every chain reachable by jumps and gotos from the entry, each scanned once (chains may loop).
+        var seen = new HashSet<int> { entry };
+        var todo = new Stack<int>();
+        todo.Push(entry);
+        while (todo.Count > 0)
+        {
+            for (int pos = todo.Pop(); !rules[pos].IsEnd; pos++)
+            {
+                ref var cr = ref rules[pos];
+                if (cr.Random != 0) return true;
+                if (cr.Matches is { } ms)
+                    foreach (var m in ms)
+                        if (m is StatisticMatch) return true;
+                if (cr.IsJump && !cr.MissingChain && seen.Add(cr.JumpStart)) todo.Push(cr.JumpStart);
+            }
+        }
+        return false;
     }
 
     /// <summary>Explain mode: every outcome with its exact probability (they sum to 1).</summary>
-    public IReadOnlyList<EvaluationOutcome> Explain(PacketContext ctx)
+    public IReadOnlyList<EvaluationOutcome> Explain(PacketContext ctx) => Explain(ctx, recordVisits: true);
+
+    /// <summary>Explain mode; without <paramref name="recordVisits"/> the outcomes carry no <see cref="EvaluationOutcome.Visits"/>
+    /// (a caller that only picks a branch and then replays it, recording, needs none).</summary>
+    public IReadOnlyList<EvaluationOutcome> Explain(PacketContext ctx, bool recordVisits)
     {
-        var outcomes = new List<EvaluationOutcome>();
+        // The first walk usually takes no random branch (a packet that meets no `statistic` rule): one outcome, and no
+        // enumeration to set up.
+        var oracle0 = new ReplayChoices([]);
+        var first = Walk(ctx with { State = ctx.State.Clone() }, oracle0, recordVisits);
+        if (oracle0.Taken.Count == 0) return [first];
+        var outcomes = new List<EvaluationOutcome> { first with { Branches = [.. oracle0.Taken] } };
         var pending = new Stack<bool[]>();
-        pending.Push([]);
+        PushAlternatives(pending, oracle0.Taken, 0);
         while (pending.Count > 0)
         {
             var prefix = pending.Pop();
             var oracle = new ReplayChoices(prefix);
-            var outcome = Walk(ctx with { State = ctx.State.Clone() }, oracle, record: true);
+            var outcome = Walk(ctx with { State = ctx.State.Clone() }, oracle, recordVisits);
             outcomes.Add(oracle.Taken.Count == 0 ? outcome : outcome with { Branches = [.. oracle.Taken] });
-            for (int j = oracle.Taken.Count - 1; j >= prefix.Length; j--)
-            {
-                var alt = new bool[j + 1];
-                for (int k = 0; k < j; k++) alt[k] = oracle.Taken[k];
-                alt[j] = !oracle.Taken[j];
-                pending.Push(alt);
-            }
+            PushAlternatives(pending, oracle.Taken, prefix.Length);
         }
-        // Stable order: most likely first, then by walk order.
-        return [.. outcomes.Select((o, i) => (o, i)).OrderByDescending(x => x.o.Probability).ThenBy(x => x.i).Select(x => x.o)];
+        // Stable order: most likely first, then by walk order (an insertion sort: a handful of outcomes).
+        for (int i = 1; i < outcomes.Count; i++)
+        {
+            var o = outcomes[i];
+            int j = i - 1;
+            while (j >= 0 && outcomes[j].Probability < o.Probability) { outcomes[j + 1] = outcomes[j]; j--; }
+            outcomes[j + 1] = o;
+        }
+        return outcomes;
+    }
+
+    static void PushAlternatives(Stack<bool[]> pending, List<bool> taken, int from)
+    {
+        for (int j = taken.Count - 1; j >= from; j--)
+        {
+            var alt = new bool[j + 1];
+            for (int k = 0; k < j; k++) alt[k] = taken[k];
+            alt[j] = !taken[j];
+            pending.Push(alt);
+        }
     }
 
     /// <summary>Sample mode: one outcome, random branches drawn from <paramref name="random"/>.</summary>
@@ -264,7 +334,12 @@ public sealed class TableEvaluator
         var entry = entryByHook[(int)input.Hook];
         if (entry.Start < 0) return new EvaluationOutcome(1, TableVerdict.Accept, input.Packet, [], [], []);
         var ctx = new EvalContext(input, Table);
-        var visits = record ? ImmutableArray.CreateBuilder<RuleVisit>() : null;
+        ImmutableArray<RuleVisit>.Builder? visits = null;
+        if (record)
+        {
+            visits = scratchVisits ??= ImmutableArray.CreateBuilder<RuleVisit>(64);
+            visits.Clear();
+        }
         var uncertain = ImmutableArray<string>.Empty;
         double probability = 1;
         var packet = input.Packet;
@@ -286,7 +361,8 @@ public sealed class TableEvaluator
                     if (visits is not null)
                     {
                         var jc = cold[pos];
-                        visits.Add(new RuleVisit(Table, jc.ChainName, jc.Index, jc.Text, VisitAction.Jump, jc.TargetName));
+                        visits.Add(memo[pos] is { Action: VisitAction.Jump } mv ? mv
+                            : memo[pos] = new RuleVisit(Table, jc.ChainName, jc.Index, jc.Text, VisitAction.Jump, jc.TargetName));
                     }
                     stack[depth++] = new Frame(pos + 1, ix);
                     (pos, ix) = (jump, -1);
@@ -300,12 +376,12 @@ public sealed class TableEvaluator
                 // End of chain: a user chain returns (return:N), a built-in chain applies its policy (policy:N).
                 if (depth > 0)
                 {
-                    visits?.Add(new RuleVisit(Table, cold[pos].ChainName, cold[pos].Index, null, VisitAction.Return));
+                    visits?.Add(memo[pos] ??= new RuleVisit(Table, cold[pos].ChainName, cold[pos].Index, null, VisitAction.Return));
                     var f = stack[--depth];
                     (pos, ix) = (f.Pos, f.Index);
                     continue;
                 }
-                if (pos != entry.End) visits?.Add(new RuleVisit(Table, cold[pos].ChainName, cold[pos].Index, null, VisitAction.Return));
+                if (pos != entry.End) visits?.Add(memo[pos] ??= new RuleVisit(Table, cold[pos].ChainName, cold[pos].Index, null, VisitAction.Return));
                 return Policy();
             }
             int here = pos++;
@@ -320,7 +396,7 @@ public sealed class TableEvaluator
             }
             if (!cr.HasTarget)
             {
-                visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Matched));
+                visits?.Add(Memo(here, VisitAction.Matched, null));
                 continue;
             }
             if (cr.IsJump)
@@ -332,7 +408,7 @@ public sealed class TableEvaluator
                     uncertain = uncertain.Add($"{Table}:{c.ChainName}:{c.Index}: jump to undefined chain {name}");
                     return Finish(TableVerdict.Uncertain);
                 }
-                visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, cr.IsGoto ? VisitAction.Goto : VisitAction.Jump, name));
+                visits?.Add(Memo(here, cr.IsGoto ? VisitAction.Goto : VisitAction.Jump, name));
                 if (!cr.IsGoto)
                 {
                     if (depth >= MaxDepth)
@@ -350,7 +426,9 @@ public sealed class TableEvaluator
                 var nat = cr.NatRequest();
                 // NAT targets only request a binding and end the nat table (their Execute does the same).
                 ctx.Requests.Add(nat);
-                visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, c.TargetName + (nat.Addresses is null && nat.Ports is null ? "" : " " + NatText(nat))));
+                // The detail is the rule's own (target and range): the same visit every time.
+                visits?.Add(memo[here] is { Action: VisitAction.Verdict } nv ? nv
+                    : memo[here] = new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, c.TargetName + (nat.Addresses is null && nat.Ports is null ? "" : " " + NatText(nat))));
                 return Finish(TableVerdict.Accept);
             }
             var target = c.Target!;
@@ -359,23 +437,29 @@ public sealed class TableEvaluator
             switch (res.Action)
             {
                 case TargetAction.Continue:
-                    visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Matched, target.Name));
+                    visits?.Add(Memo(here, VisitAction.Matched, target.Name));
                     if (ctx.Mark != packet.Mark) packet = packet with { Mark = ctx.Mark };
                     continue;
                 case TargetAction.Accept:
-                    visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, "ACCEPT"));
+                    visits?.Add(Memo(here, VisitAction.Verdict, "ACCEPT"));
                     return Finish(TableVerdict.Accept);
                 case TargetAction.Drop:
-                    visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, "DROP"));
-                    return Finish(TableVerdict.Drop);
+                {
+                    var final = new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, "DROP");
+                    visits?.Add(final);
+                    return Finish(TableVerdict.Drop) with { Final = final };
+                }
                 case TargetAction.Reject:
-                    visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, "REJECT " + res.Detail));
-                    return Finish(new TableVerdict(VerdictKind.Reject, res.Detail));
+                {
+                    var final = new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, "REJECT " + res.Detail);
+                    visits?.Add(final);
+                    return Finish(new TableVerdict(VerdictKind.Reject, res.Detail)) with { Final = final };
+                }
                 case TargetAction.Nat:
                     visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, res.Detail));
                     return Finish(TableVerdict.Accept);
                 case TargetAction.Return:
-                    visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Return));
+                    visits?.Add(Memo(here, VisitAction.Return, null));
                     if (depth == 0) return Policy();
                     var fr = stack[--depth];
                     (pos, ix) = (fr.Pos, fr.Index);
@@ -390,7 +474,7 @@ public sealed class TableEvaluator
         EvaluationOutcome Policy()
         {
             var policy = entry.Chain!.Policy ?? "ACCEPT";
-            visits?.Add(new RuleVisit(Table, entry.Chain.Name, entry.Chain.Rules.Length + 1, null, VisitAction.Policy, policy));
+            visits?.Add(policyVisits[(int)input.Hook] ??= new RuleVisit(Table, entry.Chain.Name, entry.Chain.Rules.Length + 1, null, VisitAction.Policy, policy));
             return Finish(policy == "DROP" ? TableVerdict.Drop : TableVerdict.Accept);
         }
 
@@ -403,6 +487,25 @@ public sealed class TableEvaluator
     }
 
     static string NatText(NatRequest n) => new NatRange(n.Addresses, n.Ports).ToString();
+
+    /// <summary>Recorded walks' visits, reused per position: a rule's visit says the same every time it is made in
+    /// the same way (its action with a detail fixed by the rule: the jump's chain, the target's name, ACCEPT), and a
+    /// `trace --all` on a large cluster records the same few hundred visits tens of thousands of times. Written
+    /// without locks by any thread (a reference write is atomic; two threads at worst make equal visits).</summary>
+    readonly RuleVisit?[] memo;
+    readonly RuleVisit?[] policyVisits = new RuleVisit?[5];
+
+    /// <summary>The visit of the rule at <paramref name="pos"/> with this action and a detail that is a constant of the
+    /// rule (compared by reference: the target's or chain's own name, or a literal).</summary>
+    RuleVisit Memo(int pos, VisitAction action, string? detail)
+    {
+        if (memo[pos] is { } v && v.Action == action && ReferenceEquals(v.Detail, detail)) return v;
+        var c = cold[pos];
+        return memo[pos] = new RuleVisit(Table, c.ChainName, c.Index, c.Text, action, detail);
+    }
+
+    /// <summary>One builder per thread for a recorded walk's visits (walks do not nest); the outcome gets a copy.</summary>
+    [ThreadStatic] static ImmutableArray<RuleVisit>.Builder? scratchVisits;
 
     static ImmutableArray<EvalRequest> BuildRequests(EvalContext ctx, PacketContext input)
     {

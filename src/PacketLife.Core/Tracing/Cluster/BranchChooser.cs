@@ -84,7 +84,7 @@ internal sealed class ReplayChooser(IReadOnlyList<int> prefix) : IBranchChooser
 
     static List<(double Probability, T Result)> Enumerate<T>(Func<IBranchChooser, T> run, List<int> start, int limit)
     {
-        var results = new List<(IReadOnlyList<int> Key, double P, T R)>();
+        var results = new List<(double Probability, T Result)>();
         var stack = new Stack<List<int>>();
         stack.Push(start);
         while (stack.Count > 0 && results.Count < limit)
@@ -92,19 +92,21 @@ internal sealed class ReplayChooser(IReadOnlyList<int> prefix) : IBranchChooser
             var prefix = stack.Pop();
             var chooser = new ReplayChooser(prefix);
             var r = run(chooser);
-            results.Add((chooser.Decisions.Select(d => d.Chosen).ToList(), chooser.Probability, r));
+            results.Add((chooser.Probability, r));
+            // Each later alternative of each fork past the prefix, pushed so that they come out in branch order.
             for (int k = prefix.Count; k < chooser.Decisions.Count; k++)
             {
                 var (chosen, probs) = chooser.Decisions[k];
                 for (int alt = probs.Count - 1; alt > chosen; alt--)
                 {
                     if (probs[alt] <= 0) continue;
-                    var next = chooser.Decisions.Take(k).Select(d => d.Chosen).ToList();
+                    var next = new List<int>(k + 1);
+                    for (int i = 0; i < k; i++) next.Add(chooser.Decisions[i].Chosen);
                     next.Add(alt);
                     stack.Push(next);
                 }
             }
         }
-        return results.Select(r => (r.P, r.R)).ToList();
+        return results;
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
 using PacketLife.Core.Azure.DataPlane;
 using PacketLife.Core.Cluster;
 using PacketLife.Core.Conntrack;
@@ -195,8 +196,22 @@ public sealed partial class ClusterTracer
 
         public void Explain(Explanation e)
         {
+            e = Shared(e);
             if (!Explanations.Contains(e)) Explanations.Add(e);
         }
+
+        /// <summary>One object per distinct explanation (per thread): most paths of an explain give the same few, and
+        /// only the first of each then outlives its path.</summary>
+        static Explanation Shared(Explanation e)
+        {
+            var cache = explanations ??= [];
+            if (cache.TryGetValue(e, out var shared)) return shared;
+            if (cache.Count >= 1 << 14) cache.Clear();
+            cache.Add(e);
+            return e;
+        }
+
+        [ThreadStatic] static HashSet<Explanation>? explanations;
     }
 
     internal abstract record Loc;
@@ -348,8 +363,8 @@ public sealed partial class ClusterTracer
                     }
                     else r = NodeWalk.Walk(rt, p, an.InIf, an.PhysIn, chooser, st.NodeWalks++ == 0);
                     p = r.Packet;
-                    if (!st.Light) hops.Add(new TraceHop(an.Node.Name, an.InIf is null ? "(local)" : an.PhysIn is null ? an.InIf : $"{an.InIf} (from {an.PhysIn})",
-                        r.OutInterface is null ? null : r.PhysOut is null ? r.OutInterface : $"{r.OutInterface} (to {r.PhysOut})", before, p, r.Steps));
+                    if (!st.Light) hops.Add(new TraceHop(an.Node.Name, an.InIf is null ? "(local)" : an.PhysIn is null ? an.InIf : NodeWalk.Shared($"{an.InIf} (from {an.PhysIn})"),
+                        r.OutInterface is null ? null : r.PhysOut is null ? r.OutInterface : NodeWalk.Shared($"{r.OutInterface} (to {r.PhysOut})"), before, p, r.Steps));
                     if (r.Masqueraded && !isReply && !st.Light)
                     {
                         st.Masqueraded = true;
@@ -375,7 +390,9 @@ public sealed partial class ClusterTracer
                     if (r.OutInterface == "cbr0")
                     {
                         // Routed out cbr0 the frame goes to the bridge port whose FDB entry has the address (the pod's veth).
-                        var pod = an.Node.Pods.FirstOrDefault(x => r.PhysOut is not null ? x.Veth == r.PhysOut : x.Ip == p.Dst);
+                        TopologyPod? pod = null;
+                        foreach (var x in an.Node.Pods)
+                            if (r.PhysOut is not null ? x.Veth == r.PhysOut : x.Ip == p.Dst) { pod = x; break; }
                         if (pod is null)
                         {
                             ExplainStale(st, r, an.Node, p);
@@ -620,6 +637,14 @@ public sealed partial class ClusterTracer
     static string? ServiceOfComment(string? rule)
     {
         if (rule is null) return null;
+        // Rule texts are the evaluator's own strings, quoted by every path that visits the rule: read each comment once.
+        return serviceOfComment.GetValue(rule, static r => new StrongBox<string?>(ReadServiceOfComment(r))).Value;
+    }
+
+    static readonly ConditionalWeakTable<string, StrongBox<string?>> serviceOfComment = new();
+
+    static string? ReadServiceOfComment(string rule)
+    {
         var m = System.Text.RegularExpressions.Regex.Match(rule, "--comment \"?([^\"]*)\"?");
         if (!m.Success) return null;
         foreach (var word in m.Groups[1].Value.Split(' '))
@@ -633,8 +658,15 @@ public sealed partial class ClusterTracer
     void ExplainMasquerade(RunState st, WalkResult r, TopologyNode node, Packet after, TraceSource from)
     {
         // The rule that asked for the mark: the last KUBE-MARK-MASQ jump before the walk's end.
-        var markRule = r.Steps.OfType<RuleStep>().LastOrDefault(s => s.Action == "Jump" && s.Rule?.Contains("-j KUBE-MARK-MASQ", StringComparison.Ordinal) == true);
-        var svc = ServiceOfComment(markRule?.Rule) ?? ServiceOfComment(r.Steps.OfType<RuleStep>().LastOrDefault(s => s.Rule?.Contains("--comment", StringComparison.Ordinal) == true)?.Rule);
+        RuleStep? markRule = null, commented = null;
+        // The last KUBE-MARK-MASQ jump, and the last rule with a comment (from the end, until both are found).
+        for (int i = r.Steps.Length - 1; i >= 0 && (markRule is null || commented is null); i--)
+            if (r.Steps[i] is RuleStep { Rule: { } ruleText } rs)
+            {
+                if (markRule is null && rs.Action == "Jump" && ruleText.Contains("-j KUBE-MARK-MASQ", StringComparison.Ordinal)) markRule = rs;
+                if (commented is null && ruleText.Contains("--comment", StringComparison.Ordinal)) commented = rs;
+            }
+        var svc = ServiceOfComment(markRule?.Rule) ?? ServiceOfComment(commented?.Rule);
         var text = from is TraceSource.FromPod or TraceSource.FromNode
             ? TraceMessages.SourceIpLostInsideText(svc ?? "the Service", after.Src.ToString(), markRule?.Rule)
             : TraceMessages.SourceIpLostText(svc ?? "the Service", after.Src.ToString());

@@ -20,7 +20,13 @@ internal sealed class NodeRuntime
         Runtime = new HostRuntime(node.Host, rules.RuleSet, rules.Evaluator, null, table, active, because)
         {
             // cbr0's forwarding database: each pod's address is behind its veth.
-            BridgePortOf = (bridge, ip) => bridge == "cbr0" ? node.Pods.FirstOrDefault(p => p.Ip == ip)?.Veth : null,
+            BridgePortOf = (bridge, ip) =>
+            {
+                if (bridge != "cbr0") return null;
+                foreach (var pod in node.Pods)
+                    if (pod.Ip == ip) return pod.Veth;
+                return null;
+            },
         };
         Walker = new HostWalker(Runtime);
         Multipath = node.Host.Tables.Any(t => t.Routes.Any(r => r.IsMultipath));
@@ -90,20 +96,21 @@ internal static class NodeWalk
                 var key = (p, inIf, physIn);
                 if (!rt.FreshOutcomes.TryGetValue(key, out outcomes!))
                 {
-                    if (TrySingle(rt, p, origin, inIf, untouched, firstOfRun, recordSteps: true) is { } single) return Map(rt, p, single);
-                    rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin);
+                    if (TrySingle(rt, p, origin, inIf, untouched, firstOfRun, recordSteps: true) is { } single) return Map(rt, p, single, share: true);
+                    rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin, recordSteps: false);
                 }
             }
             else if (!rt.Multipath && !Forks(rt, p, inIf))
             {
                 // The nat chains give one outcome for this new connection: one sampled walk is the whole answer.
-                return Map(rt, p, rt.Walker.Sample(p, origin, rt.Random));
+                return Map(rt, p, rt.Walker.Sample(p, origin, rt.Random), share: true);
             }
-            else outcomes = rt.Walker.Explain(p, origin);
-            var pick = outcomes.Count == 1 ? 0 : chooser.Choose(outcomes.Select(x => x.Probability).ToList());
-            o = rt.Walker.Commit(outcomes[pick], rt.Random);
+            else outcomes = rt.Walker.Explain(p, origin, recordSteps: false);
+            var pick = outcomes.Count == 1 ? 0 : chooser.Choose(Probabilities(outcomes));
+            // Committed against the state it was explained on (an emptied table, reset rule state, or this very table).
+            o = rt.Walker.CommitExplained(outcomes[pick], rt.Random);
         }
-        return Map(rt, p, o);
+        return Map(rt, p, o, share: chooser is not SampleChooser);
     }
 
     /// <summary>The disposition-only walk of a light run (a health probe's steady state): the same choices as
@@ -119,9 +126,9 @@ internal static class NodeWalk
         if (!rt.FreshOutcomes.TryGetValue(key, out var outcomes))
         {
             if (TrySingle(rt, p, origin, inIf, untouched, firstOfRun, recordSteps: false) is { } single) return MapLight(single);
-            rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin);
+            rt.FreshOutcomes[key] = outcomes = rt.Walker.Explain(p, origin, recordSteps: false);
         }
-        var pick = outcomes.Count == 1 ? 0 : chooser.Choose(outcomes.Select(x => x.Probability).ToList());
+        var pick = outcomes.Count == 1 ? 0 : chooser.Choose(Probabilities(outcomes));
         return MapLight(outcomes[pick]);
     }
 
@@ -141,6 +148,69 @@ internal static class NodeWalk
         rt.Reseed(rt.RandomSeed);
         return null;
     }
+
+    static double[] Probabilities(IReadOnlyList<HostWalkOutcome> outcomes)
+    {
+        var p = new double[outcomes.Count];
+        for (int i = 0; i < p.Length; i++) p[i] = outcomes[i].Probability;
+        return p;
+    }
+
+    /// <summary>The rule that ended the walk: the last DROP/REJECT verdict (a REJECT's answer walks OUTPUT after it),
+    /// else the last rule visited.</summary>
+    static string? LastDropRule(ImmutableArray<HostStep> steps)
+    {
+        for (int i = steps.Length - 1; i >= 0; i--)
+            if (steps[i].Rule is { Action: Netfilter.Evaluation.VisitAction.Verdict, Rule: { } t }
+                && (t.Contains("-j REJECT", StringComparison.Ordinal) || t.Contains("-j DROP", StringComparison.Ordinal)))
+                return t;
+        for (int i = steps.Length - 1; i >= 0; i--)
+            if (steps[i].Rule is { } v) return v.Rule;
+        return null;
+    }
+
+    /// <summary>The trace step of a rule visit. The evaluator reuses a rule's visit object (see TableEvaluator's memo),
+    /// so the step made for it is reused too (per thread, keyed by the visit's identity): the paths of one explain
+    /// visit the same few hundred rules over and over.</summary>
+    static RuleStep RuleStepOf(Netfilter.Evaluation.RuleVisit v)
+    {
+        var cache = ruleSteps ??= new(ReferenceEqualityComparer.Instance);
+        if (cache.TryGetValue(v, out var step)) return step;
+        step = new RuleStep(v.Table, v.Chain, v.Index, v.Rule, ActionNames[(int)v.Action], v.Detail);
+        // Bounded: visits that are not reused (branches, drops) would otherwise pile up over a long-lived thread.
+        if (cache.Count >= 1 << 16) cache.Clear();
+        cache[v] = step;
+        return step;
+    }
+
+    [ThreadStatic] static Dictionary<Netfilter.Evaluation.RuleVisit, RuleStep>? ruleSteps;
+
+    /// <summary>One object per distinct note, and one string per distinct text (per thread): the paths of an explain
+    /// repeat most of their lines (the client's packet, its first conntrack entry, the routes to a few pods), and what
+    /// the trace keeps is what every collection copies until the explain ends. A repeated line made again is garbage
+    /// at once; only the first copy lives.</summary>
+    static NoteStep NoteOf(string line)
+    {
+        var cache = notes ??= new(StringComparer.Ordinal);
+        if (cache.TryGetValue(line, out var note)) return note;
+        if (cache.Count >= 1 << 14) cache.Clear();
+        return cache[line] = new NoteStep(line);
+    }
+
+    internal static string Shared(string text)
+    {
+        var cache = texts ??= new(StringComparer.Ordinal);
+        if (cache.TryGetValue(text, out var shared)) return shared;
+        if (cache.Count >= 1 << 14) cache.Clear();
+        cache.Add(text);
+        return text;
+    }
+
+    [ThreadStatic] static Dictionary<string, NoteStep>? notes;
+    [ThreadStatic] static HashSet<string>? texts;
+
+    /// <summary><see cref="Netfilter.Evaluation.VisitAction"/>'s names by value (Enum.ToString boxes).</summary>
+    static readonly string[] ActionNames = Enum.GetNames<Netfilter.Evaluation.VisitAction>();
 
     static WalkResult MapLight(HostWalkOutcome o) =>
         new(EndOf(o.Disposition), o.PacketAfter, o.OutInterface, o.OutBridgePort, o.Nexthop ?? o.PacketAfter.Dst, "", [], false, null, null, o.Conntrack);
@@ -167,10 +237,12 @@ internal static class NodeWalk
             Conntrack = Netfilter.Evaluation.ConntrackView.NewFor(p),
             AddressTypeOf = (ip, limit) => (Netfilter.Evaluation.AddressType)(1 << (int)host.AddressType(ip, limit)),
         };
-        return nat.Explain(ctx).Count > 1;
+        return nat.Explain(ctx, recordVisits: false).Count > 1;
     }
 
-    static WalkResult Map(NodeRuntime rt, Packet p, HostWalkOutcome o)
+    /// <param name="share">Explain mode: texts repeated across paths are shared (see <see cref="NoteOf"/>); a sampled
+    /// trace has one path, where looking them up would only cost.</param>
+    static WalkResult Map(NodeRuntime rt, Packet p, HostWalkOutcome o, bool share)
     {
         var steps = ImmutableArray.CreateBuilder<TraceStep>();
         string? masqRule = null;
@@ -179,33 +251,38 @@ internal static class NodeWalk
             switch (s.Kind)
             {
                 case HostStepKind.Rule when s.Rule is { } v:
-                    steps.Add(new RuleStep(v.Table, v.Chain, v.Index, v.Rule, v.Action.ToString(), v.Detail));
+                    steps.Add(RuleStepOf(v));
                     if (v.Rule?.Contains("-j MASQUERADE", StringComparison.Ordinal) == true && v.Action == Netfilter.Evaluation.VisitAction.Verdict) masqRule = v.Rule;
                     break;
                 case HostStepKind.Nat:
-                    steps.Add(new NatStep(s.Hook, s.Before?.ToString() ?? "", s.After?.ToString() ?? "", null, s.Text));
+                    steps.Add(share ? new NatStep(s.Hook, Shared(s.Before?.ToString() ?? ""), Shared(s.After?.ToString() ?? ""), null, Shared(s.Text))
+                        : new NatStep(s.Hook, s.Before?.ToString() ?? "", s.After?.ToString() ?? "", null, s.Text));
                     break;
                 case HostStepKind.Route:
-                    steps.Add(new RouteStep(s.Hook, s.Text, o.OutInterface, o.Nexthop?.ToString(), s.Hook));
+                    steps.Add(new RouteStep(s.Hook, share ? Shared(s.Text) : s.Text, o.OutInterface,
+                        o.Nexthop is { } nh ? share ? Shared(nh.ToString()) : nh.ToString() : null, s.Hook));
                     break;
                 case HostStepKind.Verdict:
                     break;
                 default:
-                    steps.Add(new NoteStep($"{s.Hook}: {s.Text}"));
+                    steps.Add(share ? NoteOf(s.Line) : new NoteStep(s.Line));
                     break;
             }
         }
         if (o.Conntrack is { } ct)
             steps.Add(new ConntrackStep(ConntrackText.Write(ConntrackLine.FromEntry(ct, rt.Table.Now)), o.ConntrackCreated, "after this packet"));
         var end = EndOf(o.Disposition);
-        // The rule that ended the walk: the last DROP/REJECT verdict (a REJECT's answer walks OUTPUT after it).
-        var lastRule = o.RuleVisits.LastOrDefault(v => v.Action == Netfilter.Evaluation.VisitAction.Verdict
-            && v.Rule is { } t && (t.Contains("-j REJECT", StringComparison.Ordinal) || t.Contains("-j DROP", StringComparison.Ordinal)))?.Rule
-            ?? o.RuleVisits.LastOrDefault()?.Rule;
+        string? dropRule = null;
+        if (end is WalkEnd.Dropped or WalkEnd.Rejected)
+            dropRule = o.Where == "bridge" ? "hairpin-off" : LastDropRule(o.Steps);
         bool masq = masqRule is not null && o.PacketAfter.Src != p.Src;
-        var detail = $"{HostWalkOutcome.DispositionName(o.Disposition)} at {o.Where}: {o.Reason}";
-        if (o.IsUncertain) detail += " (uncertain: " + string.Join("; ", o.Uncertain) + ")";
-        string? dropRule = end is WalkEnd.Dropped or WalkEnd.Rejected ? (o.Where == "bridge" ? "hairpin-off" : lastRule) : null;
+        // The walk's own account is quoted only where the path ends on this node.
+        var detail = "";
+        if (end is WalkEnd.Dropped or WalkEnd.Rejected or WalkEnd.Uncertain)
+        {
+            detail = $"{HostWalkOutcome.DispositionName(o.Disposition)} at {o.Where}: {o.Reason}";
+            if (o.IsUncertain) detail += " (uncertain: " + string.Join("; ", o.Uncertain) + ")";
+        }
         return new WalkResult(end, o.PacketAfter, o.OutInterface, o.OutBridgePort, o.Nexthop ?? o.PacketAfter.Dst, detail, steps.ToImmutable(), masq, masqRule, dropRule, o.Conntrack);
     }
 }

@@ -83,9 +83,16 @@ public sealed class HostRuntime
 
     /// <summary>A private copy for explain mode: the same host and rules, copies of the rule state and of every
     /// conntrack entry, so a walk can run to the end without touching this runtime.</summary>
-    internal HostRuntime CloneForExplain()
+    internal HostRuntime CloneForExplain(ConntrackTable? reuse = null)
     {
-        var table = new ConntrackTable(Conntrack.Clock, Conntrack.Settings);
+        // An explain walks one copy per outcome; the table of the previous copy is emptied and filled again rather than
+        // made anew (its maps keep their capacity).
+        var table = reuse ?? new ConntrackTable(Conntrack.Clock, Conntrack.Settings);
+        if (reuse is not null)
+        {
+            reuse.Flush();
+            reuse.Settings = Conntrack.Settings;
+        }
         foreach (var e in Conntrack.List()) table.TryLoad(e.Clone());
         return new HostRuntime(Host, Rules, Evaluator, State.Clone(), table, ConntrackActive, ConntrackActiveBecause) { BridgePortOf = BridgePortOf };
     }

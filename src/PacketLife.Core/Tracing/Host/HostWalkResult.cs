@@ -51,6 +51,35 @@ public enum HostStepKind
 /// <see cref="Before"/>/<see cref="After"/> are set when the packet was rewritten.</summary>
 public sealed record HostStep(HostStepKind Kind, string Hook, string Text, RuleVisit? Rule = null, Packet? Before = null, Packet? After = null)
 {
+    /// <summary>A rule visit whose <see cref="Text"/> is the visit's own line, written when first read: most walks'
+    /// steps are turned into trace steps from <see cref="Rule"/> and never need it (a `trace --all` on a large cluster
+    /// records hundreds of thousands of visits).</summary>
+    internal HostStep(HostStepKind kind, string hook, RuleVisit rule) : this(kind, hook, (string)null!, rule) { }
+
+    /// <summary>A step written as its whole line, `hook: text` (see <see cref="Line"/>); its <see cref="Text"/> is cut
+    /// from the line when first read.</summary>
+    internal HostStep(HostStepKind kind, string hook, string line, Packet? before, Packet? after, bool lineWithHook)
+        : this(kind, hook, (string)null!, null, before, after) => this.line = lineWithHook ? line : throw new ArgumentException("a line with its hook", nameof(lineWithHook));
+
+    string? line;
+
+    /// <summary>What happened, in words (for a rule visit: `table:chain:index action detail  rule`).</summary>
+    public string Text
+    {
+        get => field ??= line is not null ? line[(Hook.Length + 2)..] : Rule!.ToString();
+        init { field = value; line = null; }
+    } = Text;
+
+    /// <summary>`hook: text`, as a cluster trace notes the step (made once, when the walker wrote the step that way).</summary>
+    internal string Line => line ??= $"{Hook}: {Text}";
+
+    // Equal by what they say, whether or not the text of a rule visit has been written yet.
+    public bool Equals(HostStep? other) =>
+        other is not null && Kind == other.Kind && Hook == other.Hook && Text == other.Text && Equals(Rule, other.Rule)
+        && Equals(Before, other.Before) && Equals(After, other.After);
+
+    public override int GetHashCode() => HashCode.Combine(Kind, Hook, Text, Rule, Before, After);
+
     public override string ToString() => Rule is { } r ? r.ToString() : $"{Hook}: {Text}";
 }
 
@@ -98,6 +127,8 @@ public sealed record HostWalkOutcome
     /// <summary>The choices this outcome took at each branch point (internal replay key for <see cref="HostWalker.Commit"/>).</summary>
     public ImmutableArray<int> Choices { get; init; } = [];
     internal HostWalkRequest? Request { get; init; }
+    /// <summary>Explained outcomes: what each table walk that could fork did (<see cref="HostWalker.CommitExplained"/>).</summary>
+    internal ImmutableArray<HostWalker.TableChoice> TableChoices { get; init; }
 
     public bool IsUncertain => !Uncertain.IsDefaultOrEmpty;
 

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
 using PacketLife.Core.Conntrack;
 using PacketLife.Core.Conntrack.Nat;
 using PacketLife.Core.Net;
@@ -30,21 +31,29 @@ public sealed class HostWalker
     /// <summary>Every outcome with its exact probability (they sum to 1), most likely first; the runtime is not changed.
     /// Random NAT ports are sampled once from a fixed seed and reported as <see cref="HostWalkOutcome.RandomPorts"/>
     /// (any free port of the window is possible).</summary>
-    public IReadOnlyList<HostWalkOutcome> Explain(Packet packet, HostPacketOrigin origin)
+    public IReadOnlyList<HostWalkOutcome> Explain(Packet packet, HostPacketOrigin origin) => Explain(packet, origin, recordSteps: true);
+
+    /// <summary><see cref="Explain(Packet, HostPacketOrigin)"/>; without <paramref name="recordSteps"/> the outcomes carry
+    /// no <see cref="HostWalkOutcome.Steps"/> (everything else is the same): for a caller that picks one outcome by its
+    /// probability and commits it, which walks it again, recording.</summary>
+    public IReadOnlyList<HostWalkOutcome> Explain(Packet packet, HostPacketOrigin origin, bool recordSteps)
     {
         var request = new HostWalkRequest(packet, origin);
         var outcomes = new List<HostWalkOutcome>();
         var pending = new Stack<int[]>();
         pending.Push([]);
         bool truncated = false;
+        var memo = new TableMemo();
+        ConntrackTable? copy = null;
         while (pending.Count > 0)
         {
             if (outcomes.Count >= MaxOutcomes) { truncated = true; break; }
             var prefix = pending.Pop();
-            var chooser = new Chooser(prefix);
-            var run = new Run(Runtime.CloneForExplain(), chooser, null, new Random(0), record: true);
-            var o = run.Start(packet, origin);
-            outcomes.Add(o with { Choices = [.. chooser.Taken], Request = request, Committed = false });
+            var chooser = new Chooser(prefix) { Memo = memo };
+            var runtime = Runtime.CloneForExplain(copy);
+            copy = runtime.Conntrack;
+            var run = new Run(runtime, chooser, null, new Random(0), record: recordSteps) { Request = request, Explaining = true };
+            outcomes.Add(run.Start(packet, origin));
             for (int j = chooser.Taken.Count - 1; j >= prefix.Length; j--)
             {
                 for (int alt = 1; alt < chooser.Counts[j]; alt++)
@@ -59,15 +68,23 @@ public sealed class HostWalker
         if (truncated)
             for (int i = 0; i < outcomes.Count; i++)
                 outcomes[i] = outcomes[i] with { Uncertain = outcomes[i].Uncertain.Add($"more than {MaxOutcomes} outcomes: the list is cut") };
-        return [.. outcomes.Select((o, i) => (o, i)).OrderByDescending(x => x.o.Probability).ThenBy(x => x.i).Select(x => x.o)];
+        // Most likely first, then in enumeration order (a stable insertion sort: few outcomes, no LINQ to compile).
+        for (int i = 1; i < outcomes.Count; i++)
+        {
+            var o = outcomes[i];
+            int j = i - 1;
+            while (j >= 0 && outcomes[j].Probability < o.Probability) { outcomes[j + 1] = outcomes[j]; j--; }
+            outcomes[j + 1] = o;
+        }
+        return outcomes;
     }
 
     /// <summary>One outcome, every random branch drawn from <paramref name="random"/>; the runtime (conntrack table,
     /// rule state) is changed as the kernel would change it.</summary>
     public HostWalkOutcome Sample(Packet packet, HostPacketOrigin origin, Random random, bool recordSteps = true)
     {
-        var run = new Run(Runtime, null, random, random, recordSteps);
-        return run.Start(packet, origin) with { Committed = true, Request = new HostWalkRequest(packet, origin) };
+        var run = new Run(Runtime, null, random, random, recordSteps) { Request = new HostWalkRequest(packet, origin), Committing = true };
+        return run.Start(packet, origin);
     }
 
     /// <summary>Applies an outcome of <see cref="Explain"/> to the runtime: the same branches are walked again against
@@ -78,16 +95,41 @@ public sealed class HostWalker
         if (outcome.Committed) throw new InvalidOperationException("this outcome is already committed");
         var req = outcome.Request ?? throw new InvalidOperationException("this outcome did not come from Explain");
         var chooser = new Chooser([.. outcome.Choices]);
-        var run = new Run(Runtime, chooser, null, random, record: true);
-        return run.Start(req.Packet, req.Origin) with { Committed = true, Request = req, Choices = outcome.Choices };
+        var run = new Run(Runtime, chooser, null, random, record: true) { Request = req, Committing = true, CommittedChoices = outcome.Choices };
+        return run.Start(req.Packet, req.Origin);
+    }
+
+    /// <summary><see cref="Commit"/> for a caller that commits an outcome right after explaining it, against the same
+    /// state (or an identical one: an emptied table and reset rule state): the tables are not explained again, each
+    /// walks the branches it took in the explained walk. The result is <see cref="Commit"/>'s.</summary>
+    internal HostWalkOutcome CommitExplained(HostWalkOutcome outcome, Random random)
+    {
+        if (outcome.Committed) throw new InvalidOperationException("this outcome is already committed");
+        var req = outcome.Request ?? throw new InvalidOperationException("this outcome did not come from Explain");
+        var chooser = new Chooser([.. outcome.Choices]) { Replay = outcome.TableChoices };
+        var run = new Run(Runtime, chooser, null, random, record: true) { Request = req, Committing = true, CommittedChoices = outcome.Choices };
+        return run.Start(req.Packet, req.Origin);
     }
 
     /// <summary>Forced choices (explain enumeration, commit): the prefix, then the first alternative; records the
-    /// number of alternatives at each point.</summary>
+    /// number of alternatives at each point, and what each table walk that could fork did (in call order).</summary>
     sealed class Chooser(int[] prefix)
     {
         public List<int> Taken { get; } = [];
         public List<int> Counts { get; } = [];
+
+        /// <summary>Per table walk that could fork, in call order: whether it forked (took a choice) and the branches
+        /// it walked.</summary>
+        public List<TableChoice> Tables { get; } = [];
+
+        /// <summary>Table walks that could fork so far in this walk (nested answer walks included).</summary>
+        public int TableCalls;
+
+        /// <summary>Set for <see cref="CommitExplained"/>: the explained walk's <see cref="Tables"/>, walked again.</summary>
+        public ImmutableArray<TableChoice> Replay { get; init; }
+
+        /// <summary>The explain in progress's table outcomes, shared by its walks.</summary>
+        public TableMemo? Memo { get; init; }
 
         public int Choose(int count)
         {
@@ -97,6 +139,63 @@ public sealed class HostWalker
             Counts.Add(count);
             return c;
         }
+
+        /// <summary>Replaying: the choice the explained walk took here.</summary>
+        public void Follow()
+        {
+            Taken.Add(Taken.Count < prefix.Length ? prefix[Taken.Count] : 0);
+            Counts.Add(1);
+        }
+    }
+
+    /// <summary>What one table walk that could fork did in an explained walk.</summary>
+    internal readonly record struct TableChoice(bool Forked, ImmutableArray<bool> Branches);
+
+    /// <summary>The outcomes of the tables explained during one <see cref="Explain(Packet, HostPacketOrigin, bool)"/>,
+    /// by the choices taken before the table and its place among the walk's table walks: the walks of one explain start
+    /// from identical copies of the runtime and are deterministic, so walks that agree on the choices so far meet the
+    /// same table with the same packet and state (each alternative would otherwise explain the fork again).</summary>
+    sealed class TableMemo
+    {
+        readonly List<(int[] Taken, int Call, IReadOnlyList<EvaluationOutcome> All)> entries = [];
+
+        public IReadOnlyList<EvaluationOutcome>? Find(List<int> taken, int call)
+        {
+            foreach (var (t, c, all) in entries)
+                if (c == call && t.AsSpan().SequenceEqual(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(taken))) return all;
+            return null;
+        }
+
+        public void Add(List<int> taken, int call, IReadOnlyList<EvaluationOutcome> all) => entries.Add(([.. taken], call, all));
+    }
+
+    /// <summary>A step's text, formatted only when the walk records steps: a walk whose steps nobody reads (explain
+    /// before commit, a health probe's light run) would otherwise write every conntrack entry and route it meets.</summary>
+    [InterpolatedStringHandler]
+    ref struct StepText
+    {
+        DefaultInterpolatedStringHandler inner;
+
+        public StepText(int literalLength, int formattedCount, Run run, HostStepKind kind, string hook, out bool shouldAppend)
+        {
+            shouldAppend = run.Recording;
+            inner = shouldAppend ? new DefaultInterpolatedStringHandler(literalLength + hook.Length + 2, formattedCount) : default;
+            // NAT and route steps keep their own fields in a cluster trace; the others become `hook: text` notes.
+            WithHook = shouldAppend && kind is not (HostStepKind.Nat or HostStepKind.Route or HostStepKind.Rule or HostStepKind.Verdict);
+            if (WithHook)
+            {
+                inner.AppendLiteral(hook);
+                inner.AppendLiteral(": ");
+            }
+        }
+
+        public bool WithHook { get; }
+
+        public void AppendLiteral(string value) => inner.AppendLiteral(value);
+        public void AppendFormatted<T>(T value) => inner.AppendFormatted(value);
+        public void AppendFormatted<T>(T value, string? format) => inner.AppendFormatted(value, format);
+        public void AppendFormatted(string? value) => inner.AppendFormatted(value);
+        public string ToStringAndClear() => inner.ToStringAndClear();
     }
 
     /// <summary>The end of a walk (or of a part of it).</summary>
@@ -172,7 +271,7 @@ public sealed class HostWalker
             }
             catch (Stop s)
             {
-                return Finish(s.Disposition, s.Where, s.Reason) with { Reply = s.Reply, ReplyQuotes = s.Quotes, ReplyWalk = s.ReplyWalk };
+                return Finish(s.Disposition, s.Where, s.Reason, reply: s.Reply, replyQuotes: s.Quotes, replyWalk: s.ReplyWalk);
             }
         }
 
@@ -261,8 +360,8 @@ public sealed class HostWalker
             }
             var rp = host.CheckReversePath(p.Src, iface, p.Mark);
             if (!rp.Accepted) Drop("rp_filter", rp.Reason);
-            Step(HostStepKind.Route, "routing", $"input route to {p.Dst}: {route} ({RouteTypes.Name(route!.Type)})");
-            return route;
+            Step(HostStepKind.Route, "routing", $"input route to {p.Dst}: {RouteText(route!)} ({RouteTypes.Name(route!.Type)})");
+            return route!;
         }
 
         HostWalkOutcome Routed(RouteResult route)
@@ -303,7 +402,7 @@ public sealed class HostWalker
             Step(HostStepKind.Ttl, "FORWARD", $"ttl {old.Ttl} -> {p.Ttl}", before: old, after: p);
             Forward(inIface, outIface, null);
             PostRouting(outIface, nexthop, null);
-            return Finish(HostDisposition.Forward, "POSTROUTING", $"forwarded out {outIface} via {nexthop}") with { OutInterface = outIface, Nexthop = nexthop };
+            return Finish(HostDisposition.Forward, "POSTROUTING", $"forwarded out {outIface} via {nexthop}", outIface, nexthop);
         }
 
         void Forward(string? inDev, string? outDev, string? physOut)
@@ -322,7 +421,7 @@ public sealed class HostWalker
             if (outPort is null)
             {
                 Uncertain("bridge", $"which port of {bridge} leads to {p.Dst} is not known (no bridge FDB given)");
-                return Finish(HostDisposition.Uncertain, "bridge", $"bridged on {bridge}, out port unknown") with { Bridged = true, OutInterface = bridge };
+                return Finish(HostDisposition.Uncertain, "bridge", $"bridged on {bridge}, out port unknown", bridge, bridged: true);
             }
             if (outPort == inPort && !(host.FindInterface(inPort)?.Hairpin ?? false))
                 Drop("bridge", $"{bridge} would send the frame back out of its ingress port {inPort}, which has hairpin off (§6.3)");
@@ -333,8 +432,7 @@ public sealed class HostWalker
                 PostRouting(bridge, p.Dst, outPort, bridged: true);
             }
             else Step(HostStepKind.Route, "bridge", $"bridged on {bridge} without iptables: {inPort} -> {outPort}");
-            return Finish(HostDisposition.Forward, "bridge", $"bridged out {bridge} port {outPort}") with
-            { OutInterface = bridge, OutBridgePort = outPort, Bridged = true, Nexthop = p.Dst };
+            return Finish(HostDisposition.Forward, "bridge", $"bridged out {bridge} port {outPort}", bridge, p.Dst, outPort, bridged: true);
         }
 
         /// <summary>mangle/filter/security/nat INPUT, confirm, deliver (§1.2 A).</summary>
@@ -372,7 +470,7 @@ public sealed class HostWalker
                 p = p with { Src = src!.Value };
             }
             string outIface = route.Type == RouteType.Local ? "lo" : route.OutInterface ?? "lo";
-            Step(HostStepKind.Route, "routing", $"output route to {p.Dst}: {route} (out {outIface})");
+            Step(HostStepKind.Route, "routing", $"output route to {p.Dst}: {RouteText(route)} (out {outIface})");
 
             if (attached is null && icmpStack && rt.ConntrackActive && q is not null && p.Protocol == IpProtocol.Icmp && ConntrackTracker.IsIcmpError(p.IcmpType))
             {
@@ -408,14 +506,14 @@ public sealed class HostWalker
                 localOut = false;
                 return Received(null, loopback: true, attached: ct);
             }
-            return Finish(HostDisposition.Output, "POSTROUTING", $"sent out {finalOut} via {nexthop}") with { OutInterface = finalOut, Nexthop = nexthop };
+            return Finish(HostDisposition.Output, "POSTROUTING", $"sent out {finalOut} via {nexthop}", finalOut, nexthop);
         }
 
         RouteResult Reroute(string why)
         {
             var r = Lookup(p.Dst, p.Src, p.Mark, null);
             if (r is null) Drop("routing", $"re-route after {why}: no route to {p.Dst} (EHOSTUNREACH)");
-            Step(HostStepKind.Route, "routing", $"re-route ({why}): {r}");
+            Step(HostStepKind.Route, "routing", $"re-route ({why}): {RouteText(r!)}");
             return r!;
         }
 
@@ -447,6 +545,12 @@ public sealed class HostWalker
         /// (NF_IP_PRI_RAW &lt; NF_IP_PRI_CONNTRACK): `NOTRACK`/`CT --notrack` and `CT --zone` there decide it.</summary>
         void RawThenConntrack(NetfilterHook hook, string? inDev, string? outDev, ConntrackResult? attached, Packet? quoted)
         {
+            if (rt.Evaluator["raw"] is null)
+            {
+                // No raw table: it accepts, requests nothing (no NOTRACK, no zone).
+                ConntrackIn(attached, false, quoted);
+                return;
+            }
             var raw = Table("raw", Ctx(hook, inDev, outDev));
             bool notrack = false;
             foreach (var r in raw.Requests)
@@ -487,12 +591,19 @@ public sealed class HostWalker
                 return;
             }
             ct = res;
-            Step(HostStepKind.Conntrack, Hook(), res.IsNewEntry ? $"new entry: {res.Entry}" : $"{res.Reason} ({res.Direction}, {res.Info}): {res.Entry}");
+            if (res.IsNewEntry) Step(HostStepKind.Conntrack, Hook(), $"new entry: {res.Entry}");
+            else Step(HostStepKind.Conntrack, Hook(), $"{res.Reason} ({res.Direction}, {res.Info}): {res.Entry}");
         }
 
         string Hook() => localOut ? "OUTPUT" : "PREROUTING";
 
-        static CtView? View(ConntrackResult? r, Packet p, DateTimeOffset now)
+        // A walk is one instant: the clock is read once, when a rule first needs an entry's remaining timeout (the
+        // clock behind a live table is the system's, a syscall each time).
+        DateTimeOffset? now;
+
+        DateTimeOffset Now => now ??= rt.Conntrack.Now;
+
+        static CtView? View(ConntrackResult? r, Packet p, Run run)
         {
             if (r is null || r.Verdict == ConntrackVerdict.Invalid) return null;
             if (r.Verdict == ConntrackVerdict.Untracked)
@@ -507,7 +618,7 @@ public sealed class HostWalker
             if (e.Has(ConntrackStatus.SeenReply)) status |= CtStatus.SeenReply;
             if (e.Has(ConntrackStatus.Assured)) status |= CtStatus.Assured;
             if (e.Has(ConntrackStatus.Confirmed)) status |= CtStatus.Confirmed;
-            long left = e.RemainingSeconds(now);
+            long left = e.RemainingSeconds(run.Now);
             return new CtView(st, status, Tuple(e.Original), Tuple(e.Reply), e.Mark,
                 r.Direction == ConntrackDirection.Reply ? CtDirection.Reply : CtDirection.Original,
                 (uint)Math.Max(0, left));
@@ -599,7 +710,7 @@ public sealed class HostWalker
             Bridged = physIn is not null || physOut is not null,
             PhysIn = physIn,
             PhysOut = physOut,
-            Conntrack = View(ct, p, rt.Conntrack.Now),
+            Conntrack = View(ct, p, this),
             AddressTypeOf = addressTypeOf ??= AddressTypeOf,
             Owner = hook is NetfilterHook.Output or NetfilterHook.Postrouting ? owner : null,
             State = rt.State,
@@ -613,7 +724,14 @@ public sealed class HostWalker
         void Chain(string table, NetfilterHook hook, string? inDev, string? outDev, string? physOut = null)
         {
             // A table the ruleset lacks (or that has no chain at this hook) accepts: no context to build.
-            if (rt.Evaluator[table] is null) return;
+            var ev = rt.Evaluator[table];
+            if (ev is null) return;
+            // An empty built-in chain with policy ACCEPT: its one visit, without a walk (and a context) per packet.
+            if (ev.IsEmptyAccept(hook, out var policy))
+            {
+                steps?.Add(new HostStep(HostStepKind.Rule, NetfilterTables.ChainOf(hook), policy));
+                return;
+            }
             var o = Table(table, Ctx(hook, inDev, outDev, physOut));
             EndIfNotAccepted(o, table, NetfilterTables.ChainOf(hook));
         }
@@ -624,16 +742,44 @@ public sealed class HostWalker
             if (ev is null) return new EvaluationOutcome(1, TableVerdict.Accept, ctx.Packet, [], [], []);
             EvaluationOutcome o;
             if (sampleRandom is not null) o = ev.Sample(ctx, sampleRandom, record);
+            else if (!ev.CanBranch(ctx.Hook))
+            {
+                // No rule on the way forks: the one outcome explain would give, walked once against this walk's state
+                // (which is what replaying it does).
+                o = ev.Replay(ctx, [], record);
+            }
             else
             {
-                var all = ev.Explain(ctx);
-                int i = all.Count == 1 ? 0 : chooser!.Choose(all.Count);
-                // Replay the chosen branch against this walk's state so nth/recent/limit state moves as in the kernel.
-                o = ev.Replay(ctx, all[i].Branches, record);
+                var ch = chooser!;
+                int call = ch.TableCalls++;
+                if (!ch.Replay.IsDefault && call < ch.Replay.Length)
+                {
+                    // Committing an explained walk: this table's branches as that walk took them.
+                    var done = ch.Replay[call];
+                    if (done.Forked) ch.Follow();
+                    o = ev.Replay(ctx, done.Branches, record);
+                }
+                else
+                {
+                    // Only the branches' probabilities are needed here: the chosen one is walked again below, recording.
+                    var all = ch.Memo?.Find(ch.Taken, call);
+                    if (all is null)
+                    {
+                        all = ev.Explain(ctx, recordVisits: false);
+                        ch.Memo?.Add(ch.Taken, call, all);
+                    }
+                    int i = all.Count == 1 ? 0 : ch.Choose(all.Count);
+                    ch.Tables.Add(new TableChoice(all.Count > 1, all[i].Branches));
+                    // Replay the chosen branch against this walk's state so nth/recent/limit state moves as in the kernel.
+                    o = ev.Replay(ctx, all[i].Branches, record);
+                }
             }
             probability *= o.Probability;
             if (steps is not null)
-                foreach (var v in o.Visits) steps.Add(new HostStep(HostStepKind.Rule, NetfilterTables.ChainOf(ctx.Hook), v.ToString(), v));
+            {
+                var hookName = NetfilterTables.ChainOf(ctx.Hook);
+                foreach (var v in o.Visits) steps.Add(new HostStep(HostStepKind.Rule, hookName, v));
+            }
             if (o.Packet.Mark != p.Mark)
             {
                 Step(HostStepKind.Mark, table + ":" + NetfilterTables.ChainOf(ctx.Hook), $"mark 0x{p.Mark:x} -> 0x{o.Packet.Mark:x}", before: p, after: p with { Mark = o.Packet.Mark });
@@ -669,8 +815,9 @@ public sealed class HostWalker
             }
         }
 
+        // The last visit of a DROP/REJECT is the rule's verdict, or the policy (no rule); unrecorded walks keep the former.
         static string? LastRuleText(EvaluationOutcome o) =>
-            o.Visits.IsDefaultOrEmpty ? null : o.Visits[^1] is { Rule: not null } v ? $"{v.Table}:{v.Chain}:{v.Index} {v.Rule}" : null;
+            (o.Visits.IsDefaultOrEmpty ? o.Final : o.Visits[^1]) is { Rule: not null } v ? $"{v.Table}:{v.Chain}:{v.Index} {v.Rule}" : null;
 
         // ---- REJECT and ICMP errors (§2.4) ----
 
@@ -773,13 +920,50 @@ public sealed class HostWalker
             throw new Stop(HostDisposition.Drop, where, reason);
         }
 
+        /// <summary>A route as `ip route` shows it, written once per route: routes are immutable and every packet a node
+        /// forwards quotes one of its few.</summary>
+        static string RouteText(RouteResult r) => routeTexts.GetValue(r.Route, static route => route.ToString());
+
+        static readonly ConditionalWeakTable<Route, string> routeTexts = new();
+
         void Uncertain(string where, string reason) => uncertain = uncertain.Add($"{where}: {reason}");
 
         void Step(HostStepKind kind, string hook, string text, Packet? before = null, Packet? after = null) =>
             steps?.Add(new HostStep(kind, hook, text, null, before, after));
 
-        HostWalkOutcome Finish(HostDisposition d, string where, string reason) => new()
+        /// <summary>The same for a text with holes: it is written only when this walk records its steps, and for the
+        /// kinds a cluster trace shows as notes, as the whole `hook: text` line at once (see <see cref="StepText"/>).</summary>
+        void Step(HostStepKind kind, string hook, [InterpolatedStringHandlerArgument("", "kind", "hook")] ref StepText text, Packet? before = null, Packet? after = null)
         {
+            if (steps is null) return;
+            steps.Add(text.WithHook
+                ? new HostStep(kind, hook, text.ToStringAndClear(), before, after, lineWithHook: true)
+                : new HostStep(kind, hook, text.ToStringAndClear(), null, before, after));
+        }
+
+        public bool Recording => steps is not null;
+
+        /// <summary>Set on a walk run for a public method: what its outcome says about how it was made.</summary>
+        public HostWalkRequest? Request { get; init; }
+        public bool Explaining { get; init; }
+        public bool Committing { get; init; }
+        public ImmutableArray<int> CommittedChoices { get; init; }
+
+        // The outcome is made once, with everything the walk and its caller know (no copies with `with`).
+        HostWalkOutcome Finish(HostDisposition d, string where, string reason, string? outInterface = null, Ip4? nexthop = null,
+            string? outBridgePort = null, bool bridged = false, Packet? reply = null, Packet? replyQuotes = null, HostWalkOutcome? replyWalk = null) => new()
+        {
+            OutInterface = outInterface,
+            Nexthop = nexthop,
+            OutBridgePort = outBridgePort,
+            Bridged = bridged,
+            Reply = reply,
+            ReplyQuotes = replyQuotes,
+            ReplyWalk = replyWalk,
+            Committed = Committing,
+            Request = Request,
+            Choices = Explaining ? [.. chooser!.Taken] : CommittedChoices.IsDefault ? [] : CommittedChoices,
+            TableChoices = Explaining ? [.. chooser!.Tables] : default,
             Probability = probability,
             Disposition = d,
             Where = where,
