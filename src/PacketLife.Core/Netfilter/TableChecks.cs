@@ -134,14 +134,16 @@ internal static class TableChecks
         // a cache of every target would cost more than the lookups it saves.
         JumpTarget? lastJump = null;
         int lastResolved = -1;
-        var seen = new HashSet<int>();
+        // Callees seen in the current chain: a stamp per chain index (the chain's own number + 1) instead of a set
+        // cleared per chain (a set grown by one chain with thousands of jumps, KUBE-SERVICES, cleared its whole bucket
+        // array for every later chain).
+        var seenIn = new int[table.Chains.Length];
         var l = new List<int>();
         bool nat = table.Name == "nat";
         bool anyHookChecks = false;
         for (int k = from; k < to; k++)
         {
             var chain = table.Chains[k];
-            seen.Clear();
             l.Clear();
             bool outOnly = chain.IsBuiltin && chain.Name is "OUTPUT" or "POSTROUTING";
             bool inOnly = chain.IsBuiltin && chain.Name is "PREROUTING" or "INPUT";
@@ -157,7 +159,7 @@ internal static class TableChecks
                     int t = lastResolved;
                     if (t < 0) diags.Add(NetfilterMessages.UndefinedChain(TargetAt(f.Rule), j.ChainName, table.Name));
                     else if (builtin[t]) diags.Add(NetfilterMessages.BuiltinAsTarget(TargetAt(f.Rule), j.ChainName));
-                    else if (seen.Add(t)) l.Add(t); // callers, for the hook walk below (distinct, in first-jump order)
+                    else if (seenIn[t] != k + 1) { seenIn[t] = k + 1; l.Add(t); } // callees, for the hook walk below (distinct, in first-jump order)
                 }
                 else if (f.Has(RuleFacts.Kind.DropVerdict) && nat)
                     diags.Add(NetfilterMessages.DropInNat(TargetAt(f.Rule)));

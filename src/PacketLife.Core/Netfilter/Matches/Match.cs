@@ -82,6 +82,9 @@ public sealed class OptionBag(string module, SourceLocation moduleLocation, List
     public SourceLocation Location { get; private set; } = moduleLocation;
     public List<ParsedOption> Options { get; } = [];
     public bool Failed { get; private set; }
+    /// <summary>Diagnostics this bag has reported since it was filled (errors, warnings, options not modelled): the
+    /// reader only shares a built match by its text when its options said nothing.</summary>
+    internal int Reported { get; private set; }
     List<string>? unmodelled;
     public IReadOnlyList<string> Unmodelled => (IReadOnlyList<string>?)unmodelled ?? [];
 
@@ -89,7 +92,7 @@ public sealed class OptionBag(string module, SourceLocation moduleLocation, List
     /// match keeps none of the bag's objects).</summary>
     internal void Reset(string module, SourceLocation moduleLocation)
     {
-        (Module, Location, Failed) = (module, moduleLocation, false);
+        (Module, Location, Failed, Reported) = (module, moduleLocation, false, 0);
         Options.Clear();
         unmodelled = null;
     }
@@ -105,10 +108,15 @@ public sealed class OptionBag(string module, SourceLocation moduleLocation, List
     public void Error(Diagnostic d)
     {
         diagnostics.Add(d);
+        Reported++;
         Failed = true;
     }
 
-    public void Warn(Diagnostic d) => diagnostics.Add(d);
+    public void Warn(Diagnostic d)
+    {
+        diagnostics.Add(d);
+        Reported++;
+    }
 
     public void BadValue(ParsedOption o, string? detail = null, int arg = 0) =>
         Error(NetfilterMessages.BadValue(o.Location, Module, o.Name, o.Args.Length > arg ? o.Args[arg] : "", detail));
@@ -120,6 +128,7 @@ public sealed class OptionBag(string module, SourceLocation moduleLocation, List
     public void NotModelled(ParsedOption o)
     {
         diagnostics.Add(NetfilterMessages.UnsupportedOption(o.Location, Module, o.Name));
+        Reported++;
         (unmodelled ??= []).Add($"{Module} option {o.Name} is not modelled");
     }
 }

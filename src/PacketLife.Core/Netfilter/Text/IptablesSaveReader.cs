@@ -253,7 +253,8 @@ public static class IptablesSaveReader
                 return;
             }
             var name = tokens[0].Value;
-            var policy = tokens[1].Value;
+            // The usual policies are constants (a string per chain line otherwise).
+            var policy = tokens[1].Span switch { "-" => "-", "ACCEPT" => "ACCEPT", "DROP" => "DROP", _ => tokens[1].Value };
             var counters = Counters.Zero;
             if (tokens.Count == 3 && !Counters.TryParse(tokens[2].Span, out counters))
                 diags.Add(NetfilterMessages.BadCounters(new SourceLocation(source, lineNo, indent + 2 + tokens[2].Column - 1), tokens[2].Value));
@@ -314,7 +315,7 @@ public static class IptablesSaveReader
                         cb = Ensure(chain, at);
                     }
                     // The chain's own name string is shared by its rules (one copy per chain, not per rule).
-                    parser ??= new RuleParser(source, diags, shared);
+                    parser ??= new RuleParser(source, diags, shared, pool);
                     var rule = parser.ParseRule(cb.Name, insert ? RuleCommand.Insert : RuleCommand.Append, pos, tk, start, counters, range, lineNo, at);
                     Place(cb, rule, RuleFacts.Of(rule), insert, pos, L(cmd), chain, diags);
                     Lines.Add(new RuleLine(rule) { TextRange = range, Location = at });

@@ -22,8 +22,25 @@ internal sealed class RuleParser
         // Keyed by the string instance: the tokenizer's pool gives equal texts the same instance, so the text is not
         // hashed a second time (an equal text in a fresh instance, e.g. an unquoted comment starting with a digit,
         // only misses and builds its own object).
-        public readonly Dictionary<string, JumpTarget> Jumps = new(ReferenceEqualityComparer.Instance);
-        public readonly Dictionary<string, JumpTarget> Gotos = new(ReferenceEqualityComparer.Instance);
+        public readonly Dictionary<string, JumpTarget> Jumps = new(StringComparer.Ordinal);
+        public readonly Dictionary<string, JumpTarget> Gotos = new(StringComparer.Ordinal);
+        // Jump targets are found by the text of the name (the tokenizer leaves chain names as ranges of the text): a
+        // jump to a chain seen before costs one lookup and no string.
+        public readonly Dictionary<string, JumpTarget>.AlternateLookup<ReadOnlySpan<char>> JumpsByText, GotosByText;
+        /// <summary>Built matches by the raw text of their module's arguments (`tcp --dport 80`,
+        /// `statistic --mode random --probability 0.5`, `comment --comment "ns/a"`): a module whose text was read before
+        /// is taken from here without parsing its options again. Only stateless, immutable matches whose options parsed
+        /// without any diagnostic enter (see <see cref="Memoizable"/>); the same text always parses to a match that
+        /// prints and evaluates the same, and no match keeps a source location.</summary>
+        public readonly Dictionary<string, Match> Modules = new(StringComparer.Ordinal);
+        public readonly Dictionary<string, Match>.AlternateLookup<ReadOnlySpan<char>> ModulesByText;
+
+        public Shared()
+        {
+            JumpsByText = Jumps.GetAlternateLookup<ReadOnlySpan<char>>();
+            GotosByText = Gotos.GetAlternateLookup<ReadOnlySpan<char>>();
+            ModulesByText = Modules.GetAlternateLookup<ReadOnlySpan<char>>();
+        }
         public readonly Dictionary<string, Match> Comments = new(ReferenceEqualityComparer.Instance);
         // The last comment and jump found: neighbouring rules often repeat them (a KUBE-SEP chain's rules carry one
         // comment; KUBE-MARK-MASQ jumps recur), and a comparison of references costs less than a dictionary.
@@ -55,7 +72,25 @@ internal sealed class RuleParser
     }
 
     /// <summary>A parser for every rule of one table of one read (reuses its scratch lists and option bags).</summary>
-    internal RuleParser(string source, List<Diagnostic> diags, Shared shared) : this(source, 0, diags) => this.shared = shared;
+    internal RuleParser(string source, List<Diagnostic> diags, Shared shared, StringPool? pool = null) : this(source, 0, diags)
+    {
+        this.shared = shared;
+        this.pool = pool;
+    }
+
+    readonly StringPool? pool;
+
+    /// <summary>Words up to this length (module, protocol, interface, target and option-argument names) are shared
+    /// through the pool's front cache; longer ones (chain names, comments) are found by their text or copied.</summary>
+    const int PoolMaxLength = 20;
+
+    /// <summary>The token's text as a string: a short word from the pool, a number or long text copied from the line.</summary>
+    string Word(Token t)
+    {
+        if (t.HasString || pool is null) return t.Value;
+        var span = t.Span;
+        return span.Length == 0 || span.Length > PoolMaxLength || char.IsAsciiDigit(span[0]) ? t.Value : pool.Get(span);
+    }
 
     /// <summary>Parses tokens[start..] of line <paramref name="lineNo"/> (after `-A CHAIN` / `-I CHAIN [N]`).</summary>
     internal Rule ParseRule(string chain, RuleCommand command, int? insertAt, List<Token> tokens, int start,
@@ -92,12 +127,72 @@ internal sealed class RuleParser
         List<string>? raw;
         public List<string> RawArgs => raw ??= [];
         public bool HasRawArgs => raw is { Count: > 0 };
+        /// <summary>The match taken from <see cref="Shared.Modules"/> by the text of its options (tokens
+        /// [<see cref="SpanFrom"/>, <see cref="SpanTo"/>), <see cref="SpanOptions"/> options), not parsed into
+        /// <see cref="Bag"/> unless something later needs the bag (<see cref="Replay"/>).</summary>
+        public Match? Prebuilt;
+        public int SpanFrom, SpanTo, SpanOptions, KeyStart, KeyEnd;
 
         public void Reset(MatchModule? module, string name, SourceLocation at, bool isImplicit, int order)
         {
             (Module, Name, Implicit, Order) = (module, name, isImplicit, order);
             Bag.Reset(name, at);
             raw?.Clear();
+            Prebuilt = null;
+            SpanTo = 0;
+        }
+    }
+
+    /// <summary>Modules whose matches hold no state and keep nothing of where they were read: one instance may serve
+    /// every rule that writes the same options (never nth statistic, limit or recent, whose state is per object or
+    /// per name, nor nfacct).</summary>
+    static bool Memoizable(Match m) => m switch
+    {
+        StatisticMatch s => s.Mode == StatisticMode.Random,
+        TcpMatch or UdpMatch or SctpMatch or IcmpMatch or MultiportMatch or CommentMatch or MarkMatch or ConnmarkMatch
+            or ConntrackMatch or StateMatch or AddrtypeMatch or IprangeMatch or PhysdevMatch or LengthMatch or TtlMatch
+            or OwnerMatch or SetMatch => !m.Implicit,
+        _ => false,
+    };
+
+    /// <summary>The options a `-m` module's own parse would take right after its name (token <paramref name="i"/>):
+    /// each option of the module, `!` before an invertible one, with all its arguments, until the first token that is
+    /// anything else. Stops early (a shorter span) wherever the parse would report something.</summary>
+    static (int End, int Options) ModuleSpan(List<Token> tk, int i, MatchModule module)
+    {
+        int j = i + 1, options = 0;
+        while (j < tk.Count)
+        {
+            int k = j;
+            bool neg = tk[k].Is("!");
+            if (neg && ++k >= tk.Count) break;
+            var tok = tk[k];
+            if (!tok.HasString || !tok.StartsWith('-') || IsRuleOption(tok.Value) || module.Find(tok.Value) is not { } spec) break;
+            if (neg && !spec.Invertible) break;
+            if (k + spec.Arity >= tk.Count) break;
+            if (spec.Arity > 0 && tk[k + 1].Is("!")) break;
+            j = k + 1 + spec.Arity;
+            options++;
+        }
+        return (j, options);
+    }
+
+    static bool IsRuleOption(string v) => v is "-s" or "--source" or "--src" or "-d" or "--destination" or "--dst" or "-i"
+        or "--in-interface" or "-o" or "--out-interface" or "-p" or "--protocol" or "-f" or "--fragment" or "-c"
+        or "--set-counters" or "-m" or "--match" or "-j" or "--jump" or "-g" or "--goto";
+
+    /// <summary>Parses a prebuilt module's options into its bag after all (an option after them joins the module, or a
+    /// check of the rule needs the bag): the same steps the parse would have taken token by token.</summary>
+    void Replay(PendingModule m, List<Token> tk)
+    {
+        m.Prebuilt = null;
+        bool neg = false;
+        for (int k = m.SpanFrom; k < m.SpanTo; k++)
+        {
+            var t = tk[k];
+            if (t.Is("!")) { neg = true; continue; }
+            AddOption(m.Bag, m.Module!.Find(t.Value)!, neg, ref k, tk, t);
+            neg = false;
         }
     }
 
@@ -129,6 +224,7 @@ internal sealed class RuleParser
         List<string>? targetRaw = null;
         bool neg = false;
         Token negTok = default;
+        JumpTarget? knownJump = null;
 
         for (; i < tk.Count; i++)
         {
@@ -213,18 +309,35 @@ internal sealed class RuleParser
                         diags.Add(NetfilterMessages.UnknownModule(At(tk[i]), a));
                         (unsupported ??= []).Add($"match module \"{a}\" is not modelled");
                     }
-                    modules.Add(NewModule(module, a, At(tk[i]), false, modules.Count));
+                    var pm = NewModule(module, a, At(tk[i]), false, modules.Count);
+                    modules.Add(pm);
+                    if (module is not null && targetName is null && shared is not null && tk[i].RawEnd > 0)
+                    {
+                        // The module's options as written (from its name to its last argument) key the built match.
+                        var (end, options) = ModuleSpan(tk, i, module);
+                        if (options > 0)
+                        {
+                            (pm.SpanFrom, pm.SpanTo, pm.SpanOptions, pm.KeyStart, pm.KeyEnd) = (i + 1, end, options, tk[i].Column - 1, tk[end - 1].RawEnd);
+                            if (shared.ModulesByText.TryGetValue(text.Source.AsSpan(text.Start + pm.KeyStart, pm.KeyEnd - pm.KeyStart), out var hit))
+                            {
+                                pm.Prebuilt = hit;
+                                i = end - 1;
+                            }
+                        }
+                    }
                     break;
                 }
                 case "-j" or "--jump" or "-g" or "--goto":
                 {
-                    var a = NextArg(tk, ref i, t, out _);
-                    if (a is null) break;
+                    if (!NextArgIndex(tk, ref i, t, out _)) break;
                     if (targetName is not null) { diags.Add(NetfilterMessages.DuplicateOption(At(t), "-j")); errors = true; }
-                    targetName = a;
                     targetToken = tk[i];
                     isGoto = v is "-g" or "--goto";
-                    targetModule = isGoto ? null : TargetRegistry.Find(a);
+                    // A chain jumped to before is found by its text (no string made for it).
+                    knownJump = shared is not null && !tk[i].HasString && (isGoto ? shared.GotosByText : shared.JumpsByText).TryGetValue(tk[i].Span, out var kj) ? kj : null;
+                    var a = knownJump?.ChainName ?? Word(tk[i]);
+                    targetName = a;
+                    targetModule = isGoto || knownJump is not null ? null : TargetRegistry.Find(a);
                     targetBag = targetModule is null ? null : new OptionBag(a, At(tk[i]), diags);
                     break;
                 }
@@ -285,6 +398,7 @@ internal sealed class RuleParser
                         while (i + 1 < tk.Count && !tk[i + 1].StartsWith('-') && !tk[i + 1].Is("!")) i++;
                         break;
                     }
+                    if (home.Prebuilt is not null) Replay(home, tk);
                     AddOption(home.Bag, spec!, n, ref i, tk, t);
                     break;
                 }
@@ -306,8 +420,13 @@ internal sealed class RuleParser
             {
                 built = new UnknownMatch(m.Name, m.HasRawArgs ? [.. m.RawArgs] : []);
             }
+            else if (m.Prebuilt is { } pre && ProtocolFits(m.Name, proto))
+            {
+                built = pre;
+            }
             else
             {
+                if (m.Prebuilt is not null) Replay(m, tk);
                 if (MatchRegistry.RequiredProtocol(m.Name) is { } need && (proto?.Protocol != need || proto.Negated))
                 {
                     m.Bag.Problem($"{m.Name} match: only valid for protocol {(int)need}", hint: $"add `-p {m.Name}` before `-m {m.Name}`");
@@ -345,15 +464,17 @@ internal sealed class RuleParser
                     };
                 }
                 if (m.Bag.Unmodelled.Count > 0) (unsupported ??= []).AddRange(m.Bag.Unmodelled);
+                else if (m.SpanTo > 0 && m.Bag.Reported == 0 && !m.Bag.Failed && m.Bag.Options.Count == m.SpanOptions && Memoizable(built))
+                    shared!.Modules.TryAdd(text.Source.Substring(text.Start + m.KeyStart, m.KeyEnd - m.KeyStart), built);
             }
-            if (built.UnsupportedReason is { } r && !(unsupported?.Contains(r) ?? false)) (unsupported ??= []).Add(r);
+            if (built!.UnsupportedReason is { } r && !(unsupported?.Contains(r) ?? false)) (unsupported ??= []).Add(r);
             matches[mi] = built;
         }
 
         Target? target = null;
         if (targetName is not null)
         {
-            if (isGoto) target = SharedJump(targetName, true);
+            if (isGoto) target = knownJump ?? SharedJump(targetName, true);
             else if (VerdictTarget.ByName(targetName) is { } vt)
             {
                 target = vt;
@@ -376,7 +497,7 @@ internal sealed class RuleParser
             else
             {
                 // A plain name: a jump to a user chain (checked against the table's chains at COMMIT).
-                target = SharedJump(targetName, false);
+                target = knownJump ?? SharedJump(targetName, false);
             }
             if (target.UnsupportedReason is { } r && !(unsupported?.Contains(r) ?? false)) (unsupported ??= []).Add(r);
         }
@@ -401,6 +522,14 @@ internal sealed class RuleParser
             Unsupported = unsupported is null ? [] : [.. unsupported],
             TargetColumn = targetName is null ? 0 : targetToken.Column,
         };
+    }
+
+    /// <summary>The rule-level checks of a module that its own options do not decide (the rule's `-p`).</summary>
+    static bool ProtocolFits(string module, ProtocolSpec? proto)
+    {
+        if (MatchRegistry.RequiredProtocol(module) is { } need && (proto?.Protocol != need || proto.Negated)) return false;
+        if (module == "multiport" && (proto?.Protocol is not (IpProtocol.Tcp or IpProtocol.Udp or IpProtocol.Udplite or IpProtocol.Sctp) || proto.Negated)) return false;
+        return true;
     }
 
     static Match Share<TKey>(Dictionary<TKey, Match> d, TKey key, Match built) where TKey : notnull
@@ -448,7 +577,7 @@ internal sealed class RuleParser
     }
 
     string? NextArg(List<Token> tk, ref int j, Token opt, out bool intraNeg) =>
-        NextArgIndex(tk, ref j, opt, out intraNeg) ? tk[j].Value : null;
+        NextArgIndex(tk, ref j, opt, out intraNeg) ? Word(tk[j]) : null;
 
     /// <summary>Moves <paramref name="j"/> to the option's argument; false (reported) when there is none.</summary>
     bool NextArgIndex(List<Token> tk, ref int j, Token opt, out bool intraNeg)
@@ -498,7 +627,7 @@ internal sealed class RuleParser
                 bag.Error(NetfilterMessages.MissingArgument(At(opt), opt.Value));
                 return;
             }
-            args[k] = tk[++i].Value;
+            args[k] = Word(tk[++i]);
         }
         if ((negated || intra) && !spec.Invertible)
         {

@@ -65,7 +65,10 @@ internal sealed class RulePreparer
         public readonly List<Diagnostic> Diags = [];
         public readonly RuleParser.Shared Shared = new();
         RuleParser? parser;
-        public RuleParser Parser => parser ??= new RuleParser(source, Diags, Shared);
+        public RuleParser Parser => parser ??= new RuleParser(source, Diags, Shared, Pool);
+        /// <summary>The chain name of the last rule: rules come grouped by chain, and each run of them shares one string
+        /// (made once per run instead of looked up in a pool per rule).</summary>
+        public string? LastChain;
     }
 
     readonly string text, source;
@@ -147,11 +150,14 @@ internal sealed class RulePreparer
         int c = Math.Min(idx / per, chunks - 1);
         if (!done[c].IsSet)
         {
-            // Take every chunk up to this one that nobody has taken (in order: a worker may hold an earlier one).
-            while (true)
+            // Instead of waiting for the chunk a worker holds, this thread prepares the next chunk nobody has taken
+            // (ahead of the walk, in order) and looks again: the walk is faster than parsing, so without this the
+            // calling thread idled most of a large read while one worker parsed every chunk. Chunks up to this one
+            // are taken first, so the walk never waits for a chunk nobody holds.
+            while (!done[c].IsSet)
             {
                 int n = Volatile.Read(ref next);
-                if (n > c) break;
+                if (n >= chunks) break;
                 if (Interlocked.CompareExchange(ref next, n + 1, n) == n) Prepare(n, own);
             }
             done[c].Wait();
@@ -192,7 +198,8 @@ internal sealed class RulePreparer
                 diags.RemoveRange(commandStart, diags.Count - commandStart);
                 continue;
             }
-            var chain = tk[i + 1].Value;
+            var chainTok = tk[i + 1];
+            var chain = w.LastChain is { } lc && chainTok.Span.SequenceEqual(lc) ? lc : w.LastChain = chainTok.Value;
             int start = i + 2;
             int? position = null;
             if (insert && i + 2 < tk.Count && int.TryParse(tk[i + 2].Span, out var np)) { position = np; start++; }
