@@ -230,7 +230,12 @@ internal readonly struct RuleFacts
         if (rule.InInterface is not null) k |= Kind.InInterface;
         if (rule.OutInterface is not null) k |= Kind.OutInterface;
         foreach (var m in rule.Matches)
-            if (ChecksHooks(m.GetType())) { k |= Kind.HookChecks; break; }
+        {
+            // Asked once per match object (shared matches serve many rules); a benign race writes the same value.
+            int s = m.HookCheckState;
+            if (s == 0) m.HookCheckState = s = ChecksHooks(m.GetType()) ? 2 : 1;
+            if (s == 2) { k |= Kind.HookChecks; break; }
+        }
         return new RuleFacts(rule, jump, k);
     }
 

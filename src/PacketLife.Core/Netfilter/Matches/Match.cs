@@ -35,6 +35,10 @@ public abstract class Match
     /// then prints the `-m PROTO` it inserted).</summary>
     public bool Implicit { get; internal set; }
 
+    /// <summary>Whether this match's type overrides <see cref="CheckHooks"/>: 0 not asked yet, 1 no, 2 yes (the table
+    /// checks ask once per match object instead of once per rule).</summary>
+    internal int HookCheckState;
+
     /// <summary>Writes the options in iptables-save's form and order, each preceded by a space.</summary>
     public abstract void WriteSave(StringBuilder sb);
 

@@ -19,9 +19,6 @@ internal sealed class RuleParser
     /// matches (nth, limit, recent) are never shared: their state is keyed by the match object.</summary>
     internal sealed class Shared
     {
-        // Keyed by the string instance: the tokenizer's pool gives equal texts the same instance, so the text is not
-        // hashed a second time (an equal text in a fresh instance, e.g. an unquoted comment starting with a digit,
-        // only misses and builds its own object).
         public readonly Dictionary<string, JumpTarget> Jumps = new(StringComparer.Ordinal);
         public readonly Dictionary<string, JumpTarget> Gotos = new(StringComparer.Ordinal);
         // Jump targets are found by the text of the name (the tokenizer leaves chain names as ranges of the text): a
@@ -34,18 +31,19 @@ internal sealed class RuleParser
         /// prints and evaluates the same, and no match keeps a source location.</summary>
         public readonly Dictionary<string, Match> Modules = new(StringComparer.Ordinal);
         public readonly Dictionary<string, Match>.AlternateLookup<ReadOnlySpan<char>> ModulesByText;
+        /// <summary>`-m comment --comment TEXT` matches by their text.</summary>
+        public readonly Dictionary<string, CommentMatch> Comments = new(StringComparer.Ordinal);
+        public readonly Dictionary<string, CommentMatch>.AlternateLookup<ReadOnlySpan<char>> CommentsByText;
 
         public Shared()
         {
             JumpsByText = Jumps.GetAlternateLookup<ReadOnlySpan<char>>();
             GotosByText = Gotos.GetAlternateLookup<ReadOnlySpan<char>>();
             ModulesByText = Modules.GetAlternateLookup<ReadOnlySpan<char>>();
+            CommentsByText = Comments.GetAlternateLookup<ReadOnlySpan<char>>();
         }
-        public readonly Dictionary<string, Match> Comments = new(ReferenceEqualityComparer.Instance);
-        // The last comment and jump found: neighbouring rules often repeat them (a KUBE-SEP chain's rules carry one
-        // comment; KUBE-MARK-MASQ jumps recur), and a comparison of references costs less than a dictionary.
-        public string? LastCommentText;
-        public Match? LastComment;
+        // The last jump found: neighbouring rules often repeat it (KUBE-MARK-MASQ jumps recur), and a comparison of
+        // references costs less than a dictionary.
         public JumpTarget? LastJump;
         public readonly Dictionary<(IpProtocol?, bool), ProtocolSpec> Protocols = [];
         public readonly Dictionary<(string, bool), InterfaceSpec> Interfaces = [];
@@ -318,7 +316,20 @@ internal sealed class RuleParser
                         if (options > 0)
                         {
                             (pm.SpanFrom, pm.SpanTo, pm.SpanOptions, pm.KeyStart, pm.KeyEnd) = (i + 1, end, options, tk[i].Column - 1, tk[end - 1].RawEnd);
-                            if (shared.ModulesByText.TryGetValue(text.Source.AsSpan(text.Start + pm.KeyStart, pm.KeyEnd - pm.KeyStart), out var hit))
+                            if (ReferenceEquals(module, CommentMatch.Spec) && end == i + 3 && tk[i + 2].Span.Length <= CommentMatch.MaxLength)
+                            {
+                                // `-m comment --comment TEXT`, the option every kube-proxy rule has: the match is the
+                                // text, so it is found (or made) by the text alone, which is also the key.
+                                var arg = tk[i + 2];
+                                if (!shared.CommentsByText.TryGetValue(arg.Span, out var cm))
+                                {
+                                    var str = arg.Value;
+                                    shared.Comments.Add(str, cm = new CommentMatch(str));
+                                }
+                                pm.Prebuilt = cm;
+                                i = end - 1;
+                            }
+                            else if (shared.ModulesByText.TryGetValue(text.Source.AsSpan(text.Start + pm.KeyStart, pm.KeyEnd - pm.KeyStart), out var hit))
                             {
                                 pm.Prebuilt = hit;
                                 i = end - 1;
@@ -435,8 +446,7 @@ internal sealed class RuleParser
                 {
                     m.Bag.Problem("multiport needs '-p tcp', '-p udp', '-p udplite', '-p sctp' or '-p dccp'");
                 }
-                Match? known = m.Bag.Failed || m.Implicit ? null : SharedComment(m.Bag);
-                built = m.Bag.Failed ? null : known ?? m.Module.Build(m.Bag);
+                built = m.Bag.Failed ? null : m.Module.Build(m.Bag);
                 if (built is null || m.Bag.Failed)
                 {
                     errors = true;
@@ -445,12 +455,6 @@ internal sealed class RuleParser
                 else if (m.Implicit)
                 {
                     built = MatchRegistry.WithImplicit(built);
-                }
-                else if (known is null && built is CommentMatch cm && shared is not null)
-                {
-                    if (shared.Comments.TryGetValue(cm.Comment, out var same)) built = same;
-                    else shared.Comments[cm.Comment] = cm;
-                    (shared.LastCommentText, shared.LastComment) = (cm.Comment, built);
                 }
                 else if (shared is not null)
                 {
@@ -537,19 +541,6 @@ internal sealed class RuleParser
         if (d.TryGetValue(key, out var same)) return same;
         d[key] = built;
         return built;
-    }
-
-    /// <summary>The shared match for `-m comment --comment TEXT` when that text was read before, found before building
-    /// a new one (a comment repeats on every rule of a Service). Null when the build has something to say (a text over
-    /// the limit is truncated with a warning) or the text is new.</summary>
-    Match? SharedComment(OptionBag bag)
-    {
-        if (shared is null || bag.Module != "comment" || bag.Options is not [{ Negated: false } o] || o.Name != "--comment") return null;
-        var text = o.Arg;
-        if (ReferenceEquals(text, shared.LastCommentText)) return shared.LastComment;
-        if (text.Length > CommentMatch.MaxLength || !shared.Comments.TryGetValue(text, out var same)) return null;
-        (shared.LastCommentText, shared.LastComment) = (text, same);
-        return same;
     }
 
     ProtocolSpec SharedProtocol(IpProtocol? p, bool negated, string written)
