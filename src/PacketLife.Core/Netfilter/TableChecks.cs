@@ -153,7 +153,8 @@ internal static class TableChecks
                 {
                     if (!ReferenceEquals(j, lastJump))
                     {
-                        lastResolved = chainIndex(j.ChainName);
+                        // A rule the reader prepared knows its jump's slot: the chain there now is the one the name means.
+                        lastResolved = f.JumpSlot is { } js ? (js.Builder as IChainIndex)?.Index ?? -1 : chainIndex(j.ChainName);
                         lastJump = j;
                     }
                     int t = lastResolved;
@@ -186,6 +187,12 @@ internal static class TableChecks
     }
 }
 
+/// <summary>A chain under construction that knows its final index in its table (-1: removed).</summary>
+internal interface IChainIndex
+{
+    int Index { get; }
+}
+
 /// <summary>What <see cref="TableChecks"/> needs of one rule, taken once (by the reader right after building it):
 /// its jump target, whether it is a DROP, has `-i`/`-o`, and whether its target or one of its matches is restricted
 /// to some tables or hooks.</summary>
@@ -205,13 +212,15 @@ internal readonly struct RuleFacts
     public readonly Rule Rule;
     /// <summary>The `-j CHAIN`/`-g CHAIN` target, else null.</summary>
     public readonly JumpTarget? Jump;
+    /// <summary>The jump's chain in the reader's slots of this rule's table (null: found by name).</summary>
+    public readonly Text.ChainSlot? JumpSlot;
     readonly Kind kinds;
 
-    RuleFacts(Rule rule, JumpTarget? jump, Kind kinds) => (Rule, Jump, this.kinds) = (rule, jump, kinds);
+    RuleFacts(Rule rule, JumpTarget? jump, Kind kinds, Text.ChainSlot? jumpSlot) => (Rule, Jump, this.kinds, JumpSlot) = (rule, jump, kinds, jumpSlot);
 
     public bool Has(Kind k) => (kinds & k) != 0;
 
-    public static RuleFacts Of(Rule rule)
+    public static RuleFacts Of(Rule rule, Text.ChainSlot? jumpSlot = null)
     {
         var k = Kind.None;
         JumpTarget? jump = null;
@@ -236,7 +245,7 @@ internal readonly struct RuleFacts
             if (s == 0) m.HookCheckState = s = ChecksHooks(m.GetType()) ? 2 : 1;
             if (s == 2) { k |= Kind.HookChecks; break; }
         }
-        return new RuleFacts(rule, jump, k);
+        return new RuleFacts(rule, jump, k, jump is not null && jumpSlot is not null && ReferenceEquals(jumpSlot.Name, jump.ChainName) ? jumpSlot : null);
     }
 
     // Per match type: does it override CheckHooks (owner and addrtype today; a later one is found the same way).

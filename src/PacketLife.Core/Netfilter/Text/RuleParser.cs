@@ -78,6 +78,11 @@ internal sealed class RuleParser
 
     readonly StringPool? pool;
 
+    /// <summary>The chain slots of the table the next rule is in (set by the caller; null: jumps are shared by name).</summary>
+    internal TableSlots? Slots;
+    /// <summary>After <see cref="ParseRule"/>: the slot of the chain the rule's `-j`/`-g` names, when found there.</summary>
+    internal ChainSlot? JumpSlot { get; private set; }
+
     /// <summary>Words up to this length (module, protocol, interface, target and option-argument names) are shared
     /// through the pool's front cache; longer ones (chain names, comments) are found by their text or copied.</summary>
     const int PoolMaxLength = 20;
@@ -223,6 +228,7 @@ internal sealed class RuleParser
         bool neg = false;
         Token negTok = default;
         JumpTarget? knownJump = null;
+        JumpSlot = null;
 
         for (; i < tk.Count; i++)
         {
@@ -344,8 +350,17 @@ internal sealed class RuleParser
                     if (targetName is not null) { diags.Add(NetfilterMessages.DuplicateOption(At(t), "-j")); errors = true; }
                     targetToken = tk[i];
                     isGoto = v is "-g" or "--goto";
-                    // A chain jumped to before is found by its text (no string made for it).
-                    knownJump = shared is not null && !tk[i].HasString && (isGoto ? shared.GotosByText : shared.JumpsByText).TryGetValue(tk[i].Span, out var kj) ? kj : null;
+                    // A chain's name is found by its text in the table's slots (one string and one jump object per chain,
+                    // and the table checks find the chain without a lookup); target names are short and come first.
+                    var span = tk[i].Span;
+                    knownJump = null;
+                    if (Slots is not null && !tk[i].HasString && (isGoto || span.Length > PoolMaxLength))
+                    {
+                        JumpSlot = Slots.Get(span);
+                        knownJump = isGoto ? JumpSlot.Goto : JumpSlot.Jump;
+                    }
+                    else if (shared is not null && !tk[i].HasString && span.Length > PoolMaxLength)
+                        knownJump = (isGoto ? shared.GotosByText : shared.JumpsByText).TryGetValue(span, out var kj) ? kj : null;
                     var a = knownJump?.ChainName ?? Word(tk[i]);
                     targetName = a;
                     targetModule = isGoto || knownJump is not null ? null : TargetRegistry.Find(a);
@@ -501,6 +516,11 @@ internal sealed class RuleParser
             else
             {
                 // A plain name: a jump to a user chain (checked against the table's chains at COMMIT).
+                if (knownJump is null && Slots is not null && targetToken.RawEnd > 0)
+                {
+                    JumpSlot = Slots.Get(targetToken.Span);
+                    knownJump = JumpSlot.Jump;
+                }
                 target = knownJump ?? SharedJump(targetName, false);
             }
             if (target.UnsupportedReason is { } r && !(unsupported?.Contains(r) ?? false)) (unsupported ??= []).Add(r);
