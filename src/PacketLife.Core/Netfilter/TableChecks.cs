@@ -69,21 +69,23 @@ internal static class TableChecks
 
         // Which hooks reach each chain (a rule in a user chain must be valid from every caller's hook): a bitmask per
         // chain, filled by a walk over chain indices from each built-in chain.
+        // One walk for all hooks: a chain is visited again only when it gains a hook (a walk per built-in chain visited
+        // every Service chain once per hook).
         var mask = new int[table.Chains.Length];
         var queue = new Queue<int>();
         for (int k = 0; k < table.Chains.Length; k++)
         {
             var c = table.Chains[k];
             if (!c.IsBuiltin || NetfilterTables.HookOf(c.Name) is not { } h) continue;
-            int bit = 1 << (int)h;
+            mask[k] |= 1 << (int)h;
             queue.Enqueue(k);
-            while (queue.Count > 0)
-            {
-                int x = queue.Dequeue();
-                if ((mask[x] & bit) != 0) continue;
-                mask[x] |= bit;
-                foreach (var y in succ[x]) if ((mask[y] & bit) == 0) queue.Enqueue(y);
-            }
+        }
+        while (queue.Count > 0)
+        {
+            int x = queue.Dequeue();
+            int m = mask[x];
+            foreach (var y in succ[x])
+                if ((mask[y] | m) != mask[y]) { mask[y] |= m; queue.Enqueue(y); }
         }
         var hookSets = new Dictionary<int, NetfilterHook[]>();
         NetfilterHook[] HooksOf(int m)

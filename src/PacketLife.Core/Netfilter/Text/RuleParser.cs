@@ -34,6 +34,9 @@ internal sealed class RuleParser
         /// <summary>`-m comment --comment TEXT` matches by their text.</summary>
         public readonly Dictionary<string, CommentMatch> Comments = new(StringComparer.Ordinal);
         public readonly Dictionary<string, CommentMatch>.AlternateLookup<ReadOnlySpan<char>> CommentsByText;
+        public CommentMatch? LastComment;
+        /// <summary>The last plain jump's chain slot and its table's slots (KUBE-MARK-MASQ jumps recur).</summary>
+        public (TableSlots? Slots, ChainSlot? Slot) LastJumpSlot;
 
         public Shared()
         {
@@ -326,11 +329,16 @@ internal sealed class RuleParser
                             {
                                 // `-m comment --comment TEXT`, the option every kube-proxy rule has: the match is the
                                 // text, so it is found (or made) by the text alone, which is also the key.
+                                // Neighbouring rules often repeat the last one's comment (a KUBE-SEP chain's rules).
                                 var arg = tk[i + 2];
-                                if (!shared.CommentsByText.TryGetValue(arg.Span, out var cm))
+                                if (shared.LastComment is not { } cm || !arg.Span.SequenceEqual(cm.Comment))
                                 {
-                                    var str = arg.Value;
-                                    shared.Comments.Add(str, cm = new CommentMatch(str));
+                                    if (!shared.CommentsByText.TryGetValue(arg.Span, out cm))
+                                    {
+                                        var str = arg.Value;
+                                        shared.Comments.Add(str, cm = new CommentMatch(str));
+                                    }
+                                    shared.LastComment = cm;
                                 }
                                 pm.Prebuilt = cm;
                                 i = end - 1;
@@ -354,7 +362,14 @@ internal sealed class RuleParser
                     // and the table checks find the chain without a lookup); target names are short and come first.
                     var span = tk[i].Span;
                     knownJump = null;
-                    if (Slots is not null && !tk[i].HasString && (isGoto || span.Length > PoolMaxLength))
+                    if (!isGoto && Slots is not null && shared!.LastJumpSlot is ({ } ls, { } lj) && ReferenceEquals(ls, Slots) && span.SequenceEqual(lj.Name))
+                    {
+                        // The same chain as the last plain jump of this table (never a target or verdict name: those
+                        // are not recorded here).
+                        JumpSlot = lj;
+                        knownJump = lj.Jump;
+                    }
+                    else if (Slots is not null && !tk[i].HasString && (isGoto || span.Length > PoolMaxLength))
                     {
                         JumpSlot = Slots.Get(span);
                         knownJump = isGoto ? JumpSlot.Goto : JumpSlot.Jump;
@@ -520,6 +535,7 @@ internal sealed class RuleParser
                 {
                     JumpSlot = Slots.Get(targetToken.Span);
                     knownJump = JumpSlot.Jump;
+                    shared!.LastJumpSlot = (Slots, JumpSlot);
                 }
                 target = knownJump ?? SharedJump(targetName, false);
             }
