@@ -50,6 +50,8 @@ public static class IptablesSaveReader
         bool sawTable = false;
         // Rule lines are parsed first, each on its own (in parallel for large inputs: RulePreparer); the loop below
         // then builds tables and chains in file order, taking each prepared rule with its diagnostics in their order.
+        // One vectorised look over the whole text decides whether lines need looking at for U+FFFD one by one.
+        reportReplacement = reportReplacement && text.AsSpan().Contains('\uFFFD');
         var starts = LineStarts(text, out var sizes);
         var pool = new StringPool(Math.Max(1024, sizes.Values.Sum(t => t.Chains)));
         var preparer = RulePreparer.Start(text, source, starts, sizes);
