@@ -129,6 +129,7 @@ internal static class TableChecks
     /// <summary>Jumps (undefined chain, built-in chain as target), DROP in nat and `-i`/`-o` where the hook cannot
     /// have them, for chains [<paramref name="from"/>, <paramref name="to"/>); fills their callee lists. True when a
     /// rule there needs the hook check.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static bool RulePass(Table table, List<RuleFacts>[] facts, Func<string, int> chainIndex, bool[] builtin, int[][] succ, int from, int to, List<Diagnostic> diags)
     {
         // The last jump target resolved is remembered: rules that jump to the same chain share one JumpTarget object

@@ -33,6 +33,7 @@ internal sealed class TableSlots
     }
 
     /// <summary>The slot of <paramref name="name"/>, made on first use (by whichever thread comes first).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public ChainSlot Get(ReadOnlySpan<char> name)
     {
         if (byText.TryGetValue(name, out var s)) return s;

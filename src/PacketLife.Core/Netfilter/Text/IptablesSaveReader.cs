@@ -37,6 +37,7 @@ public static class IptablesSaveReader
 
     public static NetfilterParseResult Read(string text, string source) => Read(text, source, reportReplacement: true);
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static NetfilterParseResult Read(string text, string source, bool reportReplacement)
     {
         var diags = new List<Diagnostic>();
@@ -152,6 +153,7 @@ public static class IptablesSaveReader
 
     /// <summary>Start offset of every line (a final line break does not start an empty line), and the size of each
     /// table by the line index of its `*` header.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static int[] LineStarts(string text, out Dictionary<int, TableSize> sizes)
     {
         var span = text.AsSpan();
@@ -255,6 +257,7 @@ public static class IptablesSaveReader
             return c;
         }
 
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void ChainDeclaration((string, int, int) range, ReadOnlySpan<char> trimmed, SourceLocation at, int indent, int lineNo, List<Diagnostic> diags)
         {
             var tokens = chainTokens;
@@ -378,6 +381,7 @@ public static class IptablesSaveReader
 
         /// <summary>An `-A`/`-I` line parsed ahead (<see cref="RulePreparer"/>): the same steps and diagnostics, in the
         /// same order, as <see cref="Command"/> gives it: counters, the chain, the rule's own, the insert position.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void AddPrepared(in PreparedRule p, (string, int, int) range, SourceLocation at, int lineNo, List<Diagnostic> diags)
         {
             p.AddCommandDiagnostics(diags);

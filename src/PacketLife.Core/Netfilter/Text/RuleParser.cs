@@ -164,6 +164,7 @@ internal sealed class RuleParser
     /// <summary>The options a `-m` module's own parse would take right after its name (token <paramref name="i"/>):
     /// each option of the module, `!` before an invertible one, with all its arguments, until the first token that is
     /// anything else. Stops early (a shorter span) wherever the parse would report something.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static (int End, int Options) ModuleSpan(List<Token> tk, int i, MatchModule module)
     {
         int j = i + 1, options = 0;
@@ -213,6 +214,7 @@ internal sealed class RuleParser
         return p.Run(chain, command, insertAt, tokens, start, counters, text, at);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     Rule Run(string chain, RuleCommand command, int? insertAt, List<Token> tk, int i, Counters? counters, (string Source, int Start, int Length) text, SourceLocation at)
     {
         List<string>? unsupported = null;
@@ -637,6 +639,7 @@ internal sealed class RuleParser
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     void AddOption(OptionBag bag, OptionSpec spec, bool negated, ref int i, List<Token> tk, Token opt)
     {
         var args = new string[spec.Arity];

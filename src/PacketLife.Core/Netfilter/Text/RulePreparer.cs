@@ -179,6 +179,7 @@ internal sealed class RulePreparer
         return Math.Min(starts.Length, (c + 1) * per);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static void Run(string text, string source, int[] starts, (int Header, TableSlots Slots)[] tables, PreparedRule[] prepared, int from, int to, Worker w)
     {
         var tk = w.Tokens;

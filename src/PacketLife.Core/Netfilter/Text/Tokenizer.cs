@@ -146,6 +146,7 @@ public static class Tokenizer
     /// inside its quotes. The rule parser makes strings of the ranges it keeps, or finds what it needs by the range's
     /// text (a dump has ~60k distinct chain names and ~30k comments: pooling each word cost a dictionary lookup and a
     /// cache miss per word). A word with escapes gets a string of its own.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static bool Split(string text, int lineStart, int lineLength, List<Token> tokens, StringPool pool, out int errorColumn)
     {
         errorColumn = 0;
