@@ -112,6 +112,16 @@ internal sealed class RuleParser
         }
     }
 
+    // The target's option bag, reused rule after rule like the modules' (a built target keeps none of the bag's objects).
+    OptionBag? targetBagSpare;
+
+    OptionBag TargetBag(string name, SourceLocation at)
+    {
+        if (targetBagSpare is null) return targetBagSpare = new OptionBag(name, at, diags);
+        targetBagSpare.Reset(name, at);
+        return targetBagSpare;
+    }
+
     PendingModule NewModule(MatchModule? module, string name, SourceLocation at, bool isImplicit, int order)
     {
         if (freeModules.Count == 0) return new PendingModule(module, name, new OptionBag(name, at, diags), isImplicit, order);
@@ -381,7 +391,7 @@ internal sealed class RuleParser
                     var a = knownJump?.ChainName ?? Word(tk[i]);
                     targetName = a;
                     targetModule = isGoto || knownJump is not null ? null : TargetRegistry.Find(a);
-                    targetBag = targetModule is null ? null : new OptionBag(a, At(tk[i]), diags);
+                    targetBag = targetModule is null ? null : TargetBag(a, At(tk[i]));
                     break;
                 }
                 default:
