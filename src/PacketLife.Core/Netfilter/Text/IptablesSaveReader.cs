@@ -160,6 +160,22 @@ public static class IptablesSaveReader
         var starts = new int[span.Count('\n') + 1];
         sizes = [];
         int n = 0, pos = 0, header = -1, lines = 0, chains = 0;
+        var chainLines = new List<int>();
+        // The chain names of a table's chain lines, declared in its slots before any rule line is read (a name with
+        // a quote is left to be found when used, as a token would read it).
+        TableSlots Slots(ReadOnlySpan<char> span)
+        {
+            var slots = new TableSlots(chains);
+            foreach (var p in chainLines)
+            {
+                var rest = span[(p + 1)..];
+                int e = rest.IndexOfAny(NameEnds);
+                var name = e < 0 ? rest : rest[..e];
+                if (!name.IsEmpty && (e < 0 || rest[e] != '"')) slots.Declare(name);
+            }
+            chainLines.Clear();
+            return slots;
+        }
         while (pos < text.Length)
         {
             starts[n] = pos;
@@ -174,22 +190,28 @@ public static class IptablesSaveReader
             }
             if (first == '*')
             {
-                if (header >= 0) sizes[header] = new TableSize(lines, chains, new TableSlots(chains));
+                if (header >= 0) sizes[header] = new TableSize(lines, chains, Slots(span));
                 (header, lines, chains) = (n, 0, 0);
             }
             else
             {
                 lines++;
-                if (first == ':') chains++;
+                if (first == ':')
+                {
+                    chains++;
+                    if (header >= 0 && text[pos] == ':') chainLines.Add(pos);
+                }
             }
             n++;
             int nl = span[pos..].IndexOf('\n');
             if (nl < 0) break;
             pos += nl + 1;
         }
-        if (header >= 0) sizes[header] = new TableSize(lines, chains, new TableSlots(chains));
+        if (header >= 0) sizes[header] = new TableSize(lines, chains, Slots(span));
         return n == starts.Length ? starts : starts[..n];
     }
+
+    static readonly System.Buffers.SearchValues<char> NameEnds = System.Buffers.SearchValues.Create(" \t\n\r\v\f\"");
 
     /// <summary>End of line <paramref name="idx"/> (its line break excluded).</summary>
     internal static int LineEnd(string text, int[] starts, int idx) =>
