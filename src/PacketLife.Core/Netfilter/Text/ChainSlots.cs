@@ -7,9 +7,11 @@ namespace PacketLife.Core.Netfilter.Text;
 /// jump and goto targets to it (one object each for the whole table), and, for the table walk only, the chain that
 /// currently has this name. Rule lines find their chain and their jump's chain here by the text of the name, once,
 /// instead of pooling the word, looking it up again to share the jump, and again to check the jump at COMMIT.</summary>
-internal sealed class ChainSlot(string name)
+internal sealed class ChainSlot(string name, int ordinal = -1)
 {
     public readonly string Name = name;
+    /// <summary>Position among the table's chain lines (-1: a name not declared by a chain line).</summary>
+    public readonly int Ordinal = ordinal;
     JumpTarget? jump, @goto;
 
     public JumpTarget Jump => jump ?? Interlocked.CompareExchange(ref jump, new JumpTarget(Name, false), null) ?? jump!;
@@ -31,10 +33,12 @@ internal sealed class TableSlots
     readonly Dictionary<string, ChainSlot>.AlternateLookup<ReadOnlySpan<char>> declaredByText;
     readonly ConcurrentDictionary<string, ChainSlot> others = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, ChainSlot>.AlternateLookup<ReadOnlySpan<char>> othersByText;
+    readonly List<ChainSlot> order;
 
     public TableSlots(int capacity)
     {
         declared = new Dictionary<string, ChainSlot>(capacity, StringComparer.Ordinal);
+        order = new List<ChainSlot>(capacity);
         declaredByText = declared.GetAlternateLookup<ReadOnlySpan<char>>();
         othersByText = others.GetAlternateLookup<ReadOnlySpan<char>>();
     }
@@ -44,7 +48,22 @@ internal sealed class TableSlots
     {
         if (declaredByText.ContainsKey(name)) return;
         var s = name.ToString();
-        declared.Add(s, new ChainSlot(s));
+        var slot = new ChainSlot(s, order.Count);
+        declared.Add(s, slot);
+        order.Add(slot);
+    }
+
+    /// <summary>The slot of <paramref name="name"/> when it is one of the few declared right after <paramref name="after"/>
+    /// (null: the table's first), else null. iptables-save prints chain lines and then the chains' rules in the same
+    /// order, so the next chain a walk meets is nearly always the next declared one: found without hashing the name,
+    /// in memory that was just read.</summary>
+    public ChainSlot? Following(ChainSlot? after, ReadOnlySpan<char> name, int reach = 4)
+    {
+        int from = after is null ? 0 : after.Ordinal + 1;
+        if (after is not null && after.Ordinal < 0) return null;
+        for (int k = from; k < order.Count && k < from + reach; k++)
+            if (name.SequenceEqual(order[k].Name)) return order[k];
+        return null;
     }
 
     /// <summary>The slot of <paramref name="name"/>, made on first use (by whichever thread comes first).</summary>

@@ -292,7 +292,9 @@ public static class IptablesSaveReader
                 Lines.Add(new CommentLine("") { TextRange = range, Location = at });
                 return;
             }
-            var slot = slots.Get(tokens[0].Span);
+            // Chain lines are declared in this order: the next one is nearly always the slot after the last one's.
+            var slot = slots.Following(lastDeclared, tokens[0].Span, 1) ?? slots.Get(tokens[0].Span);
+            lastDeclared = slot;
             var name = slot.Name;
             // The usual policies are constants (a string per chain line otherwise).
             var policy = tokens[1].Span switch { "-" => "-", "ACCEPT" => "ACCEPT", "DROP" => "DROP", _ => tokens[1].Value };
@@ -324,6 +326,7 @@ public static class IptablesSaveReader
         }
 
         readonly List<Token> chainTokens = new(4);
+        ChainSlot? lastDeclared;
 
         public void Command((string, int, int) range, List<Token> tk, SourceLocation at, int lineNo, List<Diagnostic> diags)
         {

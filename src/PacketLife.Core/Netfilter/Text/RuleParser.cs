@@ -31,9 +31,7 @@ internal sealed class RuleParser
         /// prints and evaluates the same, and no match keeps a source location.</summary>
         public readonly Dictionary<string, Match> Modules = new(StringComparer.Ordinal);
         public readonly Dictionary<string, Match>.AlternateLookup<ReadOnlySpan<char>> ModulesByText;
-        /// <summary>`-m comment --comment TEXT` matches by their text.</summary>
-        public readonly Dictionary<string, CommentMatch> Comments = new(StringComparer.Ordinal);
-        public readonly Dictionary<string, CommentMatch>.AlternateLookup<ReadOnlySpan<char>> CommentsByText;
+        /// <summary>The last `-m comment --comment TEXT` match made.</summary>
         public CommentMatch? LastComment;
         /// <summary>The last plain jump's chain slot and its table's slots (KUBE-MARK-MASQ jumps recur).</summary>
         public (TableSlots? Slots, ChainSlot? Slot) LastJumpSlot;
@@ -43,7 +41,6 @@ internal sealed class RuleParser
             JumpsByText = Jumps.GetAlternateLookup<ReadOnlySpan<char>>();
             GotosByText = Gotos.GetAlternateLookup<ReadOnlySpan<char>>();
             ModulesByText = Modules.GetAlternateLookup<ReadOnlySpan<char>>();
-            CommentsByText = Comments.GetAlternateLookup<ReadOnlySpan<char>>();
         }
         // The last jump found: neighbouring rules often repeat it (KUBE-MARK-MASQ jumps recur), and a comparison of
         // references costs less than a dictionary.
@@ -341,15 +338,13 @@ internal sealed class RuleParser
                             {
                                 // `-m comment --comment TEXT`, the option every kube-proxy rule has: the match is the
                                 // text, so it is found (or made) by the text alone, which is also the key.
-                                // Neighbouring rules often repeat the last one's comment (a KUBE-SEP chain's rules).
+                                // Neighbouring rules often repeat the last one's comment (a KUBE-SEP chain's rules)
+                                // and share its match; any other comment stays a slice of the text until asked for
+                                // (looking each up among a dump's ~30k comments cost a cache miss or three per rule).
                                 var arg = tk[i + 2];
-                                if (shared.LastComment is not { } cm || !arg.Span.SequenceEqual(cm.Comment))
+                                if (shared.LastComment is not { } cm || !arg.Span.SequenceEqual(cm.CommentSpan))
                                 {
-                                    if (!shared.CommentsByText.TryGetValue(arg.Span, out cm))
-                                    {
-                                        var str = arg.Value;
-                                        shared.Comments.Add(str, cm = new CommentMatch(str));
-                                    }
+                                    cm = arg.SourceText is { } argText ? new CommentMatch(argText, arg.SourceStart, arg.Span.Length) : new CommentMatch(arg.Value);
                                     shared.LastComment = cm;
                                 }
                                 pm.Prebuilt = cm;

@@ -224,7 +224,8 @@ internal sealed class RulePreparer
             if (slots is not null)
             {
                 // Rules come grouped by chain: the previous rule's slot is compared before the table's slots are asked.
-                chainSlot = lastSlot is { } ls && chainTok.Span.SequenceEqual(ls.Name) ? ls : lastSlot = slots.Get(chainTok.Span);
+                chainSlot = lastSlot is { } ls && chainTok.Span.SequenceEqual(ls.Name) ? ls
+                    : lastSlot = slots.Following(lastSlot, chainTok.Span) ?? slots.Get(chainTok.Span);
                 chain = chainSlot.Name;
             }
             else chain = w.LastChain is { } lc && chainTok.Span.SequenceEqual(lc) ? lc : w.LastChain = chainTok.Value;

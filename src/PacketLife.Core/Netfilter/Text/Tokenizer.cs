@@ -37,6 +37,10 @@ public readonly struct Token : IEquatable<Token>
     /// tokenizer did not record it. Spans of raw text between tokens key the reader's caches of built matches.</summary>
     internal int RawEnd { get; }
 
+    /// <summary>The text and range the token is a slice of (null text: the token holds a string).</summary>
+    internal string? SourceText => value is null ? text : null;
+    internal int SourceStart => start;
+
     /// <summary>True when <see cref="Value"/> returns a string the token holds (no copy is made).</summary>
     internal bool HasString => value is not null;
 
