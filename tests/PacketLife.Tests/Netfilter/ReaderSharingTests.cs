@@ -18,6 +18,8 @@ public class ReaderSharingTests
         "-p tcp -m comment --comment \"ns/a cluster IP\" -m tcp --dport 80 -j Y",
         "-m comment --comment \"ns/a\" -j KUBE-MARK-MASQ-LONG-NAME-X",
         "-m comment --comment ns/a -j Y",
+        "-m comment --comment \"esc \\\" aped\" -j Y",
+        "-m comment --comment \"\" -j Y",
         "-m comment --comment \"ns/a\" --comment \"again\" -j Y",
         "-m comment ! --comment \"ns/a\" -j Y",
         "-m comment --comment \"" + new string('c', 300) + "\" -j Y",
@@ -130,6 +132,19 @@ public class ReaderSharingTests
         Assert.NotSame(rules[0].Target, rules[2].Target);
         Assert.True(((PacketLife.Core.Netfilter.Targets.JumpTarget)rules[2].Target!).IsGoto);
         Assert.Same(rules[0].Chain, rules[2].Chain);
+    }
+
+    [Fact]
+    public void A_comment_read_as_a_slice_is_the_comment_and_equals_one_made_from_its_text()
+    {
+        var rules = Rules(Header + "-A X -m comment --comment \"ns/a -> 10.0.0.1:80\" -j Y\n-A X -m comment --comment \"a \\\"b\\\"\" -j Y\nCOMMIT\n").ToList();
+        var sliced = (CommentMatch)rules[0].Matches[0];
+        var escaped = (CommentMatch)rules[1].Matches[0];
+        Assert.Equal("ns/a -> 10.0.0.1:80", sliced.Comment);
+        Assert.Equal("a \"b\"", escaped.Comment);
+        Assert.Equal(new CommentMatch("ns/a -> 10.0.0.1:80"), sliced);
+        Assert.Equal("-m comment --comment \"ns/a -> 10.0.0.1:80\"", sliced.SaveText);
+        Assert.Same(sliced.Comment, sliced.Comment);
     }
 
     [Fact]
