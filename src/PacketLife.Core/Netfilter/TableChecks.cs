@@ -69,21 +69,23 @@ internal static class TableChecks
 
         // Which hooks reach each chain (a rule in a user chain must be valid from every caller's hook): a bitmask per
         // chain, filled by a walk over chain indices from each built-in chain.
+        // One walk for all hooks: a chain is visited again only when it gains a hook (a walk per built-in chain visited
+        // every Service chain once per hook).
         var mask = new int[table.Chains.Length];
         var queue = new Queue<int>();
         for (int k = 0; k < table.Chains.Length; k++)
         {
             var c = table.Chains[k];
             if (!c.IsBuiltin || NetfilterTables.HookOf(c.Name) is not { } h) continue;
-            int bit = 1 << (int)h;
+            mask[k] |= 1 << (int)h;
             queue.Enqueue(k);
-            while (queue.Count > 0)
-            {
-                int x = queue.Dequeue();
-                if ((mask[x] & bit) != 0) continue;
-                mask[x] |= bit;
-                foreach (var y in succ[x]) if ((mask[y] & bit) == 0) queue.Enqueue(y);
-            }
+        }
+        while (queue.Count > 0)
+        {
+            int x = queue.Dequeue();
+            int m = mask[x];
+            foreach (var y in succ[x])
+                if ((mask[y] | m) != mask[y]) { mask[y] |= m; queue.Enqueue(y); }
         }
         var hookSets = new Dictionary<int, NetfilterHook[]>();
         NetfilterHook[] HooksOf(int m)
@@ -127,6 +129,7 @@ internal static class TableChecks
     /// <summary>Jumps (undefined chain, built-in chain as target), DROP in nat and `-i`/`-o` where the hook cannot
     /// have them, for chains [<paramref name="from"/>, <paramref name="to"/>); fills their callee lists. True when a
     /// rule there needs the hook check.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static bool RulePass(Table table, List<RuleFacts>[] facts, Func<string, int> chainIndex, bool[] builtin, int[][] succ, int from, int to, List<Diagnostic> diags)
     {
         // The last jump target resolved is remembered: rules that jump to the same chain share one JumpTarget object
@@ -134,14 +137,16 @@ internal static class TableChecks
         // a cache of every target would cost more than the lookups it saves.
         JumpTarget? lastJump = null;
         int lastResolved = -1;
-        var seen = new HashSet<int>();
+        // Callees seen in the current chain: a stamp per chain index (the chain's own number + 1) instead of a set
+        // cleared per chain (a set grown by one chain with thousands of jumps, KUBE-SERVICES, cleared its whole bucket
+        // array for every later chain).
+        var seenIn = new int[table.Chains.Length];
         var l = new List<int>();
         bool nat = table.Name == "nat";
         bool anyHookChecks = false;
         for (int k = from; k < to; k++)
         {
             var chain = table.Chains[k];
-            seen.Clear();
             l.Clear();
             bool outOnly = chain.IsBuiltin && chain.Name is "OUTPUT" or "POSTROUTING";
             bool inOnly = chain.IsBuiltin && chain.Name is "PREROUTING" or "INPUT";
@@ -151,13 +156,14 @@ internal static class TableChecks
                 {
                     if (!ReferenceEquals(j, lastJump))
                     {
-                        lastResolved = chainIndex(j.ChainName);
+                        // A rule the reader prepared knows its jump's slot: the chain there now is the one the name means.
+                        lastResolved = f.JumpSlot is { } js ? (js.Builder as IChainIndex)?.Index ?? -1 : chainIndex(j.ChainName);
                         lastJump = j;
                     }
                     int t = lastResolved;
                     if (t < 0) diags.Add(NetfilterMessages.UndefinedChain(TargetAt(f.Rule), j.ChainName, table.Name));
                     else if (builtin[t]) diags.Add(NetfilterMessages.BuiltinAsTarget(TargetAt(f.Rule), j.ChainName));
-                    else if (seen.Add(t)) l.Add(t); // callers, for the hook walk below (distinct, in first-jump order)
+                    else if (seenIn[t] != k + 1) { seenIn[t] = k + 1; l.Add(t); } // callees, for the hook walk below (distinct, in first-jump order)
                 }
                 else if (f.Has(RuleFacts.Kind.DropVerdict) && nat)
                     diags.Add(NetfilterMessages.DropInNat(TargetAt(f.Rule)));
@@ -184,6 +190,12 @@ internal static class TableChecks
     }
 }
 
+/// <summary>A chain under construction that knows its final index in its table (-1: removed).</summary>
+internal interface IChainIndex
+{
+    int Index { get; }
+}
+
 /// <summary>What <see cref="TableChecks"/> needs of one rule, taken once (by the reader right after building it):
 /// its jump target, whether it is a DROP, has `-i`/`-o`, and whether its target or one of its matches is restricted
 /// to some tables or hooks.</summary>
@@ -203,13 +215,15 @@ internal readonly struct RuleFacts
     public readonly Rule Rule;
     /// <summary>The `-j CHAIN`/`-g CHAIN` target, else null.</summary>
     public readonly JumpTarget? Jump;
+    /// <summary>The jump's chain in the reader's slots of this rule's table (null: found by name).</summary>
+    public readonly Text.ChainSlot? JumpSlot;
     readonly Kind kinds;
 
-    RuleFacts(Rule rule, JumpTarget? jump, Kind kinds) => (Rule, Jump, this.kinds) = (rule, jump, kinds);
+    RuleFacts(Rule rule, JumpTarget? jump, Kind kinds, Text.ChainSlot? jumpSlot) => (Rule, Jump, this.kinds, JumpSlot) = (rule, jump, kinds, jumpSlot);
 
     public bool Has(Kind k) => (kinds & k) != 0;
 
-    public static RuleFacts Of(Rule rule)
+    public static RuleFacts Of(Rule rule, Text.ChainSlot? jumpSlot = null)
     {
         var k = Kind.None;
         JumpTarget? jump = null;
@@ -228,8 +242,13 @@ internal readonly struct RuleFacts
         if (rule.InInterface is not null) k |= Kind.InInterface;
         if (rule.OutInterface is not null) k |= Kind.OutInterface;
         foreach (var m in rule.Matches)
-            if (ChecksHooks(m.GetType())) { k |= Kind.HookChecks; break; }
-        return new RuleFacts(rule, jump, k);
+        {
+            // Asked once per match object (shared matches serve many rules); a benign race writes the same value.
+            int s = m.HookCheckState;
+            if (s == 0) m.HookCheckState = s = ChecksHooks(m.GetType()) ? 2 : 1;
+            if (s == 2) { k |= Kind.HookChecks; break; }
+        }
+        return new RuleFacts(rule, jump, k, jump is not null && jumpSlot is not null && ReferenceEquals(jumpSlot.Name, jump.ChainName) ? jumpSlot : null);
     }
 
     // Per match type: does it override CheckHooks (owner and addrtype today; a later one is found the same way).

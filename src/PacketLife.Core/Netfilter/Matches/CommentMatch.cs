@@ -7,10 +7,26 @@ namespace PacketLife.Core.Netfilter.Matches;
 /// <summary>`-m comment --comment TEXT` (iptables-extensions(8) "comment"): always matches. At most 255 characters;
 /// iptables 1.8.9 silently truncates longer ones (facts §3.12), which the reader reports. Saved with
 /// xtables_save_string quoting.</summary>
-public sealed class CommentMatch(string comment) : Match
+public sealed class CommentMatch : Match
 {
     public const int MaxLength = 255;
-    public string Comment { get; } = comment;
+
+    public CommentMatch(string comment) => this.comment = comment;
+
+    /// <summary>A comment read from <paramref name="source"/>[<paramref name="start"/>..+<paramref name="length"/>] (the
+    /// text between its quotes, without escapes), made a string of its own only when asked for: a kube-proxy dump has a
+    /// comment on every rule and most of them are never read again.</summary>
+    internal CommentMatch(string source, int start, int length) => (this.source, this.start, this.length) = (source, start, length);
+
+    string? comment;
+    readonly string? source;
+    readonly int start, length;
+
+    // A benign race: two threads asking at once make equal strings.
+    public string Comment => comment ??= source!.Substring(start, length);
+
+    /// <summary>The comment's text without making a string of it.</summary>
+    internal ReadOnlySpan<char> CommentSpan => comment is not null ? comment.AsSpan() : source.AsSpan(start, length);
     public override string Module => "comment";
 
     public static readonly MatchModule Spec = new("comment", [new("--comment", 1)], Build);

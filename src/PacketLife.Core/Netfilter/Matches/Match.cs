@@ -35,6 +35,10 @@ public abstract class Match
     /// then prints the `-m PROTO` it inserted).</summary>
     public bool Implicit { get; internal set; }
 
+    /// <summary>Whether this match's type overrides <see cref="CheckHooks"/>: 0 not asked yet, 1 no, 2 yes (the table
+    /// checks ask once per match object instead of once per rule).</summary>
+    internal int HookCheckState;
+
     /// <summary>Writes the options in iptables-save's form and order, each preceded by a space.</summary>
     public abstract void WriteSave(StringBuilder sb);
 
@@ -82,6 +86,9 @@ public sealed class OptionBag(string module, SourceLocation moduleLocation, List
     public SourceLocation Location { get; private set; } = moduleLocation;
     public List<ParsedOption> Options { get; } = [];
     public bool Failed { get; private set; }
+    /// <summary>Diagnostics this bag has reported since it was filled (errors, warnings, options not modelled): the
+    /// reader only shares a built match by its text when its options said nothing.</summary>
+    internal int Reported { get; private set; }
     List<string>? unmodelled;
     public IReadOnlyList<string> Unmodelled => (IReadOnlyList<string>?)unmodelled ?? [];
 
@@ -89,7 +96,7 @@ public sealed class OptionBag(string module, SourceLocation moduleLocation, List
     /// match keeps none of the bag's objects).</summary>
     internal void Reset(string module, SourceLocation moduleLocation)
     {
-        (Module, Location, Failed) = (module, moduleLocation, false);
+        (Module, Location, Failed, Reported) = (module, moduleLocation, false, 0);
         Options.Clear();
         unmodelled = null;
     }
@@ -105,10 +112,15 @@ public sealed class OptionBag(string module, SourceLocation moduleLocation, List
     public void Error(Diagnostic d)
     {
         diagnostics.Add(d);
+        Reported++;
         Failed = true;
     }
 
-    public void Warn(Diagnostic d) => diagnostics.Add(d);
+    public void Warn(Diagnostic d)
+    {
+        diagnostics.Add(d);
+        Reported++;
+    }
 
     public void BadValue(ParsedOption o, string? detail = null, int arg = 0) =>
         Error(NetfilterMessages.BadValue(o.Location, Module, o.Name, o.Args.Length > arg ? o.Args[arg] : "", detail));
@@ -120,6 +132,7 @@ public sealed class OptionBag(string module, SourceLocation moduleLocation, List
     public void NotModelled(ParsedOption o)
     {
         diagnostics.Add(NetfilterMessages.UnsupportedOption(o.Location, Module, o.Name));
+        Reported++;
         (unmodelled ??= []).Add($"{Module} option {o.Name} is not modelled");
     }
 }

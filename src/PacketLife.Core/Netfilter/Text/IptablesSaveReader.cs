@@ -37,6 +37,7 @@ public static class IptablesSaveReader
 
     public static NetfilterParseResult Read(string text, string source) => Read(text, source, reportReplacement: true);
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static NetfilterParseResult Read(string text, string source, bool reportReplacement)
     {
         var diags = new List<Diagnostic>();
@@ -50,9 +51,11 @@ public static class IptablesSaveReader
         bool sawTable = false;
         // Rule lines are parsed first, each on its own (in parallel for large inputs: RulePreparer); the loop below
         // then builds tables and chains in file order, taking each prepared rule with its diagnostics in their order.
+        // One vectorised look over the whole text decides whether lines need looking at for U+FFFD one by one.
+        reportReplacement = reportReplacement && text.AsSpan().Contains('\uFFFD');
         var starts = LineStarts(text, out var sizes);
         var pool = new StringPool(Math.Max(1024, sizes.Values.Sum(t => t.Chains)));
-        var preparer = RulePreparer.Start(text, source, starts);
+        var preparer = RulePreparer.Start(text, source, starts, sizes);
         var prepared = preparer.Prepared;
         int ready = 0; // lines below this one are prepared
         for (int idx = 0; idx < starts.Length; idx++)
@@ -146,44 +149,75 @@ public static class IptablesSaveReader
 
     /// <summary>Lines and chain lines (`:` first) from a table's header to the next one: the table's lists and
     /// dictionaries are sized from them instead of growing (and copying) step by step.</summary>
-    internal readonly record struct TableSize(int Lines, int Chains);
+    internal readonly record struct TableSize(int Lines, int Chains, TableSlots? Slots = null);
 
     /// <summary>Start offset of every line (a final line break does not start an empty line), and the size of each
     /// table by the line index of its `*` header.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static int[] LineStarts(string text, out Dictionary<int, TableSize> sizes)
     {
         var span = text.AsSpan();
         var starts = new int[span.Count('\n') + 1];
         sizes = [];
         int n = 0, pos = 0, header = -1, lines = 0, chains = 0;
+        var chainLines = new List<int>();
+        // The chain names of a table's chain lines, declared in its slots before any rule line is read (a name with
+        // a quote is left to be found when used, as a token would read it).
+        TableSlots Slots(ReadOnlySpan<char> span)
+        {
+            var slots = new TableSlots(chains);
+            foreach (var p in chainLines)
+            {
+                var rest = span[(p + 1)..];
+                int e = rest.IndexOfAny(NameEnds);
+                var name = e < 0 ? rest : rest[..e];
+                if (!name.IsEmpty && (e < 0 || rest[e] != '"')) slots.Declare(name);
+            }
+            chainLines.Clear();
+            return slots;
+        }
         while (pos < text.Length)
         {
             starts[n] = pos;
             char first = text[pos];
+            if (char.IsWhiteSpace(first) && first != '\n')
+            {
+                // An indented line: the walk reads it after its leading white space, and so does this split.
+                var rest = span[pos..];
+                int nl0 = rest.IndexOf('\n');
+                var body = (nl0 < 0 ? rest : rest[..nl0]).TrimStart();
+                first = body.IsEmpty ? ' ' : body[0];
+            }
             if (first == '*')
             {
-                if (header >= 0) sizes[header] = new TableSize(lines, chains);
+                if (header >= 0) sizes[header] = new TableSize(lines, chains, Slots(span));
                 (header, lines, chains) = (n, 0, 0);
             }
             else
             {
                 lines++;
-                if (first == ':') chains++;
+                if (first == ':')
+                {
+                    chains++;
+                    if (header >= 0 && text[pos] == ':') chainLines.Add(pos);
+                }
             }
             n++;
             int nl = span[pos..].IndexOf('\n');
             if (nl < 0) break;
             pos += nl + 1;
         }
-        if (header >= 0) sizes[header] = new TableSize(lines, chains);
+        if (header >= 0) sizes[header] = new TableSize(lines, chains, Slots(span));
         return n == starts.Length ? starts : starts[..n];
     }
+
+    static readonly System.Buffers.SearchValues<char> NameEnds = System.Buffers.SearchValues.Create(" \t\n\r\v\f\"");
 
     /// <summary>End of line <paramref name="idx"/> (its line break excluded).</summary>
     internal static int LineEnd(string text, int[] starts, int idx) =>
         idx + 1 < starts.Length ? starts[idx + 1] - 1 : text.Length > 0 && text[^1] == '\n' ? text.Length - 1 : text.Length;
 
-    sealed class ChainBuilder(string name, bool builtin, string? policy, Counters counters, SourceLocation at)
+    sealed class ChainBuilder(string name, bool builtin, string? policy, Counters counters, SourceLocation at) : IChainIndex
     {
         public string Name { get; } = name;
         public bool Builtin { get; } = builtin;
@@ -210,7 +244,10 @@ public static class IptablesSaveReader
         public string Name { get; } = name;
         public List<RuleSetLine> Lines { get; } = new(sizes.Lines);
         public bool Committed { get; set; }
-        readonly Dictionary<string, ChainBuilder> chains = new(sizes.Chains, StringComparer.Ordinal);
+        // The table's chains by name: the slots rule lines found (or made) on any thread, each holding the chain that now
+        // has its name (ChainSlot.Builder, written by this walk only). A table the line split did not see gets its own.
+        readonly TableSlots slots = sizes.Slots ?? new TableSlots(sizes.Chains);
+        public TableSlots Slots => slots;
         readonly List<ChainBuilder> order = new(sizes.Chains);
         readonly ImmutableArray<string> builtins = NetfilterTables.BuiltinChains(name);
 
@@ -219,7 +256,7 @@ public static class IptablesSaveReader
         readonly RuleParser.Shared shared = new();
         RuleParser? parser;
 
-        ChainBuilder? Get(string chain) => chains.GetValueOrDefault(chain);
+        ChainBuilder? Get(string chain) => slots.Find(chain)?.Builder as ChainBuilder;
 
         // The chain of the last rule added: rules come grouped by chain, so most rules skip the dictionary.
         ChainBuilder? lastChain;
@@ -230,16 +267,19 @@ public static class IptablesSaveReader
             return lastChain = Get(chain);
         }
 
-        ChainBuilder Ensure(string chain, SourceLocation where)
+        ChainBuilder Ensure(string chain, SourceLocation where) => Ensure(slots.Get(chain), where);
+
+        ChainBuilder Ensure(ChainSlot slot, SourceLocation where)
         {
-            if (chains.TryGetValue(chain, out var c)) return c;
-            bool builtin = IsBuiltin(chain);
-            c = new ChainBuilder(chain, builtin, builtin ? "ACCEPT" : null, Counters.Zero, where);
-            chains[chain] = c;
+            if (slot.Builder is ChainBuilder c) return c;
+            bool builtin = IsBuiltin(slot.Name);
+            c = new ChainBuilder(slot.Name, builtin, builtin ? "ACCEPT" : null, Counters.Zero, where);
+            slot.Builder = c;
             order.Add(c);
             return c;
         }
 
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void ChainDeclaration((string, int, int) range, ReadOnlySpan<char> trimmed, SourceLocation at, int indent, int lineNo, List<Diagnostic> diags)
         {
             var tokens = chainTokens;
@@ -252,8 +292,12 @@ public static class IptablesSaveReader
                 Lines.Add(new CommentLine("") { TextRange = range, Location = at });
                 return;
             }
-            var name = tokens[0].Value;
-            var policy = tokens[1].Value;
+            // Chain lines are declared in this order: the next one is nearly always the slot after the last one's.
+            var slot = slots.Following(lastDeclared, tokens[0].Span, 1) ?? slots.Get(tokens[0].Span);
+            lastDeclared = slot;
+            var name = slot.Name;
+            // The usual policies are constants (a string per chain line otherwise).
+            var policy = tokens[1].Span switch { "-" => "-", "ACCEPT" => "ACCEPT", "DROP" => "DROP", _ => tokens[1].Value };
             var counters = Counters.Zero;
             if (tokens.Count == 3 && !Counters.TryParse(tokens[2].Span, out counters))
                 diags.Add(NetfilterMessages.BadCounters(new SourceLocation(source, lineNo, indent + 2 + tokens[2].Column - 1), tokens[2].Value));
@@ -263,7 +307,7 @@ public static class IptablesSaveReader
             if (builtin && pol is not ("ACCEPT" or "DROP")) { diags.Add(NetfilterMessages.BadPolicy(polAt, policy)); pol = "ACCEPT"; }
             else if (!builtin && pol is not null) { diags.Add(NetfilterMessages.PolicyOnUserChain(polAt, name)); pol = null; }
             if (builtin && pol == "DROP" && Name == "nat") diags.Add(NetfilterMessages.DropInNat(polAt));
-            if (chains.TryGetValue(name, out var existing))
+            if (slot.Builder is ChainBuilder existing)
             {
                 if (!existing.Builtin && existing.Declared)
                     diags.Add(NetfilterMessages.DuplicateChain(at, name));
@@ -273,7 +317,7 @@ public static class IptablesSaveReader
             }
             else
             {
-                var c = Ensure(name, at);
+                var c = Ensure(slot, at);
                 c.Policy = pol;
                 c.Counters = counters;
                 c.Declared = true;
@@ -282,6 +326,7 @@ public static class IptablesSaveReader
         }
 
         readonly List<Token> chainTokens = new(4);
+        ChainSlot? lastDeclared;
 
         public void Command((string, int, int) range, List<Token> tk, SourceLocation at, int lineNo, List<Diagnostic> diags)
         {
@@ -314,7 +359,7 @@ public static class IptablesSaveReader
                         cb = Ensure(chain, at);
                     }
                     // The chain's own name string is shared by its rules (one copy per chain, not per rule).
-                    parser ??= new RuleParser(source, diags, shared);
+                    parser ??= new RuleParser(source, diags, shared, pool);
                     var rule = parser.ParseRule(cb.Name, insert ? RuleCommand.Insert : RuleCommand.Append, pos, tk, start, counters, range, lineNo, at);
                     Place(cb, rule, RuleFacts.Of(rule), insert, pos, L(cmd), chain, diags);
                     Lines.Add(new RuleLine(rule) { TextRange = range, Location = at });
@@ -361,17 +406,21 @@ public static class IptablesSaveReader
 
         /// <summary>An `-A`/`-I` line parsed ahead (<see cref="RulePreparer"/>): the same steps and diagnostics, in the
         /// same order, as <see cref="Command"/> gives it: counters, the chain, the rule's own, the insert position.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void AddPrepared(in PreparedRule p, (string, int, int) range, SourceLocation at, int lineNo, List<Diagnostic> diags)
         {
             p.AddCommandDiagnostics(diags);
-            var cb = ChainOfRule(p.Chain);
+            // The rule was prepared against this table's slots (the line split and the walk agree on where tables
+            // start); if not, its chain and jump are looked up by name here, as for a rule read by the walk itself.
+            bool mine = ReferenceEquals(p.Slots, slots);
+            var cb = mine ? p.ChainSlot!.Builder as ChainBuilder : ChainOfRule(p.Chain);
             if (cb is null)
             {
                 if (!IsBuiltin(p.Chain) && known) diags.Add(NetfilterMessages.ChainNotDeclared(new SourceLocation(source, lineNo, p.ChainColumn), p.Chain, Name));
-                cb = lastChain = Ensure(p.Chain, at);
+                cb = lastChain = mine ? Ensure(p.ChainSlot!, at) : Ensure(p.Chain, at);
             }
             p.AddRuleDiagnostics(diags);
-            Place(cb, p.Rule!, p.Facts, p.Insert, p.Position, new SourceLocation(source, lineNo, p.CommandColumn), p.Chain, diags);
+            Place(cb, p.Rule!, mine ? p.Facts : RuleFacts.Of(p.Rule!), p.Insert, p.Position, new SourceLocation(source, lineNo, p.CommandColumn), p.Chain, diags);
             Lines.Add(new RuleLine(p.Rule!) { TextRange = range, Location = at });
         }
 
@@ -381,18 +430,18 @@ public static class IptablesSaveReader
             {
                 case ChainCommand.New:
                     if (chain is null) { diags.Add(NetfilterMessages.MissingArgument(cmdAt, "-N")); return; }
-                    if (chains.ContainsKey(chain)) { diags.Add(NetfilterMessages.DuplicateChain(chainAt, chain)); return; }
+                    if (Get(chain) is not null) { diags.Add(NetfilterMessages.DuplicateChain(chainAt, chain)); return; }
                     Ensure(chain, chainAt).Declared = true;
                     return;
                 case ChainCommand.Delete:
                 {
-                    var victims = chain is null ? order.Where(c => !c.Builtin).ToList() : chains.TryGetValue(chain, out var v) ? [v] : [];
+                    var victims = chain is null ? order.Where(c => !c.Builtin).ToList() : Get(chain) is { } v ? [v] : [];
                     if (chain is not null && victims.Count == 0) { diags.Add(NetfilterMessages.ChainNotDeclared(chainAt, chain, Name)); return; }
                     foreach (var v2 in victims)
                     {
                         if (v2.Builtin) { diags.Add(NetfilterMessages.OptionProblem(chainAt, $"Can't delete built-in chain \"{v2.Name}\"")); continue; }
                         if (v2.Rules.Count > 0) diags.Add(NetfilterMessages.DeleteNonEmpty(chainAt, v2.Name));
-                        chains.Remove(v2.Name);
+                        slots.Find(v2.Name)!.Builder = null;
                         order.Remove(v2);
                         if (ReferenceEquals(lastChain, v2)) lastChain = null;
                     }
@@ -435,7 +484,7 @@ public static class IptablesSaveReader
             }
             var table = new Table { Name = Name, Lines = [.. Lines], Chains = System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(built), TextRange = header, Location = at };
             // The chain dictionary is only read from here on, so the checks may ask it from several threads.
-            if (known) TableChecks.Check(table, facts, name => chains.TryGetValue(name, out var c) ? c.Index : -1, diags, threads);
+            if (known) TableChecks.Check(table, facts, name => Get(name)?.Index ?? -1, diags, threads);
             return table;
         }
     }

@@ -19,16 +19,31 @@ internal sealed class RuleParser
     /// matches (nth, limit, recent) are never shared: their state is keyed by the match object.</summary>
     internal sealed class Shared
     {
-        // Keyed by the string instance: the tokenizer's pool gives equal texts the same instance, so the text is not
-        // hashed a second time (an equal text in a fresh instance, e.g. an unquoted comment starting with a digit,
-        // only misses and builds its own object).
-        public readonly Dictionary<string, JumpTarget> Jumps = new(ReferenceEqualityComparer.Instance);
-        public readonly Dictionary<string, JumpTarget> Gotos = new(ReferenceEqualityComparer.Instance);
-        public readonly Dictionary<string, Match> Comments = new(ReferenceEqualityComparer.Instance);
-        // The last comment and jump found: neighbouring rules often repeat them (a KUBE-SEP chain's rules carry one
-        // comment; KUBE-MARK-MASQ jumps recur), and a comparison of references costs less than a dictionary.
-        public string? LastCommentText;
-        public Match? LastComment;
+        public readonly Dictionary<string, JumpTarget> Jumps = new(StringComparer.Ordinal);
+        public readonly Dictionary<string, JumpTarget> Gotos = new(StringComparer.Ordinal);
+        // Jump targets are found by the text of the name (the tokenizer leaves chain names as ranges of the text): a
+        // jump to a chain seen before costs one lookup and no string.
+        public readonly Dictionary<string, JumpTarget>.AlternateLookup<ReadOnlySpan<char>> JumpsByText, GotosByText;
+        /// <summary>Built matches by the raw text of their module's arguments (`tcp --dport 80`,
+        /// `statistic --mode random --probability 0.5`, `comment --comment "ns/a"`): a module whose text was read before
+        /// is taken from here without parsing its options again. Only stateless, immutable matches whose options parsed
+        /// without any diagnostic enter (see <see cref="Memoizable"/>); the same text always parses to a match that
+        /// prints and evaluates the same, and no match keeps a source location.</summary>
+        public readonly Dictionary<string, Match> Modules = new(StringComparer.Ordinal);
+        public readonly Dictionary<string, Match>.AlternateLookup<ReadOnlySpan<char>> ModulesByText;
+        /// <summary>The last `-m comment --comment TEXT` match made.</summary>
+        public CommentMatch? LastComment;
+        /// <summary>The last plain jump's chain slot and its table's slots (KUBE-MARK-MASQ jumps recur).</summary>
+        public (TableSlots? Slots, ChainSlot? Slot) LastJumpSlot;
+
+        public Shared()
+        {
+            JumpsByText = Jumps.GetAlternateLookup<ReadOnlySpan<char>>();
+            GotosByText = Gotos.GetAlternateLookup<ReadOnlySpan<char>>();
+            ModulesByText = Modules.GetAlternateLookup<ReadOnlySpan<char>>();
+        }
+        // The last jump found: neighbouring rules often repeat it (KUBE-MARK-MASQ jumps recur), and a comparison of
+        // references costs less than a dictionary.
         public JumpTarget? LastJump;
         public readonly Dictionary<(IpProtocol?, bool), ProtocolSpec> Protocols = [];
         public readonly Dictionary<(string, bool), InterfaceSpec> Interfaces = [];
@@ -55,7 +70,30 @@ internal sealed class RuleParser
     }
 
     /// <summary>A parser for every rule of one table of one read (reuses its scratch lists and option bags).</summary>
-    internal RuleParser(string source, List<Diagnostic> diags, Shared shared) : this(source, 0, diags) => this.shared = shared;
+    internal RuleParser(string source, List<Diagnostic> diags, Shared shared, StringPool? pool = null) : this(source, 0, diags)
+    {
+        this.shared = shared;
+        this.pool = pool;
+    }
+
+    readonly StringPool? pool;
+
+    /// <summary>The chain slots of the table the next rule is in (set by the caller; null: jumps are shared by name).</summary>
+    internal TableSlots? Slots;
+    /// <summary>After <see cref="ParseRule"/>: the slot of the chain the rule's `-j`/`-g` names, when found there.</summary>
+    internal ChainSlot? JumpSlot { get; private set; }
+
+    /// <summary>Words up to this length (module, protocol, interface, target and option-argument names) are shared
+    /// through the pool's front cache; longer ones (chain names, comments) are found by their text or copied.</summary>
+    const int PoolMaxLength = 20;
+
+    /// <summary>The token's text as a string: a short word from the pool, a number or long text copied from the line.</summary>
+    string Word(Token t)
+    {
+        if (t.HasString || pool is null) return t.Value;
+        var span = t.Span;
+        return span.Length == 0 || span.Length > PoolMaxLength || char.IsAsciiDigit(span[0]) ? t.Value : pool.Get(span);
+    }
 
     /// <summary>Parses tokens[start..] of line <paramref name="lineNo"/> (after `-A CHAIN` / `-I CHAIN [N]`).</summary>
     internal Rule ParseRule(string chain, RuleCommand command, int? insertAt, List<Token> tokens, int start,
@@ -69,6 +107,16 @@ internal sealed class RuleParser
             foreach (var m in modules) freeModules.Add(m);
             modules.Clear();
         }
+    }
+
+    // The target's option bag, reused rule after rule like the modules' (a built target keeps none of the bag's objects).
+    OptionBag? targetBagSpare;
+
+    OptionBag TargetBag(string name, SourceLocation at)
+    {
+        if (targetBagSpare is null) return targetBagSpare = new OptionBag(name, at, diags);
+        targetBagSpare.Reset(name, at);
+        return targetBagSpare;
     }
 
     PendingModule NewModule(MatchModule? module, string name, SourceLocation at, bool isImplicit, int order)
@@ -92,12 +140,73 @@ internal sealed class RuleParser
         List<string>? raw;
         public List<string> RawArgs => raw ??= [];
         public bool HasRawArgs => raw is { Count: > 0 };
+        /// <summary>The match taken from <see cref="Shared.Modules"/> by the text of its options (tokens
+        /// [<see cref="SpanFrom"/>, <see cref="SpanTo"/>), <see cref="SpanOptions"/> options), not parsed into
+        /// <see cref="Bag"/> unless something later needs the bag (<see cref="Replay"/>).</summary>
+        public Match? Prebuilt;
+        public int SpanFrom, SpanTo, SpanOptions, KeyStart, KeyEnd;
 
         public void Reset(MatchModule? module, string name, SourceLocation at, bool isImplicit, int order)
         {
             (Module, Name, Implicit, Order) = (module, name, isImplicit, order);
             Bag.Reset(name, at);
             raw?.Clear();
+            Prebuilt = null;
+            SpanTo = 0;
+        }
+    }
+
+    /// <summary>Modules whose matches hold no state and keep nothing of where they were read: one instance may serve
+    /// every rule that writes the same options (never nth statistic, limit or recent, whose state is per object or
+    /// per name, nor nfacct).</summary>
+    static bool Memoizable(Match m) => m switch
+    {
+        StatisticMatch s => s.Mode == StatisticMode.Random,
+        TcpMatch or UdpMatch or SctpMatch or IcmpMatch or MultiportMatch or CommentMatch or MarkMatch or ConnmarkMatch
+            or ConntrackMatch or StateMatch or AddrtypeMatch or IprangeMatch or PhysdevMatch or LengthMatch or TtlMatch
+            or OwnerMatch or SetMatch => !m.Implicit,
+        _ => false,
+    };
+
+    /// <summary>The options a `-m` module's own parse would take right after its name (token <paramref name="i"/>):
+    /// each option of the module, `!` before an invertible one, with all its arguments, until the first token that is
+    /// anything else. Stops early (a shorter span) wherever the parse would report something.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    static (int End, int Options) ModuleSpan(List<Token> tk, int i, MatchModule module)
+    {
+        int j = i + 1, options = 0;
+        while (j < tk.Count)
+        {
+            int k = j;
+            bool neg = tk[k].Is("!");
+            if (neg && ++k >= tk.Count) break;
+            var tok = tk[k];
+            if (!tok.HasString || !tok.StartsWith('-') || IsRuleOption(tok.Value) || module.Find(tok.Value) is not { } spec) break;
+            if (neg && !spec.Invertible) break;
+            if (k + spec.Arity >= tk.Count) break;
+            if (spec.Arity > 0 && tk[k + 1].Is("!")) break;
+            j = k + 1 + spec.Arity;
+            options++;
+        }
+        return (j, options);
+    }
+
+    static bool IsRuleOption(string v) => v is "-s" or "--source" or "--src" or "-d" or "--destination" or "--dst" or "-i"
+        or "--in-interface" or "-o" or "--out-interface" or "-p" or "--protocol" or "-f" or "--fragment" or "-c"
+        or "--set-counters" or "-m" or "--match" or "-j" or "--jump" or "-g" or "--goto";
+
+    /// <summary>Parses a prebuilt module's options into its bag after all (an option after them joins the module, or a
+    /// check of the rule needs the bag): the same steps the parse would have taken token by token.</summary>
+    void Replay(PendingModule m, List<Token> tk)
+    {
+        m.Prebuilt = null;
+        bool neg = false;
+        for (int k = m.SpanFrom; k < m.SpanTo; k++)
+        {
+            var t = tk[k];
+            if (t.Is("!")) { neg = true; continue; }
+            AddOption(m.Bag, m.Module!.Find(t.Value)!, neg, ref k, tk, t);
+            neg = false;
         }
     }
 
@@ -112,6 +221,7 @@ internal sealed class RuleParser
         return p.Run(chain, command, insertAt, tokens, start, counters, text, at);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     Rule Run(string chain, RuleCommand command, int? insertAt, List<Token> tk, int i, Counters? counters, (string Source, int Start, int Length) text, SourceLocation at)
     {
         List<string>? unsupported = null;
@@ -129,6 +239,8 @@ internal sealed class RuleParser
         List<string>? targetRaw = null;
         bool neg = false;
         Token negTok = default;
+        JumpTarget? knownJump = null;
+        JumpSlot = null;
 
         for (; i < tk.Count; i++)
         {
@@ -213,19 +325,68 @@ internal sealed class RuleParser
                         diags.Add(NetfilterMessages.UnknownModule(At(tk[i]), a));
                         (unsupported ??= []).Add($"match module \"{a}\" is not modelled");
                     }
-                    modules.Add(NewModule(module, a, At(tk[i]), false, modules.Count));
+                    var pm = NewModule(module, a, At(tk[i]), false, modules.Count);
+                    modules.Add(pm);
+                    if (module is not null && targetName is null && shared is not null && tk[i].RawEnd > 0)
+                    {
+                        // The module's options as written (from its name to its last argument) key the built match.
+                        var (end, options) = ModuleSpan(tk, i, module);
+                        if (options > 0)
+                        {
+                            (pm.SpanFrom, pm.SpanTo, pm.SpanOptions, pm.KeyStart, pm.KeyEnd) = (i + 1, end, options, tk[i].Column - 1, tk[end - 1].RawEnd);
+                            if (ReferenceEquals(module, CommentMatch.Spec) && end == i + 3 && tk[i + 2].Span.Length <= CommentMatch.MaxLength)
+                            {
+                                // `-m comment --comment TEXT`, the option every kube-proxy rule has: the match is the
+                                // text, so it is found (or made) by the text alone, which is also the key.
+                                // Neighbouring rules often repeat the last one's comment (a KUBE-SEP chain's rules)
+                                // and share its match; any other comment stays a slice of the text until asked for
+                                // (looking each up among a dump's ~30k comments cost a cache miss or three per rule).
+                                var arg = tk[i + 2];
+                                if (shared.LastComment is not { } cm || !arg.Span.SequenceEqual(cm.CommentSpan))
+                                {
+                                    cm = arg.SourceText is { } argText ? new CommentMatch(argText, arg.SourceStart, arg.Span.Length) : new CommentMatch(arg.Value);
+                                    shared.LastComment = cm;
+                                }
+                                pm.Prebuilt = cm;
+                                i = end - 1;
+                            }
+                            else if (shared.ModulesByText.TryGetValue(text.Source.AsSpan(text.Start + pm.KeyStart, pm.KeyEnd - pm.KeyStart), out var hit))
+                            {
+                                pm.Prebuilt = hit;
+                                i = end - 1;
+                            }
+                        }
+                    }
                     break;
                 }
                 case "-j" or "--jump" or "-g" or "--goto":
                 {
-                    var a = NextArg(tk, ref i, t, out _);
-                    if (a is null) break;
+                    if (!NextArgIndex(tk, ref i, t, out _)) break;
                     if (targetName is not null) { diags.Add(NetfilterMessages.DuplicateOption(At(t), "-j")); errors = true; }
-                    targetName = a;
                     targetToken = tk[i];
                     isGoto = v is "-g" or "--goto";
-                    targetModule = isGoto ? null : TargetRegistry.Find(a);
-                    targetBag = targetModule is null ? null : new OptionBag(a, At(tk[i]), diags);
+                    // A chain's name is found by its text in the table's slots (one string and one jump object per chain,
+                    // and the table checks find the chain without a lookup); target names are short and come first.
+                    var span = tk[i].Span;
+                    knownJump = null;
+                    if (!isGoto && Slots is not null && shared!.LastJumpSlot is ({ } ls, { } lj) && ReferenceEquals(ls, Slots) && span.SequenceEqual(lj.Name))
+                    {
+                        // The same chain as the last plain jump of this table (never a target or verdict name: those
+                        // are not recorded here).
+                        JumpSlot = lj;
+                        knownJump = lj.Jump;
+                    }
+                    else if (Slots is not null && !tk[i].HasString && (isGoto || span.Length > PoolMaxLength))
+                    {
+                        JumpSlot = Slots.Get(span);
+                        knownJump = isGoto ? JumpSlot.Goto : JumpSlot.Jump;
+                    }
+                    else if (shared is not null && !tk[i].HasString && span.Length > PoolMaxLength)
+                        knownJump = (isGoto ? shared.GotosByText : shared.JumpsByText).TryGetValue(span, out var kj) ? kj : null;
+                    var a = knownJump?.ChainName ?? Word(tk[i]);
+                    targetName = a;
+                    targetModule = isGoto || knownJump is not null ? null : TargetRegistry.Find(a);
+                    targetBag = targetModule is null ? null : TargetBag(a, At(tk[i]));
                     break;
                 }
                 default:
@@ -285,6 +446,7 @@ internal sealed class RuleParser
                         while (i + 1 < tk.Count && !tk[i + 1].StartsWith('-') && !tk[i + 1].Is("!")) i++;
                         break;
                     }
+                    if (home.Prebuilt is not null) Replay(home, tk);
                     AddOption(home.Bag, spec!, n, ref i, tk, t);
                     break;
                 }
@@ -306,8 +468,13 @@ internal sealed class RuleParser
             {
                 built = new UnknownMatch(m.Name, m.HasRawArgs ? [.. m.RawArgs] : []);
             }
+            else if (m.Prebuilt is { } pre && ProtocolFits(m.Name, proto))
+            {
+                built = pre;
+            }
             else
             {
+                if (m.Prebuilt is not null) Replay(m, tk);
                 if (MatchRegistry.RequiredProtocol(m.Name) is { } need && (proto?.Protocol != need || proto.Negated))
                 {
                     m.Bag.Problem($"{m.Name} match: only valid for protocol {(int)need}", hint: $"add `-p {m.Name}` before `-m {m.Name}`");
@@ -316,8 +483,7 @@ internal sealed class RuleParser
                 {
                     m.Bag.Problem("multiport needs '-p tcp', '-p udp', '-p udplite', '-p sctp' or '-p dccp'");
                 }
-                Match? known = m.Bag.Failed || m.Implicit ? null : SharedComment(m.Bag);
-                built = m.Bag.Failed ? null : known ?? m.Module.Build(m.Bag);
+                built = m.Bag.Failed ? null : m.Module.Build(m.Bag);
                 if (built is null || m.Bag.Failed)
                 {
                     errors = true;
@@ -326,12 +492,6 @@ internal sealed class RuleParser
                 else if (m.Implicit)
                 {
                     built = MatchRegistry.WithImplicit(built);
-                }
-                else if (known is null && built is CommentMatch cm && shared is not null)
-                {
-                    if (shared.Comments.TryGetValue(cm.Comment, out var same)) built = same;
-                    else shared.Comments[cm.Comment] = cm;
-                    (shared.LastCommentText, shared.LastComment) = (cm.Comment, built);
                 }
                 else if (shared is not null)
                 {
@@ -345,15 +505,17 @@ internal sealed class RuleParser
                     };
                 }
                 if (m.Bag.Unmodelled.Count > 0) (unsupported ??= []).AddRange(m.Bag.Unmodelled);
+                else if (m.SpanTo > 0 && m.Bag.Reported == 0 && !m.Bag.Failed && m.Bag.Options.Count == m.SpanOptions && Memoizable(built))
+                    shared!.Modules.TryAdd(text.Source.Substring(text.Start + m.KeyStart, m.KeyEnd - m.KeyStart), built);
             }
-            if (built.UnsupportedReason is { } r && !(unsupported?.Contains(r) ?? false)) (unsupported ??= []).Add(r);
+            if (built!.UnsupportedReason is { } r && !(unsupported?.Contains(r) ?? false)) (unsupported ??= []).Add(r);
             matches[mi] = built;
         }
 
         Target? target = null;
         if (targetName is not null)
         {
-            if (isGoto) target = SharedJump(targetName, true);
+            if (isGoto) target = knownJump ?? SharedJump(targetName, true);
             else if (VerdictTarget.ByName(targetName) is { } vt)
             {
                 target = vt;
@@ -376,7 +538,13 @@ internal sealed class RuleParser
             else
             {
                 // A plain name: a jump to a user chain (checked against the table's chains at COMMIT).
-                target = SharedJump(targetName, false);
+                if (knownJump is null && Slots is not null && targetToken.RawEnd > 0)
+                {
+                    JumpSlot = Slots.Get(targetToken.Span);
+                    knownJump = JumpSlot.Jump;
+                    shared!.LastJumpSlot = (Slots, JumpSlot);
+                }
+                target = knownJump ?? SharedJump(targetName, false);
             }
             if (target.UnsupportedReason is { } r && !(unsupported?.Contains(r) ?? false)) (unsupported ??= []).Add(r);
         }
@@ -403,24 +571,19 @@ internal sealed class RuleParser
         };
     }
 
+    /// <summary>The rule-level checks of a module that its own options do not decide (the rule's `-p`).</summary>
+    static bool ProtocolFits(string module, ProtocolSpec? proto)
+    {
+        if (MatchRegistry.RequiredProtocol(module) is { } need && (proto?.Protocol != need || proto.Negated)) return false;
+        if (module == "multiport" && (proto?.Protocol is not (IpProtocol.Tcp or IpProtocol.Udp or IpProtocol.Udplite or IpProtocol.Sctp) || proto.Negated)) return false;
+        return true;
+    }
+
     static Match Share<TKey>(Dictionary<TKey, Match> d, TKey key, Match built) where TKey : notnull
     {
         if (d.TryGetValue(key, out var same)) return same;
         d[key] = built;
         return built;
-    }
-
-    /// <summary>The shared match for `-m comment --comment TEXT` when that text was read before, found before building
-    /// a new one (a comment repeats on every rule of a Service). Null when the build has something to say (a text over
-    /// the limit is truncated with a warning) or the text is new.</summary>
-    Match? SharedComment(OptionBag bag)
-    {
-        if (shared is null || bag.Module != "comment" || bag.Options is not [{ Negated: false } o] || o.Name != "--comment") return null;
-        var text = o.Arg;
-        if (ReferenceEquals(text, shared.LastCommentText)) return shared.LastComment;
-        if (text.Length > CommentMatch.MaxLength || !shared.Comments.TryGetValue(text, out var same)) return null;
-        (shared.LastCommentText, shared.LastComment) = (text, same);
-        return same;
     }
 
     ProtocolSpec SharedProtocol(IpProtocol? p, bool negated, string written)
@@ -448,7 +611,7 @@ internal sealed class RuleParser
     }
 
     string? NextArg(List<Token> tk, ref int j, Token opt, out bool intraNeg) =>
-        NextArgIndex(tk, ref j, opt, out intraNeg) ? tk[j].Value : null;
+        NextArgIndex(tk, ref j, opt, out intraNeg) ? Word(tk[j]) : null;
 
     /// <summary>Moves <paramref name="j"/> to the option's argument; false (reported) when there is none.</summary>
     bool NextArgIndex(List<Token> tk, ref int j, Token opt, out bool intraNeg)
@@ -481,6 +644,7 @@ internal sealed class RuleParser
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     void AddOption(OptionBag bag, OptionSpec spec, bool negated, ref int i, List<Token> tk, Token opt)
     {
         var args = new string[spec.Arity];
@@ -498,7 +662,7 @@ internal sealed class RuleParser
                 bag.Error(NetfilterMessages.MissingArgument(At(opt), opt.Value));
                 return;
             }
-            args[k] = tk[++i].Value;
+            args[k] = Word(tk[++i]);
         }
         if ((negated || intra) && !spec.Invertible)
         {

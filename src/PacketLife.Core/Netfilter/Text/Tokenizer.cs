@@ -23,6 +23,27 @@ public readonly struct Token : IEquatable<Token>
         Column = column;
     }
 
+    internal Token(string? value, string? text, int start, int length, int column, int rawEnd)
+    {
+        this.value = value;
+        this.text = text;
+        this.start = start;
+        this.length = length;
+        Column = column;
+        RawEnd = rawEnd;
+    }
+
+    /// <summary>Offset from the line's start just past the token's raw text (a closing quote included); 0 when the
+    /// tokenizer did not record it. Spans of raw text between tokens key the reader's caches of built matches.</summary>
+    internal int RawEnd { get; }
+
+    /// <summary>The text and range the token is a slice of (null text: the token holds a string).</summary>
+    internal string? SourceText => value is null ? text : null;
+    internal int SourceStart => start;
+
+    /// <summary>True when <see cref="Value"/> returns a string the token holds (no copy is made).</summary>
+    internal bool HasString => value is not null;
+
     public string Value => value ?? (text is null ? "" : text.Substring(start, length));
     public ReadOnlySpan<char> Span => value is not null ? value.AsSpan() : text is null ? default : text.AsSpan(start, length);
     public int Column { get; }
@@ -123,8 +144,13 @@ public static class Tokenizer
     }
 
     /// <summary>The same split over <paramref name="text"/>[<paramref name="lineStart"/>..+<paramref name="lineLength"/>]
-    /// (columns relative to the line start): words that start with a digit or `[` (addresses, ports, numbers, counters;
-    /// parsed once, never kept) stay ranges of <paramref name="text"/>; every other word, quoted or not, comes from <paramref name="pool"/>.</summary>
+    /// (columns relative to the line start). Only option words (`-x`, `--xyz`, `!`: a few dozen distinct texts, found
+    /// in the pool's front cache) come from <paramref name="pool"/>; every other word (chain names, comments,
+    /// addresses, numbers) stays a range of <paramref name="text"/>, and a quoted part without backslashes is the range
+    /// inside its quotes. The rule parser makes strings of the ranges it keeps, or finds what it needs by the range's
+    /// text (a dump has ~60k distinct chain names and ~30k comments: pooling each word cost a dictionary lookup and a
+    /// cache miss per word). A word with escapes gets a string of its own.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static bool Split(string text, int lineStart, int lineLength, List<Token> tokens, StringPool pool, out int errorColumn)
     {
         errorColumn = 0;
@@ -139,21 +165,21 @@ public static class Tokenizer
             i = q < 0 ? n : i + q;
             if (i == n || line[i] != '"')
             {
-                tokens.Add(char.IsAsciiDigit(c) || c == '['
-                    ? new Token(text, lineStart + start, i - start, start + 1)
-                    : new Token(pool.Get(line[start..i]), start + 1));
+                tokens.Add(c is '-' or '!'
+                    ? new Token(pool.Get(line[start..i]), null, 0, 0, start + 1, i)
+                    : new Token(null, text, lineStart + start, i - start, start + 1, i));
                 continue;
             }
             // A quoted part without backslashes that closes the word (the usual `--comment "..."`) is sliced.
             int close = line[(i + 1)..].IndexOfAny('"', '\\');
             if (close >= 0 && line[i + 1 + close] == '"' && start == i)
             {
-                tokens.Add(new Token(pool.Get(line.Slice(i + 1, close)), start + 1));
+                tokens.Add(new Token(null, text, lineStart + i + 1, close, start + 1, i + 2 + close));
                 i = i + 2 + close;
                 continue;
             }
             if (!Quoted(line, ref i, start, out var word, out errorColumn)) return false;
-            tokens.Add(new Token(pool.Get(word), start + 1));
+            tokens.Add(new Token(word, null, 0, 0, start + 1, i));
         }
         return true;
     }
