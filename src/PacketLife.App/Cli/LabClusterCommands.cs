@@ -27,6 +27,7 @@ public static class LabClusterCommands
 
     /// <summary>`dotnet packetlife.dll lab prober --state` from the apphost and from a test host alike; a NativeAOT build
     /// has no dll (its assembly location is empty) and runs itself.</summary>
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("SingleFile", "IL3000", Justification = "an empty location is the NativeAOT case, handled")]
     public static IReadOnlyList<string> ProberArgv() => typeof(Program).Assembly.Location is { Length: > 0 } dll
         ? ["dotnet", dll, "lab", "prober", "--state"]
         : [Environment.ProcessPath!, "lab", "prober", "--state"];

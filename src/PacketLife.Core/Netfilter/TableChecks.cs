@@ -242,18 +242,7 @@ internal readonly struct RuleFacts
         if (rule.InInterface is not null) k |= Kind.InInterface;
         if (rule.OutInterface is not null) k |= Kind.OutInterface;
         foreach (var m in rule.Matches)
-        {
-            // Asked once per match object (shared matches serve many rules); a benign race writes the same value.
-            int s = m.HookCheckState;
-            if (s == 0) m.HookCheckState = s = ChecksHooks(m.GetType()) ? 2 : 1;
-            if (s == 2) { k |= Kind.HookChecks; break; }
-        }
+            if (m.ChecksHooks) { k |= Kind.HookChecks; break; }
         return new RuleFacts(rule, jump, k, jump is not null && jumpSlot is not null && ReferenceEquals(jumpSlot.Name, jump.ChainName) ? jumpSlot : null);
     }
-
-    // Per match type: does it override CheckHooks (owner and addrtype today; a later one is found the same way).
-    static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, bool> HookCheckers = new();
-
-    static bool ChecksHooks(Type t) => HookCheckers.TryGetValue(t, out var b) ? b : HookCheckers.GetOrAdd(t, static type =>
-        type.GetMethod(nameof(Match.CheckHooks), [typeof(IReadOnlyCollection<NetfilterHook>)])!.DeclaringType != typeof(Match));
 }

@@ -70,6 +70,8 @@ public sealed class AddrtypeMatch : Match
         if (LimitIfaceOut) sb.Append(" --limit-iface-out");
     }
 
+    internal override bool ChecksHooks => true;
+
     public override string? CheckHooks(IReadOnlyCollection<NetfilterHook> hooks)
     {
         if (LimitIfaceIn && hooks.Any(h => h is NetfilterHook.Output or NetfilterHook.Postrouting))

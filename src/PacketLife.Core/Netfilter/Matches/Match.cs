@@ -35,9 +35,10 @@ public abstract class Match
     /// then prints the `-m PROTO` it inserted).</summary>
     public bool Implicit { get; internal set; }
 
-    /// <summary>Whether this match's type overrides <see cref="CheckHooks"/>: 0 not asked yet, 1 no, 2 yes (the table
-    /// checks ask once per match object instead of once per rule).</summary>
-    internal int HookCheckState;
+    /// <summary>True in the types that override <see cref="CheckHooks"/> (the table checks call it only for them).
+    /// A virtual flag rather than reflection, so a trimmed NativeAOT build keeps it; a test holds every match type's
+    /// flag to whether it overrides CheckHooks.</summary>
+    internal virtual bool ChecksHooks => false;
 
     /// <summary>Writes the options in iptables-save's form and order, each preceded by a space.</summary>
     public abstract void WriteSave(StringBuilder sb);

@@ -50,6 +50,8 @@ public sealed class OwnerMatch : Match
         };
     }
 
+    internal override bool ChecksHooks => true;
+
     public override string? CheckHooks(IReadOnlyCollection<NetfilterHook> hooks)
     {
         var bad = hooks.Where(h => h is not (NetfilterHook.Output or NetfilterHook.Postrouting)).ToList();
