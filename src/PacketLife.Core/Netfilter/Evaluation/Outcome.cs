@@ -62,7 +62,7 @@ public sealed record EvaluationOutcome(
     Packet Packet,
     ImmutableArray<EvalRequest> Requests,
     ImmutableArray<RuleVisit> Visits,
-    ImmutableArray<string> Uncertain)
+    ImmutableArray<string> Uncertain) : IWeighted
 {
     public bool IsUncertain => !Uncertain.IsDefaultOrEmpty;
 

@@ -265,14 +265,7 @@ public sealed class TableEvaluator
             outcomes.Add(oracle.Taken.Count == 0 ? outcome : outcome with { Branches = [.. oracle.Taken] });
             PushAlternatives(pending, oracle.Taken, prefix.Length);
         }
-        // Stable order: most likely first, then by walk order (an insertion sort: a handful of outcomes).
-        for (int i = 1; i < outcomes.Count; i++)
-        {
-            var o = outcomes[i];
-            int j = i - 1;
-            while (j >= 0 && outcomes[j].Probability < o.Probability) { outcomes[j + 1] = outcomes[j]; j--; }
-            outcomes[j + 1] = o;
-        }
+        WeightedOrder.SortMostLikelyFirst(outcomes); // then by walk order
         return outcomes;
     }
 

@@ -88,7 +88,7 @@ public sealed record HostStep(HostStepKind Kind, string Hook, string Text, RuleV
 public sealed record RandomPortChoice(NatManipType Manip, ushort WindowMin, ushort WindowMax, ushort Sampled);
 
 /// <summary>One possible result of walking a packet through a host, with its exact probability.</summary>
-public sealed record HostWalkOutcome
+public sealed record HostWalkOutcome : IWeighted
 {
     public required double Probability { get; init; }
     public required HostDisposition Disposition { get; init; }

@@ -68,14 +68,7 @@ public sealed class HostWalker
         if (truncated)
             for (int i = 0; i < outcomes.Count; i++)
                 outcomes[i] = outcomes[i] with { Uncertain = outcomes[i].Uncertain.Add($"more than {MaxOutcomes} outcomes: the list is cut") };
-        // Most likely first, then in enumeration order (a stable insertion sort: few outcomes, no LINQ to compile).
-        for (int i = 1; i < outcomes.Count; i++)
-        {
-            var o = outcomes[i];
-            int j = i - 1;
-            while (j >= 0 && outcomes[j].Probability < o.Probability) { outcomes[j + 1] = outcomes[j]; j--; }
-            outcomes[j + 1] = o;
-        }
+        WeightedOrder.SortMostLikelyFirst(outcomes); // then in enumeration order
         return outcomes;
     }
 
