@@ -380,9 +380,12 @@ public sealed class TableEvaluator
             int here = pos++;
             var m = Test(ref cr, here, ctx, packet, choices, ref probability, visits, out var reason);
             if (m == MatchOutcome.NoMatch) continue;
-            var c = cold[here];
+            // The cold entry (names, text, target object) is read only where it is used: on a 10k-Service dump each
+            // read is a likely cache miss, and a jump or a NAT target in sample mode needs none of it.
+            ColdRule c;
             if (m == MatchOutcome.Uncertain)
             {
+                c = cold[here];
                 visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Uncertain, reason));
                 uncertain = uncertain.Add($"{Table}:{c.ChainName}:{c.Index}: {reason}");
                 return Finish(TableVerdict.Uncertain);
@@ -394,18 +397,20 @@ public sealed class TableEvaluator
             }
             if (cr.IsJump)
             {
-                var name = c.TargetName!;
                 if (cr.MissingChain)
                 {
-                    visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Uncertain, "jump to undefined chain " + name));
-                    uncertain = uncertain.Add($"{Table}:{c.ChainName}:{c.Index}: jump to undefined chain {name}");
+                    c = cold[here];
+                    var missing = c.TargetName!;
+                    visits?.Add(new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Uncertain, "jump to undefined chain " + missing));
+                    uncertain = uncertain.Add($"{Table}:{c.ChainName}:{c.Index}: jump to undefined chain {missing}");
                     return Finish(TableVerdict.Uncertain);
                 }
-                visits?.Add(Memo(here, cr.IsGoto ? VisitAction.Goto : VisitAction.Jump, name));
+                visits?.Add(Memo(here, cr.IsGoto ? VisitAction.Goto : VisitAction.Jump, cold[here].TargetName));
                 if (!cr.IsGoto)
                 {
                     if (depth >= MaxDepth)
                     {
+                        c = cold[here];
                         uncertain = uncertain.Add($"{Table}:{c.ChainName}:{c.Index}: chain nesting deeper than {MaxDepth} (loop?)");
                         return Finish(TableVerdict.Uncertain);
                     }
@@ -420,10 +425,15 @@ public sealed class TableEvaluator
                 // NAT targets only request a binding and end the nat table (their Execute does the same).
                 ctx.Requests.Add(nat);
                 // The detail is the rule's own (target and range): the same visit every time.
-                visits?.Add(memo[here] is { Action: VisitAction.Verdict } nv ? nv
-                    : memo[here] = new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, c.TargetName + (nat.Addresses is null && nat.Ports is null ? "" : " " + NatText(nat))));
+                if (visits is not null)
+                {
+                    c = cold[here];
+                    visits.Add(memo[here] is { Action: VisitAction.Verdict } nv ? nv
+                        : memo[here] = new RuleVisit(Table, c.ChainName, c.Index, c.Text, VisitAction.Verdict, c.TargetName + (nat.Addresses is null && nat.Ports is null ? "" : " " + NatText(nat))));
+                }
                 return Finish(TableVerdict.Accept);
             }
+            c = cold[here];
             var target = c.Target!;
             ctx.CurrentRule = c.Rule;
             var res = target.Execute(ctx, c.Rule!);
