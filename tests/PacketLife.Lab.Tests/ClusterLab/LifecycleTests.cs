@@ -99,7 +99,11 @@ public sealed class LifecycleTests : IDisposable
         try
         {
             var vip = Assert.Single(lab.Plan.Frontends).Ip;
-            string Pod() => lab.Exec("client", ["curl", "-s", "-m", "3", $"http://{vip}/pod"]).EnsureSuccess().Stdout.Trim();
+            // -m 10 leaves room for TCP's SYN retransmissions (1 s, then 3 s): with every lab test running at once on
+            // the CI machine, one of the 40 connections after the scale now and then got no answer within 3 s (curl
+            // exit 28; the cause not found, the test passes alone, also under CPU load); this test is about which pods
+            // the synced rules reach, not about latency.
+            string Pod() => lab.Exec("client", ["curl", "-s", "-m", "10", $"http://{vip}/pod"]).EnsureSuccess().Stdout.Trim();
             var first = Pod();
             Assert.StartsWith("nginx-", first);
 
