@@ -198,7 +198,7 @@ public class MatchSpecTests
         // facts §3.4: after DNAT 10.1.0.1 → 10.2.0.2 and MASQUERADE to 10.2.0.1.
         var p = new Packet(IpProtocol.Tcp, Cli, 45000, RtrEth0, 80);
         var ct = new ConntrackView(CtState.Established | CtState.Dnat | CtState.Snat, CtStatus.SeenReply | CtStatus.Assured,
-            new ConntrackTuple(IpProtocol.Tcp, Cli, 45000, RtrEth0, 80), new ConntrackTuple(IpProtocol.Tcp, Srv, 80, RtrEth1, 45000), 0, CtDirection.Original, 431990);
+            new Core.Conntrack.ConntrackTuple(IpProtocol.Tcp, Cli, RtrEth0, 45000, 80), new Core.Conntrack.ConntrackTuple(IpProtocol.Tcp, Srv, RtrEth1, 80, 45000), 0, CtDirection.Original, 431990);
         var ctx = In(p) with { Conntrack = ct };
         Assert.True(Matches("INPUT", "-m conntrack --ctstate DNAT", ctx));
         Assert.True(Matches("INPUT", "-m conntrack --ctstate ESTABLISHED,SNAT", ctx));

@@ -1,3 +1,4 @@
+using PacketLife.Core.Conntrack;
 using PacketLife.Core.Net;
 using PacketLife.Core.Netfilter.Matches;
 
@@ -54,8 +55,6 @@ public enum CtDirection : byte
     Reply,
 }
 
-public readonly record struct ConntrackTuple(IpProtocol Protocol, Ip4 Src, ushort SrcPort, Ip4 Dst, ushort DstPort);
-
 /// <summary>What the conntrack entry attached to the packet looks like at this hook. <see cref="State"/> holds
 /// one of INVALID/NEW/RELATED/ESTABLISHED/UNTRACKED plus SNAT/DNAT when the tuple was actually changed.</summary>
 public sealed record ConntrackView(
@@ -69,8 +68,8 @@ public sealed record ConntrackView(
 {
     /// <summary>A new connection for <paramref name="p"/> whose reply is the exact inverse (no NAT yet).</summary>
     public static ConntrackView NewFor(Packet p) => new(CtState.New, CtStatus.None,
-        new ConntrackTuple(p.Protocol, p.Src, p.SrcPort, p.Dst, p.DstPort),
-        new ConntrackTuple(p.Protocol, p.Dst, p.DstPort, p.Src, p.SrcPort), 0, CtDirection.Original, 120);
+        new ConntrackTuple(p.Protocol, p.Src, p.Dst, p.SrcPort, p.DstPort),
+        new ConntrackTuple(p.Protocol, p.Dst, p.Src, p.DstPort, p.SrcPort), 0, CtDirection.Original, 120);
 }
 
 /// <summary>The local socket that sent the packet (owner match); absent for forwarded packets.</summary>

@@ -7,7 +7,6 @@ using PacketLife.Core.Netfilter;
 using PacketLife.Core.Netfilter.Evaluation;
 using PacketLife.Core.Routing;
 using CtView = PacketLife.Core.Netfilter.Evaluation.ConntrackView;
-using EvalTuple = PacketLife.Core.Netfilter.Evaluation.ConntrackTuple;
 
 namespace PacketLife.Core.Tracing.Host;
 
@@ -612,12 +611,10 @@ public sealed class HostWalker
             if (e.Has(ConntrackStatus.Assured)) status |= CtStatus.Assured;
             if (e.Has(ConntrackStatus.Confirmed)) status |= CtStatus.Confirmed;
             long left = e.RemainingSeconds(run.Now);
-            return new CtView(st, status, Tuple(e.Original), Tuple(e.Reply), e.Mark,
+            return new CtView(st, status, e.Original, e.Reply, e.Mark,
                 r.Direction == ConntrackDirection.Reply ? CtDirection.Reply : CtDirection.Original,
                 (uint)Math.Max(0, left));
         }
-
-        static EvalTuple Tuple(Conntrack.ConntrackTuple t) => new(t.Protocol, t.Src, t.SrcPort, t.Dst, t.DstPort);
 
         // ---- NAT (§1.4, §1.5, §4) ----
 
