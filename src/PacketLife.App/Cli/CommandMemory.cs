@@ -35,7 +35,8 @@ internal static class CommandMemory
     {
         if (Environment.GetEnvironmentVariable("PACKETLIFE_NOGC") == "0") return false;
         var size = File.Exists(statePath) ? new FileInfo(statePath).Length : 0;
-        if (Budget(size, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) is not { } budget) return false;
+        // The GC's memory figure is asked only for a state file that may get a region (not on every small command).
+        if (size < MinStateBytes || Budget(size, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) is not { } budget) return false;
         try
         {
             return GCSettings.LatencyMode != GCLatencyMode.NoGCRegion && GC.TryStartNoGCRegion(budget);

@@ -214,6 +214,18 @@ public static class IptablesSaveReader
     static readonly System.Buffers.SearchValues<char> NameEnds = System.Buffers.SearchValues.Create(" \t\n\r\v\f\"");
 
     /// <summary>End of line <paramref name="idx"/> (its line break excluded).</summary>
+    /// <summary>A command's optional leading `[packets:bytes]` counters (iptables-save -c): read, or reported when
+    /// malformed; <paramref name="next"/> is the index of the token after them.</summary>
+    internal static Counters? LeadingCounters(List<Token> tk, string source, int lineNo, List<Diagnostic> diags, out int next)
+    {
+        next = 0;
+        if (!tk[0].StartsWith('[')) return null;
+        next = 1;
+        if (Counters.TryParse(tk[0].Span, out var c)) return c;
+        diags.Add(NetfilterMessages.BadCounters(new SourceLocation(source, lineNo, tk[0].Column), tk[0].Value));
+        return null;
+    }
+
     internal static int LineEnd(string text, int[] starts, int idx) =>
         idx + 1 < starts.Length ? starts[idx + 1] - 1 : text.Length > 0 && text[^1] == '\n' ? text.Length - 1 : text.Length;
 
@@ -330,14 +342,7 @@ public static class IptablesSaveReader
 
         public void Command((string, int, int) range, List<Token> tk, SourceLocation at, int lineNo, List<Diagnostic> diags)
         {
-            int i = 0;
-            Counters? counters = null;
-            if (tk[0].StartsWith('['))
-            {
-                if (Counters.TryParse(tk[0].Span, out var c)) counters = c;
-                else diags.Add(NetfilterMessages.BadCounters(new SourceLocation(source, lineNo, tk[0].Column), tk[0].Value));
-                i = 1;
-            }
+            var counters = LeadingCounters(tk, source, lineNo, diags, out int i);
             if (i >= tk.Count) { diags.Add(NetfilterMessages.UnknownCommand(at, range.Item1.Substring(range.Item2, range.Item3).Trim())); Lines.Add(new CommentLine("") { TextRange = range, Location = at }); return; }
             var cmd = tk[i];
             SourceLocation L(Token t) => new(source, lineNo, t.Column);

@@ -202,14 +202,7 @@ internal sealed class RulePreparer
             if (!Tokenizer.Split(text, pos, body.Length, tk, w.Pool, out _)) continue;
             int lineNo = idx + 1;
             int commandStart = diags.Count;
-            int i = 0;
-            Counters? counters = null;
-            if (tk[0].StartsWith('['))
-            {
-                if (Counters.TryParse(tk[0].Span, out var c)) counters = c;
-                else diags.Add(NetfilterMessages.BadCounters(new SourceLocation(source, lineNo, tk[0].Column), tk[0].Value));
-                i = 1;
-            }
+            var counters = IptablesSaveReader.LeadingCounters(tk, source, lineNo, diags, out int i);
             var cmd = i < tk.Count ? tk[i] : default;
             bool insert = cmd.Is("-I") || cmd.Is("--insert");
             if (i + 1 >= tk.Count || !(insert || cmd.Is("-A") || cmd.Is("--append")))
