@@ -144,6 +144,7 @@ public sealed record Rule
     /// <summary>Sets <see cref="Text"/> to a range of the source text without copying it.</summary>
     internal (string Source, int Start, int Length) TextRange
     {
+        get => (textSource!, textStart, textLength);
         init { text = null; (textSource, textStart, textLength) = value; }
     }
     public SourceLocation Location { get; init; }

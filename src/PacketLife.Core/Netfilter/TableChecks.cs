@@ -12,12 +12,12 @@ internal static class TableChecks
     /// <summary>Checks a table built in code or read by an older path: the facts are taken from its rules here.</summary>
     public static void Check(Table table, List<Diagnostic> diags)
     {
-        var facts = new List<RuleFacts>[table.Chains.Length];
+        var facts = new ArraySegment<RuleFacts>[table.Chains.Length];
         for (int k = 0; k < facts.Length; k++)
         {
             var rules = table.Chains[k].Rules;
-            var l = new List<RuleFacts>(rules.Length);
-            foreach (var r in rules) l.Add(RuleFacts.Of(r));
+            var l = new RuleFacts[rules.Length];
+            for (int i = 0; i < l.Length; i++) l[i] = RuleFacts.Of(rules[i]);
             facts[k] = l;
         }
         Check(table, facts, diags);
@@ -27,7 +27,7 @@ internal static class TableChecks
     /// length), the facts of each of its rules in order. The reader takes them while each rule is still in the cache
     /// after parsing it; walking 200k freshly built rules again (rule, target, match array, matches: a cache miss
     /// each) took a quarter of a large read. A rule is only touched again when it may have something to report.</summary>
-    public static void Check(Table table, List<RuleFacts>[] facts, List<Diagnostic> diags) => Check(table, facts, null, diags);
+    public static void Check(Table table, ArraySegment<RuleFacts>[] facts, List<Diagnostic> diags) => Check(table, facts, null, diags);
 
     /// <param name="chainIndex">The index in <paramref name="table"/>'s chains of the chain with a name, or -1 (the
     /// reader answers from the table it built, instead of a second dictionary of every chain).</param>
@@ -35,7 +35,7 @@ internal static class TableChecks
     /// reader answers from the table it built, instead of a second dictionary of every chain). Must answer from
     /// several threads at once when <paramref name="threads"/> is above 1.</param>
     /// <param name="threads">Threads for the per-rule pass over a large table (1: the calling thread only).</param>
-    public static void Check(Table table, List<RuleFacts>[] facts, Func<string, int>? chainIndex, List<Diagnostic> diags, int threads = 1)
+    public static void Check(Table table, ArraySegment<RuleFacts>[] facts, Func<string, int>? chainIndex, List<Diagnostic> diags, int threads = 1)
     {
         if (chainIndex is null)
         {
@@ -43,6 +43,7 @@ internal static class TableChecks
             for (int k = 0; k < table.Chains.Length; k++) index[table.Chains[k].Name] = k;
             chainIndex = name => index.TryGetValue(name, out var x) ? x : -1;
         }
+        var swc = System.Diagnostics.Stopwatch.StartNew();
         int n = table.Chains.Length;
         var builtin = new bool[n];
         for (int k = 0; k < n; k++) builtin[k] = table.Chains[k].IsBuiltin;
@@ -65,6 +66,7 @@ internal static class TableChecks
             anyHookChecks = any.Contains(true);
         }
         else anyHookChecks = RulePass(table, facts, chainIndex, builtin, succ, 0, n, diags);
+        PacketLife.Core.Netfilter.Text.Phase.Mark("    rulepass", swc);
         if (!anyHookChecks) return;
 
         // Which hooks reach each chain (a rule in a user chain must be valid from every caller's hook): a bitmask per
@@ -87,6 +89,7 @@ internal static class TableChecks
             foreach (var y in succ[x])
                 if ((mask[y] | m) != mask[y]) { mask[y] |= m; queue.Enqueue(y); }
         }
+        PacketLife.Core.Netfilter.Text.Phase.Mark("    hookwalk", swc);
         var hookSets = new Dictionary<int, NetfilterHook[]>();
         NetfilterHook[] HooksOf(int m)
         {
@@ -94,16 +97,23 @@ internal static class TableChecks
                 hookSets[m] = a = [.. Enum.GetValues<NetfilterHook>().Where(h => (m & (1 << (int)h)) != 0)];
             return a;
         }
+        int tableBit = RuleFacts.TableBit(table.Name);
         for (int k = 0; k < table.Chains.Length; k++)
         {
+            int m = mask[k];
             NetfilterHook[]? hs = null;
-            foreach (ref readonly var f in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(facts[k]))
+            foreach (ref readonly var f in facts[k].AsSpan())
             {
-                // Only rules whose target or a match is restricted to some tables or hooks can fail here.
+                // Only rules whose target or a match is restricted to some tables or hooks can fail here, and a
+                // restricted target only when this table or a hook that reaches the chain is not among the ones it
+                // allows (masks taken when the rule was read: a kube-proxy dump's DNAT rules are all allowed, and
+                // deciding that from the facts touches none of the 30k rules again).
                 if (!f.Has(RuleFacts.Kind.HookChecks)) continue;
-                hs ??= HooksOf(mask[k]);
+                bool targetFails = f.Has(RuleFacts.Kind.RestrictedTarget) && ((f.AllowedTables & tableBit) == 0 || (m & ~f.AllowedHooks) != 0);
+                if (!targetFails && !(f.Has(RuleFacts.Kind.MatchChecksHooks) && m != 0)) continue;
+                hs ??= HooksOf(m);
                 var rule = f.Rule;
-                if (rule.Target is { } t && (t.AllowedTables is not null || t.AllowedHooks is not null))
+                if (targetFails && rule.Target is { } t)
                 {
                     var at = TargetAt(rule);
                     if (t.AllowedTables is { } tables && !tables.Contains(table.Name))
@@ -113,9 +123,9 @@ internal static class TableChecks
                             $"{t.Name} target: used from hooks {string.Join("/", bad.Select(NetfilterTables.ChainOf))}, but only usable from {string.Join("/", allowed.Select(NetfilterTables.ChainOf))}",
                             "iptables-restore fails with \"Invalid argument\""));
                 }
-                if (hs.Length > 0)
-                    foreach (var m in rule.Matches)
-                        if (m.CheckHooks(hs) is { } msg)
+                if (hs.Length > 0 && f.Has(RuleFacts.Kind.MatchChecksHooks))
+                    foreach (var mt in rule.Matches)
+                        if (mt.CheckHooks(hs) is { } msg)
                             diags.Add(NetfilterMessages.HookRestriction(rule.Location, msg, "iptables-restore fails with \"Invalid argument\""));
             }
         }
@@ -130,7 +140,7 @@ internal static class TableChecks
     /// have them, for chains [<paramref name="from"/>, <paramref name="to"/>); fills their callee lists. True when a
     /// rule there needs the hook check.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    static bool RulePass(Table table, List<RuleFacts>[] facts, Func<string, int> chainIndex, bool[] builtin, int[][] succ, int from, int to, List<Diagnostic> diags)
+    static bool RulePass(Table table, ArraySegment<RuleFacts>[] facts, Func<string, int> chainIndex, bool[] builtin, int[][] succ, int from, int to, List<Diagnostic> diags)
     {
         // The last jump target resolved is remembered: rules that jump to the same chain share one JumpTarget object
         // (the reader's cache) and often come together. A kube-proxy dump jumps to most chains from one rule only, so
@@ -150,14 +160,14 @@ internal static class TableChecks
             l.Clear();
             bool outOnly = chain.IsBuiltin && chain.Name is "OUTPUT" or "POSTROUTING";
             bool inOnly = chain.IsBuiltin && chain.Name is "PREROUTING" or "INPUT";
-            foreach (ref readonly var f in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(facts[k]))
+            foreach (ref readonly var f in facts[k].AsSpan())
             {
                 if (f.Jump is { } j)
                 {
                     if (!ReferenceEquals(j, lastJump))
                     {
                         // A rule the reader prepared knows its jump's slot: the chain there now is the one the name means.
-                        lastResolved = f.JumpSlot is { } js ? (js.Builder as IChainIndex)?.Index ?? -1 : chainIndex(j.ChainName);
+                        lastResolved = f.JumpSlot is { } js ? js.Index : chainIndex(j.ChainName);
                         lastJump = j;
                     }
                     int t = lastResolved;
@@ -190,15 +200,9 @@ internal static class TableChecks
     }
 }
 
-/// <summary>A chain under construction that knows its final index in its table (-1: removed).</summary>
-internal interface IChainIndex
-{
-    int Index { get; }
-}
-
 /// <summary>What <see cref="TableChecks"/> needs of one rule, taken once (by the reader right after building it):
 /// its jump target, whether it is a DROP, has `-i`/`-o`, and whether its target or one of its matches is restricted
-/// to some tables or hooks.</summary>
+/// to some tables or hooks (with the target's allowed tables and hooks as masks).</summary>
 internal readonly struct RuleFacts
 {
     [Flags]
@@ -208,8 +212,11 @@ internal readonly struct RuleFacts
         DropVerdict = 1,
         InInterface = 2,
         OutInterface = 4,
-        /// <summary>The target has AllowedTables/AllowedHooks, or a match overrides <see cref="Match.CheckHooks"/>.</summary>
-        HookChecks = 8,
+        /// <summary>The target has AllowedTables/AllowedHooks (<see cref="AllowedTables"/>, <see cref="AllowedHooks"/>).</summary>
+        RestrictedTarget = 8,
+        /// <summary>A match overrides <see cref="Match.CheckHooks"/>.</summary>
+        MatchChecksHooks = 16,
+        HookChecks = RestrictedTarget | MatchChecksHooks,
     }
 
     public readonly Rule Rule;
@@ -218,15 +225,23 @@ internal readonly struct RuleFacts
     /// <summary>The jump's chain in the reader's slots of this rule's table (null: found by name).</summary>
     public readonly Text.ChainSlot? JumpSlot;
     readonly Kind kinds;
+    /// <summary>A restricted target's tables (bit i: <see cref="NetfilterTables.Names"/>[i]) and hooks (bit h:
+    /// <see cref="NetfilterHook"/> h); all bits where it allows any.</summary>
+    public readonly byte AllowedTables, AllowedHooks;
 
-    RuleFacts(Rule rule, JumpTarget? jump, Kind kinds, Text.ChainSlot? jumpSlot) => (Rule, Jump, this.kinds, JumpSlot) = (rule, jump, kinds, jumpSlot);
+    RuleFacts(Rule rule, JumpTarget? jump, Kind kinds, Text.ChainSlot? jumpSlot, byte tables, byte hooks) =>
+        (Rule, Jump, this.kinds, JumpSlot, AllowedTables, AllowedHooks) = (rule, jump, kinds, jumpSlot, tables, hooks);
 
     public bool Has(Kind k) => (kinds & k) != 0;
+
+    /// <summary>The bit of a table in <see cref="AllowedTables"/> (0 for a table iptables does not have).</summary>
+    public static int TableBit(string table) => NetfilterTables.Names.IndexOf(table) is var i and >= 0 ? 1 << i : 0;
 
     public static RuleFacts Of(Rule rule, Text.ChainSlot? jumpSlot = null)
     {
         var k = Kind.None;
         JumpTarget? jump = null;
+        byte tables = 0xFF, hooks = 0xFF;
         switch (rule.Target)
         {
             case JumpTarget j:
@@ -236,13 +251,23 @@ internal readonly struct RuleFacts
                 k |= Kind.DropVerdict;
                 break;
             case { } t when t.AllowedTables is not null || t.AllowedHooks is not null:
-                k |= Kind.HookChecks;
+                k |= Kind.RestrictedTarget;
+                if (t.AllowedTables is { } at)
+                {
+                    tables = 0;
+                    foreach (var name in at) tables |= (byte)TableBit(name);
+                }
+                if (t.AllowedHooks is { } ah)
+                {
+                    hooks = 0;
+                    foreach (var h in ah) hooks |= (byte)(1 << (int)h);
+                }
                 break;
         }
         if (rule.InInterface is not null) k |= Kind.InInterface;
         if (rule.OutInterface is not null) k |= Kind.OutInterface;
         foreach (var m in rule.Matches)
-            if (m.ChecksHooks) { k |= Kind.HookChecks; break; }
-        return new RuleFacts(rule, jump, k, jump is not null && jumpSlot is not null && ReferenceEquals(jumpSlot.Name, jump.ChainName) ? jumpSlot : null);
+            if (m.ChecksHooks) { k |= Kind.MatchChecksHooks; break; }
+        return new RuleFacts(rule, jump, k, jump is not null && jumpSlot is not null && ReferenceEquals(jumpSlot.Name, jump.ChainName) ? jumpSlot : null, tables, hooks);
     }
 }

@@ -21,11 +21,16 @@ public static class IptablesSaveReader
     /// <summary>Reads bytes, reporting every invalid UTF-8 sequence with its line and column.</summary>
     public static NetfilterParseResult Read(ReadOnlySpan<byte> bytes, string source)
     {
+        var swn = System.Diagnostics.Stopwatch.StartNew();
         using var noGc = NoGcScope.Enter(bytes.Length);
+        Phase.Mark("nogc", swn);
         var strict = new UTF8Encoding(false, true);
         try
         {
-            return Read(strict.GetString(bytes), source);
+            var sw0 = System.Diagnostics.Stopwatch.StartNew();
+            var str = strict.GetString(bytes);
+            Phase.Mark("decode", sw0);
+            return Read(str, source);
         }
         catch (DecoderFallbackException)
         {
@@ -53,18 +58,43 @@ public static class IptablesSaveReader
         // then builds tables and chains in file order, taking each prepared rule with its diagnostics in their order.
         // One vectorised look over the whole text decides whether lines need looking at for U+FFFD one by one.
         reportReplacement = reportReplacement && text.AsSpan().Contains('\uFFFD');
+        var swp = System.Diagnostics.Stopwatch.StartNew();
         var starts = LineStarts(text, out var sizes);
+        Phase.Mark("linestarts", swp);
         var pool = new StringPool(Math.Max(1024, sizes.Values.Sum(t => t.Chains)));
         var preparer = RulePreparer.Start(text, source, starts, sizes);
+        Phase.Mark("start", swp);
         var prepared = preparer.Prepared;
+        if (Phase.On && Environment.GetEnvironmentVariable("PL_STAGE") == "1")
+        {
+            var swt = System.Diagnostics.Stopwatch.StartNew();
+            var tks = new List<Token>(32); var pl = new StringPool(1024);
+            for (int q = 0; q < starts.Length; q++) { tks.Clear(); Tokenizer.Split(text, starts[q], LineEnd(text, starts, q) - starts[q], tks, pl, out _); }
+            Phase.Mark("tokenize only", swt);
+            preparer.Ensure(starts.Length - 1);
+            Phase.Mark("prepare all", swt);
+        }
         int ready = 0; // lines below this one are prepared
         for (int idx = 0; idx < starts.Length; idx++)
         {
+            if (open is not null && !reportReplacement)
+            {
+                // A rule line prepared ahead is taken without looking at its text again: the preparer read it from
+                // the same line start, and its range and location are the rule's.
+                if (idx >= ready) ready = preparer.Ensure(idx);
+                ref readonly var pr = ref prepared[idx];
+                if (pr.Rule is { } pre)
+                {
+                    lineNo = idx + 1;
+                    open.AddPrepared(in pr, pre.TextRange, pre.Location, lineNo, diags);
+                    continue;
+                }
+            }
             int pos = starts[idx];
             int end = LineEnd(text, starts, idx);
             var range = (text, pos, end - pos);
             var raw = text.AsSpan(pos, end - pos);
-            lineNo++;
+            lineNo = idx + 1;
             if (reportReplacement)
             {
                 int bad = raw.IndexOf('\uFFFD');
@@ -104,7 +134,9 @@ public static class IptablesSaveReader
                 }
                 open.Lines.Add(new CommitLine { TextRange = range, Location = at });
                 open.Committed = true;
+                Phase.Mark("pre-finish", swp);
                 top.Add(open.Finish(diags, preparer.Threads));
+                Phase.Mark("finish " + open.Name, swp);
                 open = null;
                 continue;
             }
@@ -136,6 +168,7 @@ public static class IptablesSaveReader
             open.Command(range, tokens, at, lineNo, diags);
         }
         preparer.Stop();
+        Phase.Mark("loop", swp);
         if (open is not null)
         {
             diags.Add(NetfilterMessages.MissingCommitAtEnd(new SourceLocation(source, lineNo, 1), open.Name));
@@ -143,6 +176,7 @@ public static class IptablesSaveReader
         }
         if (!sawTable && diags.All(d => d.Code != "NF0006"))
             diags.Add(NetfilterMessages.EmptyFile(new SourceLocation(source, Math.Max(lineNo, 1), 1)));
+        Phase.Mark("end", swp);
         var sorted = diags.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column).ToList();
         return new NetfilterParseResult(new RuleSet { Lines = top.ToImmutable(), EndsWithNewline = endsWithNewline || text.Length == 0, ByteOrderMark = bom }, sorted);
     }
@@ -165,6 +199,8 @@ public static class IptablesSaveReader
         // a quote is left to be found when used, as a token would read it).
         TableSlots Slots(ReadOnlySpan<char> span)
         {
+            var sws = System.Diagnostics.Stopwatch.StartNew();
+            try {
             var slots = new TableSlots(chains);
             foreach (var p in chainLines)
             {
@@ -175,6 +211,7 @@ public static class IptablesSaveReader
             }
             chainLines.Clear();
             return slots;
+            } finally { Phase.Mark("   slots", sws); }
         }
         while (pos < text.Length)
         {
@@ -229,9 +266,10 @@ public static class IptablesSaveReader
     internal static int LineEnd(string text, int[] starts, int idx) =>
         idx + 1 < starts.Length ? starts[idx + 1] - 1 : text.Length > 0 && text[^1] == '\n' ? text.Length - 1 : text.Length;
 
-    sealed class ChainBuilder(string name, bool builtin, string? policy, Counters counters, SourceLocation at) : IChainIndex
+    sealed class ChainBuilder(ChainSlot slot, bool builtin, string? policy, Counters counters, SourceLocation at)
     {
-        public string Name { get; } = name;
+        public ChainSlot Slot { get; } = slot;
+        public string Name => Slot.Name;
         public bool Builtin { get; } = builtin;
         public string? Policy { get; set; } = policy;
         public Counters Counters { get; set; } = counters;
@@ -240,13 +278,24 @@ public static class IptablesSaveReader
         public int Index { get; set; } = -1;
         /// <summary>Declared by a chain line or `-N` (a second declaration is reported).</summary>
         public bool Declared { get; set; }
-        /// <summary>The chain's rules in order, each with what the table checks need of it.</summary>
-        public List<RuleFacts> Rules { get; } = [];
+        /// <summary>The chain's rules in order, each with what the table checks need of it: a run of the table's
+        /// log of appended rules (<see cref="TableBuilder.Log"/>, from <see cref="RunStart"/>) while the chain's rules
+        /// are appended one after another, as iptables-save prints them (no list per chain, nothing copied); its own
+        /// list once anything else happens (an `-I`, or an `-A` after another chain's).</summary>
+        public int RunStart = -1, RunCount;
+        public List<RuleFacts>? Own;
+        public int Count => Own?.Count ?? RunCount;
 
-        public Chain Build()
+        public void Clear() => (RunStart, RunCount, Own) = (-1, 0, null);
+
+        /// <summary>The chain's rules in order (a slice of <paramref name="log"/> or its own list).</summary>
+        public ArraySegment<RuleFacts> Facts(RuleFacts[] log) => Own is { } own ? own.ToArray() : RunCount == 0 ? [] : new ArraySegment<RuleFacts>(log, RunStart, RunCount);
+
+        public Chain Build(ArraySegment<RuleFacts> facts)
         {
-            var rules = new Rule[Rules.Count];
-            for (int i = 0; i < rules.Length; i++) rules[i] = Rules[i].Rule;
+            var rules = new Rule[facts.Count];
+            var span = facts.AsSpan();
+            for (int i = 0; i < rules.Length; i++) rules[i] = span[i].Rule;
             return new() { Name = Name, IsBuiltin = Builtin, Policy = Policy, Counters = Counters, Rules = System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(rules), Location = Location };
         }
     }
@@ -285,7 +334,7 @@ public static class IptablesSaveReader
         {
             if (slot.Builder is ChainBuilder c) return c;
             bool builtin = IsBuiltin(slot.Name);
-            c = new ChainBuilder(slot.Name, builtin, builtin ? "ACCEPT" : null, Counters.Zero, where);
+            c = new ChainBuilder(slot, builtin, builtin ? "ACCEPT" : null, Counters.Zero, where);
             slot.Builder = c;
             order.Add(c);
             return c;
@@ -366,7 +415,7 @@ public static class IptablesSaveReader
                     // The chain's own name string is shared by its rules (one copy per chain, not per rule).
                     parser ??= new RuleParser(source, diags, shared, pool);
                     var rule = parser.ParseRule(cb.Name, insert ? RuleCommand.Insert : RuleCommand.Append, pos, tk, start, counters, range, lineNo, at);
-                    Place(cb, rule, RuleFacts.Of(rule), insert, pos, L(cmd), chain, diags);
+                    Place(cb, RuleFacts.Of(rule), insert, pos, L(cmd), chain, diags);
                     Lines.Add(new RuleLine(rule) { TextRange = range, Location = at });
                     return;
                 }
@@ -396,17 +445,35 @@ public static class IptablesSaveReader
             }
         }
 
+        /// <summary>The facts of every rule appended to a run (see <see cref="ChainBuilder.RunStart"/>), in walk order.</summary>
+        public RuleFacts[] Log = new RuleFacts[Math.Max(16, sizes.Lines - sizes.Chains)];
+        int logCount;
+
         /// <summary>Appends the rule, or inserts it at `-I CHAIN N` (reporting a position past the end as iptables does).</summary>
-        static void Place(ChainBuilder cb, Rule rule, RuleFacts facts, bool insert, int? pos, SourceLocation cmdAt, string chain, List<Diagnostic> diags)
+        void Place(ChainBuilder cb, in RuleFacts facts, bool insert, int? pos, SourceLocation cmdAt, string chain, List<Diagnostic> diags)
         {
+            if (!insert && cb.Own is null && (cb.RunCount == 0 || cb.RunStart + cb.RunCount == logCount))
+            {
+                // The chain's run goes on (or begins) at the end of the log.
+                if (logCount == Log.Length) Array.Resize(ref Log, Log.Length * 2);
+                if (cb.RunCount == 0) cb.RunStart = logCount;
+                Log[logCount++] = facts;
+                cb.RunCount++;
+                return;
+            }
+            if (cb.Own is null)
+            {
+                cb.Own = new List<RuleFacts>(Math.Max(4, cb.RunCount + 1));
+                cb.Own.AddRange(new ArraySegment<RuleFacts>(Log, Math.Max(0, cb.RunStart), cb.RunCount));
+            }
             if (insert)
             {
-                int idx = Math.Clamp((pos ?? 1) - 1, 0, cb.Rules.Count);
-                if (pos is { } pp && (pp < 1 || pp > cb.Rules.Count + 1))
-                    diags.Add(NetfilterMessages.OptionProblem(cmdAt, $"Index of insertion too big. ({pp} in chain {chain} with {cb.Rules.Count} rules)"));
-                cb.Rules.Insert(idx, facts);
+                int idx = Math.Clamp((pos ?? 1) - 1, 0, cb.Own.Count);
+                if (pos is { } pp && (pp < 1 || pp > cb.Own.Count + 1))
+                    diags.Add(NetfilterMessages.OptionProblem(cmdAt, $"Index of insertion too big. ({pp} in chain {chain} with {cb.Own.Count} rules)"));
+                cb.Own.Insert(idx, facts);
             }
-            else cb.Rules.Add(facts);
+            else cb.Own.Add(facts);
         }
 
         /// <summary>An `-A`/`-I` line parsed ahead (<see cref="RulePreparer"/>): the same steps and diagnostics, in the
@@ -425,7 +492,7 @@ public static class IptablesSaveReader
                 cb = lastChain = mine ? Ensure(p.ChainSlot!, at) : Ensure(p.Chain, at);
             }
             p.AddRuleDiagnostics(diags);
-            Place(cb, p.Rule!, mine ? p.Facts : RuleFacts.Of(p.Rule!), p.Insert, p.Position, new SourceLocation(source, lineNo, p.CommandColumn), p.Chain, diags);
+            Place(cb, mine ? p.Facts : RuleFacts.Of(p.Rule!), p.Insert, p.Position, new SourceLocation(source, lineNo, p.CommandColumn), p.Chain, diags);
             Lines.Add(new RuleLine(p.Rule!) { TextRange = range, Location = at });
         }
 
@@ -445,7 +512,7 @@ public static class IptablesSaveReader
                     foreach (var v2 in victims)
                     {
                         if (v2.Builtin) { diags.Add(NetfilterMessages.OptionProblem(chainAt, $"Can't delete built-in chain \"{v2.Name}\"")); continue; }
-                        if (v2.Rules.Count > 0) diags.Add(NetfilterMessages.DeleteNonEmpty(chainAt, v2.Name));
+                        if (v2.Count > 0) diags.Add(NetfilterMessages.DeleteNonEmpty(chainAt, v2.Name));
                         slots.Find(v2.Name)!.Builder = null;
                         order.Remove(v2);
                         if (ReferenceEquals(lastChain, v2)) lastChain = null;
@@ -453,8 +520,8 @@ public static class IptablesSaveReader
                     return;
                 }
                 case ChainCommand.Flush:
-                    if (chain is null) { foreach (var c in order) c.Rules.Clear(); return; }
-                    if (Get(chain) is { } f) f.Rules.Clear(); else diags.Add(NetfilterMessages.ChainNotDeclared(chainAt, chain, Name));
+                    if (chain is null) { foreach (var c in order) c.Clear(); return; }
+                    if (Get(chain) is { } f) f.Clear(); else diags.Add(NetfilterMessages.ChainNotDeclared(chainAt, chain, Name));
                     return;
                 case ChainCommand.Policy:
                 {
@@ -479,18 +546,48 @@ public static class IptablesSaveReader
 
         public Table Finish(List<Diagnostic> diags, int threads = 1)
         {
-            var built = new Chain[order.Count];
-            var facts = new List<RuleFacts>[order.Count];
-            for (int k = 0; k < built.Length; k++)
+            var swf = System.Diagnostics.Stopwatch.StartNew();
+            int n = order.Count;
+            var built = new Chain[n];
+            var facts = new ArraySegment<RuleFacts>[n];
+            for (int k = 0; k < n; k++)
             {
                 order[k].Index = k;
-                built[k] = order[k].Build();
-                facts[k] = order[k].Rules;
+                order[k].Slot.Index = k;
             }
+            // Each chain is built from its own rules only: a large table's chains are built on every thread of the read.
+            void BuildRange(int from, int to)
+            {
+                for (int k = from; k < to; k++)
+                {
+                    facts[k] = order[k].Facts(Log);
+                    built[k] = order[k].Build(facts[k]);
+                }
+            }
+            if (threads > 1 && n >= TableChecks.ParallelMinChains)
+            {
+                int parts = threads * 4, per = (n + parts - 1) / parts;
+                Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = threads }, p => BuildRange(p * per, Math.Min(n, (p + 1) * per)));
+            }
+            else BuildRange(0, n);
+            Phase.Mark("  build chains", swf);
             var table = new Table { Name = Name, Lines = [.. Lines], Chains = System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(built), TextRange = header, Location = at };
             // The chain dictionary is only read from here on, so the checks may ask it from several threads.
-            if (known) TableChecks.Check(table, facts, name => Get(name)?.Index ?? -1, diags, threads);
+            Phase.Mark("  table", swf);
+            if (known) TableChecks.Check(table, facts, name => Get(name)?.Index ?? -1, diags, Environment.GetEnvironmentVariable("PL_CT") == "1" ? 1 : threads);
+            Phase.Mark("  checks", swf);
             return table;
         }
+    }
+}
+
+internal static class Phase
+{
+    public static readonly bool On = Environment.GetEnvironmentVariable("PL_PHASES") == "1";
+    public static void Mark(string what, System.Diagnostics.Stopwatch sw)
+    {
+        if (!On) return;
+        Console.Error.WriteLine($"  {what}: {sw.Elapsed.TotalMilliseconds:F1} ms");
+        sw.Restart();
     }
 }

@@ -378,8 +378,9 @@ internal sealed class RuleParser
                     }
                     else if (Slots is not null && !tk[i].HasString && (isGoto || span.Length > PoolMaxLength))
                     {
-                        JumpSlot = Slots.Get(span);
-                        knownJump = isGoto ? JumpSlot.Goto : JumpSlot.Jump;
+                        int ord = Slots.Ordinal(span);
+                        JumpSlot = ord >= 0 ? Slots.SlotAt(ord) : Slots.Get(span);
+                        knownJump = ord >= 0 ? Slots.JumpAt(ord, isGoto) : isGoto ? JumpSlot.Goto : JumpSlot.Jump;
                     }
                     else if (shared is not null && !tk[i].HasString && span.Length > PoolMaxLength)
                         knownJump = (isGoto ? shared.GotosByText : shared.JumpsByText).TryGetValue(span, out var kj) ? kj : null;
