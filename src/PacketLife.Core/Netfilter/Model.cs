@@ -111,46 +111,99 @@ public enum RuleCommand
 
 /// <summary>One iptables rule: built-in fields, matches in written order, a target, counters, and where it was
 /// read (exact text and location) so that traces can quote it and the writer can reproduce it.</summary>
+/// <remarks>A large dump has one of these per line, so the storage is compact (120 bytes instead of ~200): the
+/// addresses are packed, the fields most rules never have (`-I` and its position, `-f`, counters, why it is
+/// unsupported) share one object that most rules do not need, and the text is one range of the file's text. Every
+/// property reads and writes as if it were a plain field; a <c>with</c> copy never shares a changed part.</remarks>
 public sealed record Rule
 {
     public required string Chain { get; init; }
-    public RuleCommand Command { get; init; } = RuleCommand.Append;
+
+    /// <summary>The fields few rules have, kept together (null: all at their defaults).</summary>
+    sealed record Rare(RuleCommand Command, int? InsertPosition, bool? Fragment, Counters? Counters, ImmutableArray<string> Unsupported)
+    {
+        public static readonly Rare None = new(RuleCommand.Append, null, null, null, []);
+        public bool IsNone => Command == RuleCommand.Append && InsertPosition is null && Fragment is null && Counters is null && Unsupported.IsDefaultOrEmpty;
+        // ImmutableArray compares by reference; two rules with equal reasons are equal rules.
+        public bool Equals(Rare? other) => other is not null && Command == other.Command && InsertPosition == other.InsertPosition
+            && Fragment == other.Fragment && Counters == other.Counters && Unsupported.AsSpan().SequenceEqual(other.Unsupported.AsSpan());
+        public override int GetHashCode() => HashCode.Combine(Command, InsertPosition, Fragment, Counters, Unsupported.Length);
+    }
+
+    Rare? rare;
+    Rare R => rare ?? Rare.None;
+    Rare? With(Rare r) => r.IsNone ? null : r;
+
+    public RuleCommand Command { get => R.Command; init { if (value != R.Command) rare = With(R with { Command = value }); } }
     /// <summary>1-based position of `-I CHAIN N` (null: `-I CHAIN`, i.e. 1).</summary>
-    public int? InsertPosition { get; init; }
-    public AddressSpec? Source { get; init; }
-    public AddressSpec? Destination { get; init; }
+    public int? InsertPosition { get => R.InsertPosition; init { if (value != R.InsertPosition) rare = With(R with { InsertPosition = value }); } }
+
+    // `-s`/`-d`: address, prefix length and flags (present, negated) packed.
+    uint srcAddress, dstAddress;
+    byte srcLength, dstLength;
+    AddressFlags addressFlags;
+
+    [Flags]
+    enum AddressFlags : byte { None = 0, Source = 1, SourceNegated = 2, Destination = 4, DestinationNegated = 8 }
+
+    public AddressSpec? Source
+    {
+        get => (addressFlags & AddressFlags.Source) == 0 ? null : new AddressSpec(new Ip4Prefix(new Ip4(srcAddress), srcLength), (addressFlags & AddressFlags.SourceNegated) != 0);
+        init
+        {
+            addressFlags &= ~(AddressFlags.Source | AddressFlags.SourceNegated);
+            (srcAddress, srcLength) = (0, 0);
+            if (value is not { } v) return;
+            (srcAddress, srcLength) = (v.Prefix.Address.Value, (byte)v.Prefix.Length);
+            addressFlags |= AddressFlags.Source | (v.Negated ? AddressFlags.SourceNegated : 0);
+        }
+    }
+
+    public AddressSpec? Destination
+    {
+        get => (addressFlags & AddressFlags.Destination) == 0 ? null : new AddressSpec(new Ip4Prefix(new Ip4(dstAddress), dstLength), (addressFlags & AddressFlags.DestinationNegated) != 0);
+        init
+        {
+            addressFlags &= ~(AddressFlags.Destination | AddressFlags.DestinationNegated);
+            (dstAddress, dstLength) = (0, 0);
+            if (value is not { } v) return;
+            (dstAddress, dstLength) = (v.Prefix.Address.Value, (byte)v.Prefix.Length);
+            addressFlags |= AddressFlags.Destination | (v.Negated ? AddressFlags.DestinationNegated : 0);
+        }
+    }
+
     public InterfaceSpec? InInterface { get; init; }
     public InterfaceSpec? OutInterface { get; init; }
     public ProtocolSpec? Protocol { get; init; }
     /// <summary>`-f` (true), `! -f` (false) or absent.</summary>
-    public bool? Fragment { get; init; }
+    public bool? Fragment { get => R.Fragment; init { if (value != R.Fragment) rare = With(R with { Fragment = value }); } }
     public ImmutableArray<Match> Matches { get; init; } = [];
     /// <summary>null: a rule without a target only counts packets.</summary>
     public Target? Target { get; init; }
-    public Counters? Counters { get; init; }
+    public Counters? Counters { get => R.Counters; init { if (value != R.Counters) rare = With(R with { Counters = value }); } }
     // The text is kept as a range of the file that was read (one string for the whole file instead of one per line:
-    // a 200k-line dump would otherwise spend most of its reading time in the garbage collector).
-    string? text;
+    // a 200k-line dump would otherwise spend most of its reading time in the garbage collector); a text given as a
+    // string is the range over all of it.
     string? textSource;
     int textStart, textLength;
 
     /// <summary>The line exactly as read (null when built in code).</summary>
     public string? Text
     {
-        get => text ?? textSource?.Substring(textStart, textLength);
-        init { text = value; textSource = null; }
+        get => textSource is null ? null : textStart == 0 && textLength == textSource.Length ? textSource : textSource.Substring(textStart, textLength);
+        init => (textSource, textStart, textLength) = (value, 0, value?.Length ?? 0);
     }
 
     /// <summary>Sets <see cref="Text"/> to a range of the source text without copying it.</summary>
     internal (string Source, int Start, int Length) TextRange
     {
         get => (textSource!, textStart, textLength);
-        init { text = null; (textSource, textStart, textLength) = value; }
+        init => (textSource, textStart, textLength) = value;
     }
     public SourceLocation Location { get; init; }
     /// <summary>Why this rule cannot be evaluated exactly (unknown module, option or target). Traces that
     /// reach it are marked uncertain with these reasons.</summary>
-    public ImmutableArray<string> Unsupported { get; init; } = [];
+    public ImmutableArray<string> Unsupported { get => R.Unsupported.IsDefault ? [] : R.Unsupported; init { if (!(value.IsDefaultOrEmpty && R.Unsupported.IsDefaultOrEmpty)) rare = With(R with { Unsupported = value.IsDefault ? [] : value }); } }
     /// <summary>Column of the target name in <see cref="Text"/> (0 when there is none), for diagnostics.</summary>
     public int TargetColumn { get; init; }
 
@@ -179,35 +232,71 @@ public sealed record Chain
 /// <summary>A line of an iptables-save / iptables-restore file, kept in file order for the exact round trip.</summary>
 public abstract record RuleSetLine
 {
+    /// <summary>The line exactly as read (null when built in code).</summary>
+    public abstract string? Text { get; init; }
+
+    /// <summary>Sets <see cref="Text"/> to a range of the source text without copying it.</summary>
+    internal abstract (string Source, int Start, int Length) TextRange { init; }
+
+    public abstract SourceLocation Location { get; init; }
+}
+
+/// <summary>A line that keeps its own text and location (every kind but a rule line, whose rule has them).</summary>
+public abstract record TextLine : RuleSetLine
+{
     // The text is kept as a range of the file that was read (one string for the whole file instead of one per line:
-    // a 200k-line dump would otherwise spend most of its reading time in the garbage collector).
-    string? text;
+    // a 200k-line dump would otherwise spend most of its reading time in the garbage collector); a text given as a
+    // string is the range over all of it.
     string? textSource;
     int textStart, textLength;
 
-    /// <summary>The line exactly as read (null when built in code).</summary>
-    public string? Text
+    public override string? Text
     {
-        get => text ?? textSource?.Substring(textStart, textLength);
-        init { text = value; textSource = null; }
+        get => textSource is null ? null : textStart == 0 && textLength == textSource.Length ? textSource : textSource.Substring(textStart, textLength);
+        init => (textSource, textStart, textLength) = (value, 0, value?.Length ?? 0);
     }
 
-    /// <summary>Sets <see cref="Text"/> to a range of the source text without copying it.</summary>
-    internal (string Source, int Start, int Length) TextRange
+    internal override (string Source, int Start, int Length) TextRange
     {
-        init { text = null; (textSource, textStart, textLength) = value; }
+        init => (textSource, textStart, textLength) = value;
     }
-    public SourceLocation Location { get; init; }
+
+    public override SourceLocation Location { get; init; }
 }
 
 /// <summary>`# ...` or an empty line.</summary>
-public sealed record CommentLine(string Comment) : RuleSetLine;
+public sealed record CommentLine(string Comment) : TextLine;
 
 /// <summary>`:NAME POLICY [p:b]`.</summary>
-public sealed record ChainLine(string Name, string? Policy, Counters Counters) : RuleSetLine;
+public sealed record ChainLine(string Name, string? Policy, Counters Counters) : TextLine;
 
-/// <summary>`-A`/`-I` with its rule.</summary>
-public sealed record RuleLine(Rule Rule) : RuleSetLine;
+/// <summary>`-A`/`-I` with its rule. Its text and location are the rule's (a large dump has one of these per rule, and
+/// two copies of each cost memory the read has to fill); setting either keeps a value of the line's own.</summary>
+public sealed record RuleLine(Rule Rule) : RuleSetLine
+{
+    sealed record Own(bool HasText, string? Text, (string Source, int Start, int Length)? Range, SourceLocation? Location)
+    {
+        public static readonly Own None = new(false, null, null, null);
+    }
+    Own? own;
+
+    public override string? Text
+    {
+        get => own is { HasText: true } o ? o.Range is { } r ? r.Source.Substring(r.Start, r.Length) : o.Text : Rule.Text;
+        init => own = (own ?? Own.None) with { HasText = true, Text = value, Range = null };
+    }
+
+    internal override (string Source, int Start, int Length) TextRange
+    {
+        init => own = (own ?? Own.None) with { HasText = true, Text = null, Range = value };
+    }
+
+    public override SourceLocation Location
+    {
+        get => own?.Location ?? Rule.Location;
+        init => own = (own ?? Own.None) with { Location = value };
+    }
+}
 
 public enum ChainCommand
 {
@@ -222,14 +311,14 @@ public enum ChainCommand
 }
 
 /// <summary>A restore-payload command that is not a rule: `-N X`, `-X X`, `-F [X]`, `-P X POLICY`, ...</summary>
-public sealed record ChainCommandLine(ChainCommand Command, string? Chain, ImmutableArray<string> Args) : RuleSetLine;
+public sealed record ChainCommandLine(ChainCommand Command, string? Chain, ImmutableArray<string> Args) : TextLine;
 
 /// <summary>`COMMIT`.</summary>
-public sealed record CommitLine : RuleSetLine;
+public sealed record CommitLine : TextLine;
 
 /// <summary>A table: its header line (`*nat`), its lines in file order, and the chains they build (the state
 /// `iptables-restore` without `--noflush` leaves: declaration order, rules in application order).</summary>
-public sealed record Table : RuleSetLine
+public sealed record Table : TextLine
 {
     public required string Name { get; init; }
     public ImmutableArray<RuleSetLine> Lines { get; init; } = [];

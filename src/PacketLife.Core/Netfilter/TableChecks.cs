@@ -53,7 +53,8 @@ internal static class TableChecks
         {
             // Chains in consecutive parts, each with its own diagnostics, appended in part order afterwards: the same
             // diagnostics in the same order as one pass.
-            int parts = Math.Min(threads * 4, n / (ParallelMinChains / 4));
+            // Few parts: each has a stamp array as long as the table's chains.
+            int parts = Math.Min(threads * 2, n / (ParallelMinChains / 4));
             int per = (n + parts - 1) / parts;
             var partDiags = new List<Diagnostic>[parts];
             var any = new bool[parts];
@@ -252,15 +253,16 @@ internal readonly struct RuleFacts
                 break;
             case { } t when t.AllowedTables is not null || t.AllowedHooks is not null:
                 k |= Kind.RestrictedTarget;
+                // Indexed loops: a foreach over these interfaces allocated an enumerator per restricted rule.
                 if (t.AllowedTables is { } at)
                 {
                     tables = 0;
-                    foreach (var name in at) tables |= (byte)TableBit(name);
+                    for (int i = 0; i < at.Count; i++) tables |= (byte)TableBit(at[i]);
                 }
                 if (t.AllowedHooks is { } ah)
                 {
                     hooks = 0;
-                    foreach (var h in ah) hooks |= (byte)(1 << (int)h);
+                    for (int i = 0; i < ah.Count; i++) hooks |= (byte)(1 << (int)ah[i]);
                 }
                 break;
         }

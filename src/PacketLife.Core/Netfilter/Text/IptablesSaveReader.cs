@@ -18,6 +18,55 @@ public sealed record NetfilterParseResult(RuleSet RuleSet, IReadOnlyList<Diagnos
 /// keeps a read on the calling thread); the result is the one a single pass gives.</summary>
 public static class IptablesSaveReader
 {
+    /// <summary>Reads a file's bytes, reporting every invalid UTF-8 sequence with its line and column. A large input is
+    /// decoded on two threads, each half into its place in the one text (<see cref="DecodeInHalves"/>).</summary>
+    public static NetfilterParseResult Read(byte[] bytes, string source)
+    {
+        if (bytes.Length < RulePreparer.ParallelMinChars || RulePreparer.ReadThreads() < 2) return Read((ReadOnlySpan<byte>)bytes, source);
+        using var noGc = NoGcScope.Enter(bytes.Length);
+        var swd = System.Diagnostics.Stopwatch.StartNew();
+        var text = DecodeInHalves(bytes);
+        Phase.Mark("decode (halves)", swd);
+        // Invalid UTF-8: the one-thread path finds and reports every bad sequence.
+        return text is null ? Read((ReadOnlySpan<byte>)bytes, source) : Read(text, source);
+    }
+
+    /// <summary>The text of valid UTF-8 <paramref name="bytes"/> decoded in two halves at once (null: not valid UTF-8).
+    /// The halves are split after a line break (a byte that never occurs inside a multi-byte sequence), the string is
+    /// allocated once at its final length and each half is decoded straight into its part of it. Decoding a 20 MB dump
+    /// writes 40 MB of fresh memory, whose first touch (the kernel's page faults) cost more than the decoding itself:
+    /// two threads share it.</summary>
+    internal static string? DecodeInHalves(byte[] bytes)
+    {
+        int cut = Array.IndexOf(bytes, (byte)'\n', bytes.Length / 2);
+        if (cut < 0) cut = bytes.Length - 1;
+        var first = new ReadOnlyMemory<byte>(bytes, 0, cut + 1);
+        var second = new ReadOnlyMemory<byte>(bytes, cut + 1, bytes.Length - cut - 1);
+        var strict = new UTF8Encoding(false, true);
+        int firstChars, secondChars;
+        try
+        {
+            if (System.Text.Ascii.IsValid(bytes)) (firstChars, secondChars) = (first.Length, second.Length);
+            else (firstChars, secondChars) = (strict.GetCharCount(first.Span), strict.GetCharCount(second.Span));
+        }
+        catch (DecoderFallbackException) { return null; }
+        // A new string nobody else has seen yet is written in place (its memory comes zeroed from the allocator).
+        var text = new string('\0', firstChars + secondChars);
+        var chars = System.Runtime.InteropServices.MemoryMarshal.AsMemory(text.AsMemory());
+        var other = Task.Factory.StartNew(() => strict.GetChars(second.Span, chars.Span[firstChars..]), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try
+        {
+            strict.GetChars(first.Span, chars.Span[..firstChars]);
+            other.Wait();
+        }
+        catch (Exception e) when (e is DecoderFallbackException || e is AggregateException { InnerException: DecoderFallbackException })
+        {
+            try { other.Wait(); } catch (AggregateException) { }
+            return null;
+        }
+        return text;
+    }
+
     /// <summary>Reads bytes, reporting every invalid UTF-8 sequence with its line and column.</summary>
     public static NetfilterParseResult Read(ReadOnlySpan<byte> bytes, string source)
     {
@@ -416,7 +465,7 @@ public static class IptablesSaveReader
                     parser ??= new RuleParser(source, diags, shared, pool);
                     var rule = parser.ParseRule(cb.Name, insert ? RuleCommand.Insert : RuleCommand.Append, pos, tk, start, counters, range, lineNo, at);
                     Place(cb, RuleFacts.Of(rule), insert, pos, L(cmd), chain, diags);
-                    Lines.Add(new RuleLine(rule) { TextRange = range, Location = at });
+                    Lines.Add(new RuleLine(rule));
                     return;
                 }
                 case "-N" or "--new-chain" or "-X" or "--delete-chain" or "-F" or "--flush" or "-P" or "--policy" or "-Z" or "--zero" or "-E" or "--rename-chain" or "-D" or "--delete" or "-R" or "--replace":
@@ -493,7 +542,7 @@ public static class IptablesSaveReader
             }
             p.AddRuleDiagnostics(diags);
             Place(cb, mine ? p.Facts : RuleFacts.Of(p.Rule!), p.Insert, p.Position, new SourceLocation(source, lineNo, p.CommandColumn), p.Chain, diags);
-            Lines.Add(new RuleLine(p.Rule!) { TextRange = range, Location = at });
+            Lines.Add(new RuleLine(p.Rule!));
         }
 
         void Apply(ChainCommand kind, string? chain, ImmutableArray<string> rest, SourceLocation cmdAt, SourceLocation chainAt, List<Diagnostic> diags)

@@ -111,12 +111,19 @@ internal sealed class RulePreparer
         own = new Worker(source);
     }
 
+    /// <summary>Threads a read may use: the cores, capped by PACKETLIFE_READ_THREADS (1: the calling thread only, e.g. on
+    /// a shared machine).</summary>
+    internal static int ReadThreads()
+    {
+        int cores = Environment.ProcessorCount;
+        if (int.TryParse(Environment.GetEnvironmentVariable("PACKETLIFE_READ_THREADS"), out var cap) && cap >= 1) cores = Math.Min(cores, cap);
+        return cores;
+    }
+
     public static RulePreparer Start(string text, string source, int[] starts, Dictionary<int, IptablesSaveReader.TableSize> sizes)
     {
         var tables = sizes.Where(kv => kv.Value.Slots is not null).OrderBy(kv => kv.Key).Select(kv => (kv.Key, kv.Value.Slots!)).ToArray();
-        // PACKETLIFE_READ_THREADS caps the threads a read uses (1: the calling thread only), e.g. on a shared machine.
-        int cores = Environment.ProcessorCount;
-        if (int.TryParse(Environment.GetEnvironmentVariable("PACKETLIFE_READ_THREADS"), out var cap) && cap >= 1) cores = Math.Min(cores, cap);
+        int cores = ReadThreads();
         int forced = ForcedChunks;
         if (forced <= 0 && (text.Length < ParallelMinChars || cores < 2 || starts.Length < 2 * MinChunkLines))
             return new RulePreparer(text, source, starts, 1, tables); // all on the calling thread, when the walk first needs it

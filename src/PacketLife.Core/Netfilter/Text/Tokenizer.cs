@@ -161,8 +161,13 @@ public static class Tokenizer
             char c = line[i];
             if (IsSpace(c)) { i++; continue; }
             int start = i;
-            int q = line[i..].IndexOfAny(Breaks);
-            i = q < 0 ? n : i + q;
+            // Words are short (options, names, addresses): a plain loop beats a vectorised search's set-up per word.
+            if (c != '"')
+                while (++i < n)
+                {
+                    char d = line[i];
+                    if (d <= ' ' ? IsSpace(d) : d == '"') break;
+                }
             if (i == n || line[i] != '"')
             {
                 tokens.Add(c is '-' or '!'
