@@ -18,6 +18,15 @@ public sealed class NetfilterReadProfile : IBench
         int repeats = args.Length > 2 ? int.Parse(args[2]) : 8;
         var bytes = Encoding.UTF8.GetBytes(NetfilterDumpGenerator.Dump(NetfilterDumpGenerator.Services(services, endpoints)));
         Console.WriteLine($"{services}x{endpoints}: {bytes.Length:N0} bytes; gc server={System.Runtime.GCSettings.IsServerGC} latency={System.Runtime.GCSettings.LatencyMode}");
+        if (args.Length > 3 && args[3] == "file")
+        {
+            // The whole read from a file, as `netfilter-read` times it.
+            var path = Path.Combine(Path.GetTempPath(), $"plt-profile-{Environment.ProcessId}.iptables-save");
+            File.WriteAllBytes(path, bytes);
+            try { Stage("read (file)", repeats, () => IptablesSaveReader.ReadFile(path).Diagnostics.Count); }
+            finally { File.Delete(path); }
+            return 0;
+        }
         if (args.Length > 3 && args[3] == "read")
         {
             // Only the whole read, REPEATS times (for a sampling profiler attached to this process).

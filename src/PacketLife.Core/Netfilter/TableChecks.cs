@@ -35,7 +35,9 @@ internal static class TableChecks
     /// reader answers from the table it built, instead of a second dictionary of every chain). Must answer from
     /// several threads at once when <paramref name="threads"/> is above 1.</param>
     /// <param name="threads">Threads for the per-rule pass over a large table (1: the calling thread only).</param>
-    public static void Check(Table table, ArraySegment<RuleFacts>[] facts, Func<string, int>? chainIndex, List<Diagnostic> diags, int threads = 1)
+    /// <param name="ordinalIndex">The index in <paramref name="table"/>'s chains of the chain of each declared name of
+    /// the reader's slots, by ordinal (-1: none), for facts with a <see cref="RuleFacts.JumpOrdinal"/>.</param>
+    public static void Check(Table table, ArraySegment<RuleFacts>[] facts, Func<string, int>? chainIndex, List<Diagnostic> diags, int threads = 1, int[]? ordinalIndex = null)
     {
         if (chainIndex is null)
         {
@@ -61,12 +63,12 @@ internal static class TableChecks
             Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = threads }, p =>
             {
                 partDiags[p] = [];
-                any[p] = RulePass(table, facts, chainIndex, builtin, succ, p * per, Math.Min(n, (p + 1) * per), partDiags[p]);
+                any[p] = RulePass(table, facts, chainIndex, ordinalIndex, builtin, succ, p * per, Math.Min(n, (p + 1) * per), partDiags[p]);
             });
             foreach (var d in partDiags) diags.AddRange(d);
             anyHookChecks = any.Contains(true);
         }
-        else anyHookChecks = RulePass(table, facts, chainIndex, builtin, succ, 0, n, diags);
+        else anyHookChecks = RulePass(table, facts, chainIndex, ordinalIndex, builtin, succ, 0, n, diags);
         PacketLife.Core.Netfilter.Text.Phase.Mark("    rulepass", swc);
         if (!anyHookChecks) return;
 
@@ -141,7 +143,7 @@ internal static class TableChecks
     /// have them, for chains [<paramref name="from"/>, <paramref name="to"/>); fills their callee lists. True when a
     /// rule there needs the hook check.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    static bool RulePass(Table table, ArraySegment<RuleFacts>[] facts, Func<string, int> chainIndex, bool[] builtin, int[][] succ, int from, int to, List<Diagnostic> diags)
+    static bool RulePass(Table table, ArraySegment<RuleFacts>[] facts, Func<string, int> chainIndex, int[]? ordinalIndex, bool[] builtin, int[][] succ, int from, int to, List<Diagnostic> diags)
     {
         // The last jump target resolved is remembered: rules that jump to the same chain share one JumpTarget object
         // (the reader's cache) and often come together. A kube-proxy dump jumps to most chains from one rule only, so
@@ -168,7 +170,8 @@ internal static class TableChecks
                     if (!ReferenceEquals(j, lastJump))
                     {
                         // A rule the reader prepared knows its jump's slot: the chain there now is the one the name means.
-                        lastResolved = f.JumpSlot is { } js ? js.Index : chainIndex(j.ChainName);
+                        lastResolved = f.JumpOrdinal >= 0 && ordinalIndex is not null ? ordinalIndex[f.JumpOrdinal]
+                            : f.JumpSlot is { } js ? js.Index : chainIndex(j.ChainName);
                         lastJump = j;
                     }
                     int t = lastResolved;
@@ -225,13 +228,28 @@ internal readonly struct RuleFacts
     public readonly JumpTarget? Jump;
     /// <summary>The jump's chain in the reader's slots of this rule's table (null: found by name).</summary>
     public readonly Text.ChainSlot? JumpSlot;
+    /// <summary>The jump's chain among the declared names of the reader's slots of this rule's table (-1: none; then
+    /// <see cref="JumpSlot"/> or the name finds it).</summary>
+    public readonly int JumpOrdinal;
     readonly Kind kinds;
     /// <summary>A restricted target's tables (bit i: <see cref="NetfilterTables.Names"/>[i]) and hooks (bit h:
     /// <see cref="NetfilterHook"/> h); all bits where it allows any.</summary>
     public readonly byte AllowedTables, AllowedHooks;
 
-    RuleFacts(Rule rule, JumpTarget? jump, Kind kinds, Text.ChainSlot? jumpSlot, byte tables, byte hooks) =>
-        (Rule, Jump, this.kinds, JumpSlot, AllowedTables, AllowedHooks) = (rule, jump, kinds, jumpSlot, tables, hooks);
+    RuleFacts(Rule rule, JumpTarget? jump, Kind kinds, Text.ChainSlot? jumpSlot, byte tables, byte hooks, int jumpOrdinal = -1) =>
+        (Rule, Jump, this.kinds, JumpSlot, AllowedTables, AllowedHooks, JumpOrdinal) = (rule, jump, kinds, jumpSlot, tables, hooks, jumpOrdinal);
+
+    /// <summary>The facts of a rule whose target is <paramref name="jump"/>, a `-j` to the declared chain with this
+    /// ordinal (the reader knows that much without reading the jump object, a likely cache miss).</summary>
+    public static RuleFacts OfJump(Rule rule, JumpTarget jump, int ordinal)
+    {
+        var k = Kind.None;
+        if (rule.InInterface is not null) k |= Kind.InInterface;
+        if (rule.OutInterface is not null) k |= Kind.OutInterface;
+        foreach (var m in rule.Matches)
+            if (m.ChecksHooks) { k |= Kind.MatchChecksHooks; break; }
+        return new RuleFacts(rule, jump, k, null, 0xFF, 0xFF, ordinal);
+    }
 
     public bool Has(Kind k) => (kinds & k) != 0;
 

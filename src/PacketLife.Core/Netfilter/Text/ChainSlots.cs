@@ -30,27 +30,35 @@ internal sealed class ChainSlot(string name, int ordinal = -1, TableSlots? decla
 /// lines are declared before any thread reads the table (<see cref="Declare"/>) into a table that is only read from
 /// then on (safe from several threads); any other name (a jump to an undeclared chain, `-N`) is made on first use in a
 /// concurrent dictionary. A name is in one of the two, never both.
-/// <para>The declared names are found through an open-addressing table of (hash, ordinal) pairs, 8 bytes each, and
-/// the jump and goto targets to them sit in arrays by ordinal. A 200k-line kube-proxy dump looks up ~110k mostly
-/// distinct jump targets among ~50k names: through a <see cref="Dictionary{TKey, TValue}"/> of slots each lookup
-/// touched a bucket, an entry, the key string, the slot and its jump object, most of them cache misses (12% of the
-/// read); here it touches the pair, the name and one array element.</para></summary>
+/// <para>A declared name is a range of the file's text: it is found through an open-addressing table of (hash,
+/// ordinal) pairs, 8 bytes each, and compared with that range; its string, its slot and the jump and goto targets to
+/// it sit in arrays by ordinal and are made on first use by whichever thread asks first. A 200k-line kube-proxy dump
+/// looks up ~110k mostly distinct jump targets among ~50k names: through a <see cref="Dictionary{TKey, TValue}"/> of
+/// slots each lookup touched a bucket, an entry, the key string, the slot and its jump object, most of them cache
+/// misses (12% of the read), and declaring every name up front (a string and a slot each) held up every thread.</para></summary>
 internal sealed class TableSlots
 {
-    // Declared names by ordinal, and (hash << 32 | ordinal + 1) pairs by hash (0: empty), at most half full.
-    string[] names;
-    ChainSlot[] slots;
+    // Declared names by ordinal (ranges of `text`, and their strings once made), and (hash << 32 | ordinal + 1) pairs by
+    // hash (0: empty), at most half full.
+    readonly string text;
+    int[] starts, lengths;
+    string?[] names;
+    ChainSlot?[] slots;
     JumpTarget?[] jumps, gotos;
     ulong[] table;
     int count;
     readonly ConcurrentDictionary<string, ChainSlot> others = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, ChainSlot>.AlternateLookup<ReadOnlySpan<char>> othersByText;
 
-    public TableSlots(int capacity)
+    /// <param name="text">The text the declared names are ranges of.</param>
+    public TableSlots(string text, int capacity)
     {
+        this.text = text;
         capacity = Math.Max(capacity, 4);
-        names = new string[capacity];
-        slots = new ChainSlot[capacity];
+        starts = new int[capacity];
+        lengths = new int[capacity];
+        names = new string?[capacity];
+        slots = new ChainSlot?[capacity];
         jumps = new JumpTarget?[capacity];
         gotos = new JumpTarget?[capacity];
         table = new ulong[TableSize(capacity)];
@@ -68,6 +76,11 @@ internal sealed class TableSlots
         return (uint)h.ToHashCode();
     }
 
+    /// <summary>How many names were declared (ordinals run from 0 below this).</summary>
+    public int DeclaredCount => count;
+
+    ReadOnlySpan<char> NameSpan(int ordinal) => text.AsSpan(starts[ordinal], lengths[ordinal]);
+
     /// <summary>The ordinal of a declared name, or -1.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public int Ordinal(ReadOnlySpan<char> name)
@@ -82,7 +95,7 @@ internal sealed class TableSlots
             if ((uint)(e >> 32) == h)
             {
                 int o = (int)(uint)e - 1;
-                if (name.SequenceEqual(names[o])) return o;
+                if (name.SequenceEqual(NameSpan(o))) return o;
             }
         }
     }
@@ -102,8 +115,7 @@ internal sealed class TableSlots
             if (e != 0 && (uint)(e >> 32) == h)
             {
                 int o = (int)(uint)e - 1;
-                var name = names[o];
-                acc += name[^1] + (jumps[o] is null ? 0UL : 1UL);
+                acc += text[starts[o] + lengths[o] - 1] + (jumps[o] is null ? 0UL : 1UL);
             }
         }
         return acc;
@@ -112,27 +124,33 @@ internal sealed class TableSlots
     /// <summary>The hash <see cref="Ordinal"/> looks a name up by (for <see cref="Warm"/>).</summary>
     public static uint HashOf(ReadOnlySpan<char> name) => Hash(name);
 
-    /// <summary>Adds a chain line's name; only before any thread reads the table.</summary>
-    public void Declare(ReadOnlySpan<char> name)
+    /// <summary>Adds the name at <paramref name="text"/>[<paramref name="start"/>..+<paramref name="length"/>] (a chain
+    /// line's); only before any thread reads the table.</summary>
+    public void Declare(int start, int length)
     {
-        if (Ordinal(name) >= 0) return;
-        if (count == names.Length)
+        var name = text.AsSpan(start, length);
+        uint h = Hash(name);
+        if ((count + 1) * 2 > table.Length)
         {
-            int n = names.Length * 2;
+            table = new ulong[TableSize(count + 1)];
+            for (int o = 0; o < count; o++) Insert(Hash(NameSpan(o)), o);
+        }
+        // One probe finds the name or the free entry it goes to.
+        int mask = table.Length - 1, i = (int)h & mask;
+        for (; table[i] != 0; i = (i + 1) & mask)
+            if ((uint)(table[i] >> 32) == h && name.SequenceEqual(NameSpan((int)(uint)table[i] - 1))) return;
+        if (count == starts.Length)
+        {
+            int n = starts.Length * 2;
+            Array.Resize(ref starts, n);
+            Array.Resize(ref lengths, n);
             Array.Resize(ref names, n);
             Array.Resize(ref slots, n);
             Array.Resize(ref jumps, n);
             Array.Resize(ref gotos, n);
         }
-        if ((count + 1) * 2 > table.Length)
-        {
-            table = new ulong[TableSize(count + 1)];
-            for (int o = 0; o < count; o++) Insert(Hash(names[o]), o);
-        }
-        var s = name.ToString();
-        names[count] = s;
-        slots[count] = new ChainSlot(s, count, this);
-        Insert(Hash(name), count);
+        (starts[count], lengths[count]) = (start, length);
+        table[i] = (ulong)h << 32 | (uint)(count + 1);
         count++;
     }
 
@@ -144,15 +162,20 @@ internal sealed class TableSlots
         table[i] = (ulong)h << 32 | (uint)(ordinal + 1);
     }
 
-    /// <summary>The slot of the declared name with this ordinal.</summary>
-    public ChainSlot SlotAt(int ordinal) => slots[ordinal];
+    /// <summary>The string of the declared name with this ordinal (one per name, made on first use).</summary>
+    public string NameAt(int ordinal) =>
+        names[ordinal] ?? Interlocked.CompareExchange(ref names[ordinal], NameSpan(ordinal).ToString(), null) ?? names[ordinal]!;
+
+    /// <summary>The slot of the declared name with this ordinal (one per name, made on first use).</summary>
+    public ChainSlot SlotAt(int ordinal) =>
+        slots[ordinal] ?? Interlocked.CompareExchange(ref slots[ordinal], new ChainSlot(NameAt(ordinal), ordinal, this), null) ?? slots[ordinal]!;
 
     /// <summary>The one `-j` (or `-g`) target of this table to the declared chain with this ordinal, made on first use
     /// by whichever thread comes first.</summary>
     public JumpTarget JumpAt(int ordinal, bool isGoto)
     {
         var a = isGoto ? gotos : jumps;
-        return a[ordinal] ?? Interlocked.CompareExchange(ref a[ordinal], new JumpTarget(names[ordinal], isGoto), null) ?? a[ordinal]!;
+        return a[ordinal] ?? Interlocked.CompareExchange(ref a[ordinal], new JumpTarget(NameAt(ordinal), isGoto), null) ?? a[ordinal]!;
     }
 
     /// <summary>The slot of <paramref name="name"/> when it is one of the few declared right after <paramref name="after"/>
@@ -164,7 +187,7 @@ internal sealed class TableSlots
         int from = after is null ? 0 : after.Ordinal + 1;
         if (after is not null && after.Ordinal < 0) return null;
         for (int k = from; k < count && k < from + reach; k++)
-            if (name.SequenceEqual(names[k])) return slots[k];
+            if (name.SequenceEqual(NameSpan(k))) return SlotAt(k);
         return null;
     }
 
@@ -173,7 +196,7 @@ internal sealed class TableSlots
     public ChainSlot Get(ReadOnlySpan<char> name)
     {
         int o = Ordinal(name);
-        if (o >= 0) return slots[o];
+        if (o >= 0) return SlotAt(o);
         if (othersByText.TryGetValue(name, out var s)) return s;
         return others.GetOrAdd(name.ToString(), static n => new ChainSlot(n));
     }
@@ -181,7 +204,7 @@ internal sealed class TableSlots
     public ChainSlot? Find(string name)
     {
         int o = Ordinal(name);
-        if (o >= 0) return slots[o];
+        if (o >= 0) return SlotAt(o);
         return others.TryGetValue(name, out var s) ? s : null;
     }
 }

@@ -18,6 +18,71 @@ public sealed record NetfilterParseResult(RuleSet RuleSet, IReadOnlyList<Diagnos
 /// keeps a read on the calling thread); the result is the one a single pass gives.</summary>
 public static class IptablesSaveReader
 {
+    /// <summary>Reads a file (I/O errors are thrown as <see cref="File.ReadAllBytes"/> throws them). A large file of
+    /// plain ASCII, as iptables-save writes, is read by two threads, each reading its half of the file in 1 MB pieces
+    /// straight into its half of the text (no copy of the whole file's bytes, and the first touch of the text's 40 MB of
+    /// fresh memory shared); anything else, or a file that changes while it is read, is read as bytes.</summary>
+    public static NetfilterParseResult ReadFile(string path)
+    {
+        using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read))
+        {
+            long length = RandomAccess.GetLength(handle);
+            if (length >= RulePreparer.ParallelMinChars && length <= int.MaxValue / 4 && RulePreparer.ReadThreads() >= 2)
+            {
+                using var noGc = NoGcScope.Enter(length);
+                var swd = System.Diagnostics.Stopwatch.StartNew();
+                var text = ReadAsciiInHalves(handle, (int)length, out var starts);
+                Phase.Mark("read file (halves)", swd);
+                if (text is not null) return Read(text, path, reportReplacement: true, starts);
+            }
+        }
+        return Read(File.ReadAllBytes(path), path);
+    }
+
+    /// <summary>The file's text when every byte is ASCII and the file is as long as it was (else null), read as
+    /// <see cref="ReadFile"/> says.</summary>
+    static string? ReadAsciiInHalves(Microsoft.Win32.SafeHandles.SafeFileHandle handle, int length, out int[] starts)
+    {
+        starts = [];
+        // Each half also notes its line breaks (found in the bytes, before they are widened), so the line split is
+        // shared by both threads too.
+        var breaks = new[] { new List<int>(1 << 16), new List<int>(1 << 16) };
+        // A new string nobody else has seen yet is written in place (its memory comes zeroed from the allocator).
+        var text = new string('\0', length);
+        var chars = System.Runtime.InteropServices.MemoryMarshal.AsMemory(text.AsMemory());
+        bool Part(int from, int to, List<int> lineBreaks)
+        {
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+            try
+            {
+                for (int pos = from; pos < to;)
+                {
+                    int got = RandomAccess.Read(handle, buffer.AsSpan(0, Math.Min(buffer.Length, to - pos)), pos);
+                    if (got <= 0) return false;
+                    var piece = buffer.AsSpan(0, got);
+                    if (!System.Text.Ascii.IsValid(piece)) return false;
+                    System.Text.Ascii.ToUtf16(piece, chars.Span.Slice(pos, got), out _);
+                    for (int k = piece.IndexOf((byte)'\n'); k >= 0;)
+                    {
+                        lineBreaks.Add(pos + k);
+                        int next = piece[(k + 1)..].IndexOf((byte)'\n');
+                        k = next < 0 ? -1 : k + 1 + next;
+                    }
+                    pos += got;
+                }
+                return true;
+            }
+            finally { System.Buffers.ArrayPool<byte>.Shared.Return(buffer); }
+        }
+        int half = length / 2;
+        var second = Task.Factory.StartNew(() => Part(half, length, breaks[1]), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        bool ok = Part(0, half, breaks[0]);
+        ok &= second.Result;
+        if (!ok || RandomAccess.GetLength(handle) != length) return null;
+        starts = StartsFromBreaks(length, breaks);
+        return text;
+    }
+
     /// <summary>Reads a file's bytes, reporting every invalid UTF-8 sequence with its line and column. A large input is
     /// decoded on two threads, each half into its place in the one text (<see cref="DecodeInHalves"/>).</summary>
     public static NetfilterParseResult Read(byte[] bytes, string source)
@@ -92,7 +157,7 @@ public static class IptablesSaveReader
     public static NetfilterParseResult Read(string text, string source) => Read(text, source, reportReplacement: true);
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    static NetfilterParseResult Read(string text, string source, bool reportReplacement)
+    static NetfilterParseResult Read(string text, string source, bool reportReplacement, int[]? knownStarts = null)
     {
         var diags = new List<Diagnostic>();
         var top = ImmutableArray.CreateBuilder<RuleSetLine>();
@@ -108,7 +173,7 @@ public static class IptablesSaveReader
         // One vectorised look over the whole text decides whether lines need looking at for U+FFFD one by one.
         reportReplacement = reportReplacement && text.AsSpan().Contains('\uFFFD');
         var swp = System.Diagnostics.Stopwatch.StartNew();
-        var starts = LineStarts(text, out var sizes);
+        var starts = LineStarts(text, out var sizes, bom ? null : knownStarts);
         Phase.Mark("linestarts", swp);
         var pool = new StringPool(Math.Max(1024, sizes.Values.Sum(t => t.Chains)));
         var preparer = RulePreparer.Start(text, source, starts, sizes);
@@ -237,12 +302,12 @@ public static class IptablesSaveReader
     /// <summary>Start offset of every line (a final line break does not start an empty line), and the size of each
     /// table by the line index of its `*` header.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    static int[] LineStarts(string text, out Dictionary<int, TableSize> sizes)
+    static int[] LineStarts(string text, out Dictionary<int, TableSize> sizes, int[]? known = null)
     {
         var span = text.AsSpan();
-        var starts = new int[span.Count('\n') + 1];
+        var starts = known ?? SplitLines(text);
         sizes = [];
-        int n = 0, pos = 0, header = -1, lines = 0, chains = 0;
+        int header = -1, lines = 0, chains = 0;
         var chainLines = new List<int>();
         // The chain names of a table's chain lines, declared in its slots before any rule line is read (a name with
         // a quote is left to be found when used, as a token would read it).
@@ -250,21 +315,21 @@ public static class IptablesSaveReader
         {
             var sws = System.Diagnostics.Stopwatch.StartNew();
             try {
-            var slots = new TableSlots(chains);
+            var slots = new TableSlots(text, chains);
             foreach (var p in chainLines)
             {
                 var rest = span[(p + 1)..];
                 int e = rest.IndexOfAny(NameEnds);
-                var name = e < 0 ? rest : rest[..e];
-                if (!name.IsEmpty && (e < 0 || rest[e] != '"')) slots.Declare(name);
+                int length = e < 0 ? rest.Length : e;
+                if (length > 0 && (e < 0 || rest[e] != '"')) slots.Declare(p + 1, length);
             }
             chainLines.Clear();
             return slots;
             } finally { Phase.Mark("   slots", sws); }
         }
-        while (pos < text.Length)
+        for (int n = 0; n < starts.Length; n++)
         {
-            starts[n] = pos;
+            int pos = starts[n];
             char first = text[pos];
             if (char.IsWhiteSpace(first) && first != '\n')
             {
@@ -288,12 +353,39 @@ public static class IptablesSaveReader
                     if (header >= 0 && text[pos] == ':') chainLines.Add(pos);
                 }
             }
-            n++;
+        }
+        if (header >= 0) sizes[header] = new TableSize(lines, chains, Slots(span));
+        return starts;
+    }
+
+    /// <summary>Start offset of every line of <paramref name="text"/> (a final line break does not start an empty line).</summary>
+    static int[] SplitLines(string text)
+    {
+        var span = text.AsSpan();
+        var starts = new int[span.Count('\n') + 1];
+        int n = 0, pos = 0;
+        while (pos < text.Length)
+        {
+            starts[n++] = pos;
             int nl = span[pos..].IndexOf('\n');
             if (nl < 0) break;
             pos += nl + 1;
         }
-        if (header >= 0) sizes[header] = new TableSize(lines, chains, Slots(span));
+        return n == starts.Length ? starts : starts[..n];
+    }
+
+    /// <summary>The line starts of a text of <paramref name="length"/> characters from the positions of its line breaks,
+    /// found in consecutive parts (as <see cref="SplitLines"/> gives them).</summary>
+    static int[] StartsFromBreaks(int length, List<int>[] breaks)
+    {
+        int total = 1;
+        foreach (var b in breaks) total += b.Count;
+        var starts = new int[total];
+        int n = 0;
+        if (length > 0) starts[n++] = 0;
+        foreach (var b in breaks)
+            foreach (var p in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(b))
+                if (p + 1 < length) starts[n++] = p + 1;
         return n == starts.Length ? starts : starts[..n];
     }
 
@@ -356,7 +448,7 @@ public static class IptablesSaveReader
         public bool Committed { get; set; }
         // The table's chains by name: the slots rule lines found (or made) on any thread, each holding the chain that now
         // has its name (ChainSlot.Builder, written by this walk only). A table the line split did not see gets its own.
-        readonly TableSlots slots = sizes.Slots ?? new TableSlots(sizes.Chains);
+        readonly TableSlots slots = sizes.Slots ?? new TableSlots("", sizes.Chains);
         public TableSlots Slots => slots;
         readonly List<ChainBuilder> order = new(sizes.Chains);
         readonly ImmutableArray<string> builtins = NetfilterTables.BuiltinChains(name);
@@ -599,10 +691,14 @@ public static class IptablesSaveReader
             int n = order.Count;
             var built = new Chain[n];
             var facts = new ArraySegment<RuleFacts>[n];
+            // Where each chain ended up, by its slot and by its declared ordinal (the table checks resolve jumps by them).
+            var ordinalIndex = new int[slots.DeclaredCount];
+            Array.Fill(ordinalIndex, -1);
             for (int k = 0; k < n; k++)
             {
                 order[k].Index = k;
                 order[k].Slot.Index = k;
+                if (order[k].Slot.Ordinal >= 0) ordinalIndex[order[k].Slot.Ordinal] = k;
             }
             // Each chain is built from its own rules only: a large table's chains are built on every thread of the read.
             void BuildRange(int from, int to)
@@ -623,7 +719,7 @@ public static class IptablesSaveReader
             var table = new Table { Name = Name, Lines = [.. Lines], Chains = System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(built), TextRange = header, Location = at };
             // The chain dictionary is only read from here on, so the checks may ask it from several threads.
             Phase.Mark("  table", swf);
-            if (known) TableChecks.Check(table, facts, name => Get(name)?.Index ?? -1, diags, Environment.GetEnvironmentVariable("PL_CT") == "1" ? 1 : threads);
+            if (known) TableChecks.Check(table, facts, name => Get(name)?.Index ?? -1, diags, Environment.GetEnvironmentVariable("PL_CT") == "1" ? 1 : threads, ordinalIndex);
             Phase.Mark("  checks", swf);
             return table;
         }

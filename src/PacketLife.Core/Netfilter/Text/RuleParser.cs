@@ -82,6 +82,11 @@ internal sealed class RuleParser
     internal TableSlots? Slots;
     /// <summary>After <see cref="ParseRule"/>: the slot of the chain the rule's `-j`/`-g` names, when found there.</summary>
     internal ChainSlot? JumpSlot { get; private set; }
+    /// <summary>After <see cref="ParseRule"/>: the ordinal among <see cref="Slots"/>' declared names of the chain the rule
+    /// jumps to, when found there by it (-1: not).</summary>
+    internal int JumpOrdinal { get; private set; } = -1;
+    /// <summary>After <see cref="ParseRule"/>: the rule's jump target when <see cref="JumpOrdinal"/> found it.</summary>
+    internal JumpTarget? OrdinalJump { get; private set; }
 
     /// <summary>Words up to this length (module, protocol, interface, target and option-argument names) are shared
     /// through the pool's front cache; longer ones (chain names, comments) are found by their text or copied.</summary>
@@ -241,6 +246,7 @@ internal sealed class RuleParser
         Token negTok = default;
         JumpTarget? knownJump = null;
         JumpSlot = null;
+        JumpOrdinal = -1;
 
         for (; i < tk.Count; i++)
         {
@@ -369,6 +375,7 @@ internal sealed class RuleParser
                     // and the table checks find the chain without a lookup); target names are short and come first.
                     var span = tk[i].Span;
                     knownJump = null;
+                    int ord = -1;
                     if (!isGoto && Slots is not null && shared!.LastJumpSlot is ({ } ls, { } lj) && ReferenceEquals(ls, Slots) && span.SequenceEqual(lj.Name))
                     {
                         // The same chain as the last plain jump of this table (never a target or verdict name: those
@@ -378,13 +385,20 @@ internal sealed class RuleParser
                     }
                     else if (Slots is not null && !tk[i].HasString && (isGoto || span.Length > PoolMaxLength))
                     {
-                        int ord = Slots.Ordinal(span);
-                        JumpSlot = ord >= 0 ? Slots.SlotAt(ord) : Slots.Get(span);
-                        knownJump = ord >= 0 ? Slots.JumpAt(ord, isGoto) : isGoto ? JumpSlot.Goto : JumpSlot.Jump;
+                        // A declared chain is known by its ordinal: its jump object and name come from the table's
+                        // arrays, and neither they nor a slot are touched here (each would be a cache miss).
+                        ord = Slots.Ordinal(span);
+                        if (ord >= 0) knownJump = Slots.JumpAt(ord, isGoto);
+                        else
+                        {
+                            JumpSlot = Slots.Get(span);
+                            knownJump = isGoto ? JumpSlot.Goto : JumpSlot.Jump;
+                        }
                     }
                     else if (shared is not null && !tk[i].HasString && span.Length > PoolMaxLength)
                         knownJump = (isGoto ? shared.GotosByText : shared.JumpsByText).TryGetValue(span, out var kj) ? kj : null;
-                    var a = knownJump?.ChainName ?? Word(tk[i]);
+                    JumpOrdinal = ord;
+                    var a = ord >= 0 ? Slots!.NameAt(ord) : knownJump?.ChainName ?? Word(tk[i]);
                     targetName = a;
                     targetModule = isGoto || knownJump is not null ? null : TargetRegistry.Find(a);
                     targetBag = targetModule is null ? null : TargetBag(a, At(tk[i]));
@@ -514,7 +528,14 @@ internal sealed class RuleParser
         }
 
         Target? target = null;
-        if (targetName is not null)
+        OrdinalJump = null;
+        if (targetName is not null && JumpOrdinal >= 0 && !isGoto && targetRaw is null)
+        {
+            // A jump to a declared chain, nothing after it: a name that long is no verdict or target module, and the
+            // jump object is used as it is (its type and name are the table's own, not read here).
+            target = OrdinalJump = knownJump!;
+        }
+        else if (targetName is not null)
         {
             if (isGoto) target = knownJump ?? SharedJump(targetName, true);
             else if (VerdictTarget.ByName(targetName) is { } vt)

@@ -1,3 +1,4 @@
+using PacketLife.Core.Netfilter.Targets;
 using PacketLife.Core.Diagnostics;
 
 namespace PacketLife.Core.Netfilter.Text;
@@ -23,9 +24,9 @@ internal readonly struct PreparedRule
     }
 
     public PreparedRule(Rule rule, int commandColumn, int chainColumn, List<Diagnostic> diags, int commandStart, int ruleStart, int ruleEnd,
-        TableSlots? slots, ChainSlot? chainSlot, ChainSlot? jumpSlot)
+        TableSlots? slots, ChainSlot? chainSlot, ChainSlot? jumpSlot, int jumpOrdinal, JumpTarget? ordinalJump)
     {
-        Facts = RuleFacts.Of(rule, jumpSlot);
+        Facts = ordinalJump is not null ? RuleFacts.OfJump(rule, ordinalJump, jumpOrdinal) : RuleFacts.Of(rule, jumpSlot);
         (Slots, ChainSlot) = (slots, chainSlot);
         (CommandColumn, ChainColumn) = (commandColumn, chainColumn);
         this.diags = ruleEnd > commandStart ? new DiagnosticRange(diags, commandStart, ruleStart, ruleEnd) : null;
@@ -270,7 +271,7 @@ internal sealed class RulePreparer
             int ruleStart = diags.Count;
             var rule = w.Parser.ParseRule(chain, insert ? RuleCommand.Insert : RuleCommand.Append, position, tk, start, counters,
                 (text, pos, end - pos), lineNo, at);
-            prepared[idx] = new PreparedRule(rule, cmd.Column, chainTok.Column, diags, commandStart, ruleStart, diags.Count, slots, chainSlot, w.Parser.JumpSlot);
+            prepared[idx] = new PreparedRule(rule, cmd.Column, chainTok.Column, diags, commandStart, ruleStart, diags.Count, slots, chainSlot, w.Parser.JumpSlot, w.Parser.JumpOrdinal, w.Parser.OrdinalJump);
         }
     }
 }
