@@ -178,14 +178,14 @@ public static class IptablesSaveReader
         var pool = new StringPool(Math.Max(1024, sizes.Values.Sum(t => t.Chains)));
         var preparer = RulePreparer.Start(text, source, starts, sizes);
         Phase.Mark("start", swp);
-        var prepared = preparer.Prepared;
+        PreparedRule[] prepared = []; // the entries of the chunk that holds line `ready - 1`, from line `first` on
+        int first = 0;
         if (Phase.On && Environment.GetEnvironmentVariable("PL_STAGE") == "1")
         {
             var swt = System.Diagnostics.Stopwatch.StartNew();
             var tks = new List<Token>(32); var pl = new StringPool(1024);
             for (int q = 0; q < starts.Length; q++) { tks.Clear(); Tokenizer.Split(text, starts[q], LineEnd(text, starts, q) - starts[q], tks, pl, out _); }
             Phase.Mark("tokenize only", swt);
-            preparer.Ensure(starts.Length - 1);
             Phase.Mark("prepare all", swt);
         }
         int ready = 0; // lines below this one are prepared
@@ -195,8 +195,8 @@ public static class IptablesSaveReader
             {
                 // A rule line prepared ahead is taken without looking at its text again: the preparer read it from
                 // the same line start, and its range and location are the rule's.
-                if (idx >= ready) ready = preparer.Ensure(idx);
-                ref readonly var pr = ref prepared[idx];
+                if (idx >= ready) ready = preparer.Ensure(idx, out prepared, out first);
+                ref readonly var pr = ref prepared[idx - first];
                 if (pr.Rule is { } pre)
                 {
                     lineNo = idx + 1;
@@ -266,10 +266,10 @@ public static class IptablesSaveReader
                 open.ChainDeclaration(range, trimmed, at, indent, lineNo, diags);
                 continue;
             }
-            if (idx >= ready) ready = preparer.Ensure(idx);
-            if (prepared[idx].Rule is not null)
+            if (idx >= ready) ready = preparer.Ensure(idx, out prepared, out first);
+            if (prepared[idx - first].Rule is not null)
             {
-                open.AddPrepared(in prepared[idx], range, at, lineNo, diags);
+                open.AddPrepared(in prepared[idx - first], range, at, lineNo, diags);
                 continue;
             }
             tokens.Clear();
