@@ -197,10 +197,10 @@ public static class IptablesSaveReader
                 // the same line start, and its range and location are the rule's.
                 if (idx >= ready) ready = preparer.Ensure(idx, out prepared, out first);
                 ref readonly var pr = ref prepared[idx - first];
-                if (pr.Rule is { } pre)
+                if (pr.Rule is not null)
                 {
                     lineNo = idx + 1;
-                    open.AddPrepared(in pr, pre.TextRange, pre.Location, lineNo, diags);
+                    open.AddPrepared(in pr, lineNo, diags);
                     continue;
                 }
             }
@@ -269,7 +269,7 @@ public static class IptablesSaveReader
             if (idx >= ready) ready = preparer.Ensure(idx, out prepared, out first);
             if (prepared[idx - first].Rule is not null)
             {
-                open.AddPrepared(in prepared[idx - first], range, at, lineNo, diags);
+                open.AddPrepared(in prepared[idx - first], lineNo, diags);
                 continue;
             }
             tokens.Clear();
@@ -453,7 +453,8 @@ public static class IptablesSaveReader
         readonly List<ChainBuilder> order = new(sizes.Chains);
         readonly ImmutableArray<string> builtins = NetfilterTables.BuiltinChains(name);
 
-        bool IsBuiltin(string chain) => builtins.Contains(chain);
+        // Built-in chain names are short and have no `-` (KUBE-... and the like are rejected without a comparison).
+        bool IsBuiltin(string chain) => chain.Length <= 11 && !chain.Contains('-') && builtins.Contains(chain);
         readonly bool known = NetfilterTables.IsKnown(name);
         readonly RuleParser.Shared shared = new();
         RuleParser? parser;
@@ -590,16 +591,21 @@ public static class IptablesSaveReader
         public RuleFacts[] Log = new RuleFacts[Math.Max(16, sizes.Lines - sizes.Chains)];
         int logCount;
 
+        /// <summary>The chain's run goes on (or begins) at the end of the log (see <see cref="Place"/>).</summary>
+        void Append(ChainBuilder cb, in RuleFacts facts)
+        {
+            if (logCount == Log.Length) Array.Resize(ref Log, Log.Length * 2);
+            if (cb.RunCount == 0) cb.RunStart = logCount;
+            Log[logCount++] = facts;
+            cb.RunCount++;
+        }
+
         /// <summary>Appends the rule, or inserts it at `-I CHAIN N` (reporting a position past the end as iptables does).</summary>
         void Place(ChainBuilder cb, in RuleFacts facts, bool insert, int? pos, SourceLocation cmdAt, string chain, List<Diagnostic> diags)
         {
             if (!insert && cb.Own is null && (cb.RunCount == 0 || cb.RunStart + cb.RunCount == logCount))
             {
-                // The chain's run goes on (or begins) at the end of the log.
-                if (logCount == Log.Length) Array.Resize(ref Log, Log.Length * 2);
-                if (cb.RunCount == 0) cb.RunStart = logCount;
-                Log[logCount++] = facts;
-                cb.RunCount++;
+                Append(cb, in facts);
                 return;
             }
             if (cb.Own is null)
@@ -620,20 +626,24 @@ public static class IptablesSaveReader
         /// <summary>An `-A`/`-I` line parsed ahead (<see cref="RulePreparer"/>): the same steps and diagnostics, in the
         /// same order, as <see cref="Command"/> gives it: counters, the chain, the rule's own, the insert position.</summary>
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-        public void AddPrepared(in PreparedRule p, (string, int, int) range, SourceLocation at, int lineNo, List<Diagnostic> diags)
+        public void AddPrepared(in PreparedRule p, int lineNo, List<Diagnostic> diags)
         {
             p.AddCommandDiagnostics(diags);
             // The rule was prepared against this table's slots (the line split and the walk agree on where tables
             // start); if not, its chain and jump are looked up by name here, as for a rule read by the walk itself.
+            // The rule object itself is only read when something is reported or the chain is new.
             bool mine = ReferenceEquals(p.Slots, slots);
             var cb = mine ? p.ChainSlot!.Builder as ChainBuilder : ChainOfRule(p.Chain);
             if (cb is null)
             {
                 if (!IsBuiltin(p.Chain) && known) diags.Add(NetfilterMessages.ChainNotDeclared(new SourceLocation(source, lineNo, p.ChainColumn), p.Chain, Name));
-                cb = lastChain = mine ? Ensure(p.ChainSlot!, at) : Ensure(p.Chain, at);
+                cb = lastChain = mine ? Ensure(p.ChainSlot!, p.Rule!.Location) : Ensure(p.Chain, p.Rule!.Location);
             }
             p.AddRuleDiagnostics(diags);
-            Place(cb, mine ? p.Facts : RuleFacts.Of(p.Rule!), p.Insert, p.Position, new SourceLocation(source, lineNo, p.CommandColumn), p.Chain, diags);
+            if (!p.Insert && cb.Own is null && (cb.RunCount == 0 || cb.RunStart + cb.RunCount == logCount) && mine)
+                Append(cb, in p.Facts); // the usual case, without the command's location or the chain's name
+            else
+                Place(cb, mine ? p.Facts : RuleFacts.Of(p.Rule!), p.Insert, p.Position, new SourceLocation(source, lineNo, p.CommandColumn), p.Chain, diags);
             Lines.Add(new RuleLine(p.Rule!));
         }
 

@@ -183,13 +183,13 @@ internal sealed class RuleParser
         while (j < tk.Count)
         {
             int k = j;
-            bool neg = tk[k].Is("!");
+            bool neg = tk[k].IsBang;
             if (neg && ++k >= tk.Count) break;
             var tok = tk[k];
             if (!tok.HasString || !tok.StartsWith('-') || IsRuleOption(tok.Value) || module.Find(tok.Value) is not { } spec) break;
             if (neg && !spec.Invertible) break;
             if (k + spec.Arity >= tk.Count) break;
-            if (spec.Arity > 0 && tk[k + 1].Is("!")) break;
+            if (spec.Arity > 0 && tk[k + 1].IsBang) break;
             j = k + 1 + spec.Arity;
             options++;
         }
@@ -209,7 +209,7 @@ internal sealed class RuleParser
         for (int k = m.SpanFrom; k < m.SpanTo; k++)
         {
             var t = tk[k];
-            if (t.Is("!")) { neg = true; continue; }
+            if (t.IsBang) { neg = true; continue; }
             AddOption(m.Bag, m.Module!.Find(t.Value)!, neg, ref k, tk, t);
             neg = false;
         }
@@ -428,7 +428,7 @@ internal sealed class RuleParser
                         targetRaw ??= [];
                         if (n) targetRaw.Add("!");
                         targetRaw.Add(v);
-                        while (i + 1 < tk.Count && !tk[i + 1].StartsWith('-') && !tk[i + 1].Is("!")) targetRaw.Add(tk[++i].Value);
+                        while (i + 1 < tk.Count && !tk[i + 1].StartsWith('-') && !tk[i + 1].IsBang) targetRaw.Add(tk[++i].Value);
                         break;
                     }
                     PendingModule? home = null;
@@ -443,7 +443,7 @@ internal sealed class RuleParser
                         var um = modules[^1];
                         if (n) um.RawArgs.Add("!");
                         um.RawArgs.Add(v);
-                        while (i + 1 < tk.Count && !tk[i + 1].StartsWith('-') && !tk[i + 1].Is("!")) um.RawArgs.Add(tk[++i].Value);
+                        while (i + 1 < tk.Count && !tk[i + 1].StartsWith('-') && !tk[i + 1].IsBang) um.RawArgs.Add(tk[++i].Value);
                         break;
                     }
                     if (home is null && proto?.Protocol is { } pp && !proto.Negated && MatchRegistry.ImplicitFor(pp) is { } im && im.Find(v) is { } ispec)
@@ -458,7 +458,7 @@ internal sealed class RuleParser
                     {
                         diags.Add(NetfilterMessages.UnknownOption(At(t), v));
                         (unsupported ??= []).Add($"option \"{v}\" is not modelled");
-                        while (i + 1 < tk.Count && !tk[i + 1].StartsWith('-') && !tk[i + 1].Is("!")) i++;
+                        while (i + 1 < tk.Count && !tk[i + 1].StartsWith('-') && !tk[i + 1].IsBang) i++;
                         break;
                     }
                     if (home.Prebuilt is not null) Replay(home, tk);
@@ -639,7 +639,7 @@ internal sealed class RuleParser
     bool NextArgIndex(List<Token> tk, ref int j, Token opt, out bool intraNeg)
     {
         intraNeg = false;
-        if (j + 1 < tk.Count && tk[j + 1].Is("!"))
+        if (j + 1 < tk.Count && tk[j + 1].IsBang)
         {
             intraNeg = true;
             diags.Add(NetfilterMessages.IntrapositionedNegation(At(tk[j + 1])));
@@ -673,7 +673,7 @@ internal sealed class RuleParser
         bool intra = false;
         for (int k = 0; k < spec.Arity; k++)
         {
-            if (k == 0 && i + 1 < tk.Count && tk[i + 1].Is("!") && spec.Invertible)
+            if (k == 0 && i + 1 < tk.Count && tk[i + 1].IsBang && spec.Invertible)
             {
                 intra = true;
                 bag.Error(NetfilterMessages.IntrapositionedNegation(At(tk[i + 1])));

@@ -24,8 +24,12 @@ internal readonly struct PreparedRule
     }
 
     public PreparedRule(Rule rule, int commandColumn, int chainColumn, List<Diagnostic> diags, int commandStart, int ruleStart, int ruleEnd,
-        TableSlots? slots, ChainSlot? chainSlot, ChainSlot? jumpSlot, int jumpOrdinal, JumpTarget? ordinalJump)
+        TableSlots? slots, ChainSlot? chainSlot, ChainSlot? jumpSlot, int jumpOrdinal, JumpTarget? ordinalJump, bool insert, int? position)
     {
+        // The command's parts the table walk needs are kept here, so that the walk (on another thread than the one that
+        // built the rule) never reads the rule object itself: each such read was a cache miss on another core's memory.
+        Insert = insert;
+        position1 = position is { } pp ? pp + 1 : 0;
         Facts = ordinalJump is not null ? RuleFacts.OfJump(rule, ordinalJump, jumpOrdinal) : RuleFacts.Of(rule, jumpSlot);
         (Slots, ChainSlot) = (slots, chainSlot);
         (CommandColumn, ChainColumn) = (commandColumn, chainColumn);
@@ -35,8 +39,9 @@ internal readonly struct PreparedRule
     /// <summary>Null: the line is not a well-formed rule command and is read by the table walk as before.</summary>
     public Rule? Rule => Facts.Rule;
     public string Chain => Facts.Rule.Chain;
-    public bool Insert => Facts.Rule.Command == RuleCommand.Insert;
-    public int? Position => Facts.Rule.InsertPosition;
+    public readonly bool Insert;
+    readonly int position1; // the `-I` position + 1 (0: none)
+    public int? Position => position1 == 0 ? null : position1 - 1;
 
     /// <summary>Diagnostics of the command's own parts (bad `[p:b]` counters), in the order they were found.</summary>
     public void AddCommandDiagnostics(List<Diagnostic> to)
@@ -308,7 +313,7 @@ internal sealed class RulePreparer
             int ruleStart = diags.Count;
             var rule = w.Parser.ParseRule(chain, insert ? RuleCommand.Insert : RuleCommand.Append, position, tk, start, counters,
                 (text, pos, end - pos), lineNo, at);
-            prepared[idx - from] = new PreparedRule(rule, cmd.Column, chainTok.Column, diags, commandStart, ruleStart, diags.Count, slots, chainSlot, w.Parser.JumpSlot, w.Parser.JumpOrdinal, w.Parser.OrdinalJump);
+            prepared[idx - from] = new PreparedRule(rule, cmd.Column, chainTok.Column, diags, commandStart, ruleStart, diags.Count, slots, chainSlot, w.Parser.JumpSlot, w.Parser.JumpOrdinal, w.Parser.OrdinalJump, insert, position);
         }
     }
 }

@@ -49,6 +49,9 @@ public readonly struct Token : IEquatable<Token>
     public int Column { get; }
 
     public bool Is(string s) => Span.SequenceEqual(s);
+
+    /// <summary>The token is `!` (asked of nearly every token of a rule: a plain comparison, not a span compare).</summary>
+    public bool IsBang => value is not null ? value.Length == 1 && value[0] == '!' : length == 1 && text![start] == '!';
     public bool StartsWith(char c) => Span is [var f, ..] && f == c;
 
     public bool Equals(Token other) => Column == other.Column && Span.SequenceEqual(other.Span);
@@ -86,7 +89,7 @@ internal sealed class StringPool
     {
         int slot = s.Length == 0 ? 0 : (s.Length * 31 + s[0] * 7 + s[^1] * 13 + s[s.Length >> 1]) & 255;
         var r = recent[slot];
-        if (r is not null && s.SequenceEqual(r)) return r;
+        if (r is not null && r.Length == s.Length && s.SequenceEqual(r)) return r;
         if (!lookup.TryGetValue(s, out var v))
         {
             v = s.ToString();
@@ -118,6 +121,7 @@ public static class Tokenizer
 
     static string Str(ReadOnlySpan<char> s) => CommonLookup.TryGetValue(s, out var v) ? v : s.ToString();
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     static bool IsSpace(char c) => c is ' ' or '\t' or '\n' or '\r' or '\v' or '\f';
 
     /// <returns>false when a quote is left open (the column of the opening quote is in <paramref name="errorColumn"/>).</returns>
