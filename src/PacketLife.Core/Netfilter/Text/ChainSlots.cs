@@ -67,13 +67,29 @@ internal sealed class TableSlots
 
     static int TableSize(int names) => (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(8, names * 2));
 
-    /// <summary>The BCL's seeded hash of the name's UTF-16 bytes (its seed is per process, so no input can be made to
-    /// collide on purpose; lookups never depend on it for their result).</summary>
+    /// <summary>A per-process random seed for <see cref="Hash"/> (no input can be made to collide on purpose; what a
+    /// lookup finds never depends on it).</summary>
+    static readonly ulong Seed = (ulong)Random.Shared.NextInt64() | 1;
+
+    /// <summary>A multiply-xorshift hash of the name's UTF-16 code units, eight bytes at a time. Chain names are ~25
+    /// characters and every jump target is hashed twice (<see cref="Warm"/>, then <see cref="Ordinal"/>): the BCL's
+    /// <see cref="HashCode.AddBytes"/>, four bytes a round, cost a quarter of the lookup.</summary>
     static uint Hash(ReadOnlySpan<char> name)
     {
-        var h = new HashCode();
-        h.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(name));
-        return (uint)h.ToHashCode();
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(name);
+        ulong h = Seed ^ (ulong)bytes.Length * 0x9E3779B97F4A7C15UL;
+        int i = 0;
+        for (; i + 8 <= bytes.Length; i += 8)
+            h = (h ^ System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(bytes[i..])) * 0xBF58476D1CE4E5B9UL;
+        if (i < bytes.Length)
+        {
+            ulong tail = 0;
+            for (int k = bytes.Length - 1; k >= i; k--) tail = tail << 8 | bytes[k];
+            h = (h ^ tail) * 0x94D049BB133111EBUL;
+        }
+        h ^= h >> 31;
+        h *= 0xD6E8FEB86659FD93UL;
+        return (uint)(h ^ h >> 32);
     }
 
     /// <summary>How many names were declared (ordinals run from 0 below this).</summary>
@@ -115,7 +131,8 @@ internal sealed class TableSlots
             if (e != 0 && (uint)(e >> 32) == h)
             {
                 int o = (int)(uint)e - 1;
-                acc += text[starts[o] + lengths[o] - 1] + (jumps[o] is null ? 0UL : 1UL);
+                // Both ends of the name (it may cross a cache line) and its jump's place.
+                acc += (ulong)text[starts[o]] + text[starts[o] + lengths[o] - 1] + (jumps[o] is null ? 0UL : 1UL);
             }
         }
         return acc;

@@ -46,6 +46,7 @@ internal sealed class RuleParser
         // references costs less than a dictionary.
         public JumpTarget? LastJump;
         public readonly Dictionary<(IpProtocol?, bool), ProtocolSpec> Protocols = [];
+        public ProtocolSpec? LastProtocol;
         public readonly Dictionary<(string, bool), InterfaceSpec> Interfaces = [];
         /// <summary>Port-only tcp/udp matches and random statistic matches (stateless), by the fields their save text
         /// is printed from: equal keys print equal text, and no save text has to be built to find the shared one.</summary>
@@ -337,7 +338,14 @@ internal sealed class RuleParser
                     {
                         // The module's options as written (from its name to its last argument) key the built match.
                         var (end, options) = ModuleSpan(tk, i, module);
-                        if (options > 0)
+                        if (options == 0)
+                        {
+                            // A module without options of its own (`-m tcp` before `-j DNAT`): keyed by its name alone.
+                            (pm.SpanFrom, pm.SpanTo, pm.SpanOptions, pm.KeyStart, pm.KeyEnd) = (i + 1, i + 1, 0, tk[i].Column - 1, tk[i].RawEnd);
+                            if (shared.ModulesByText.TryGetValue(text.Source.AsSpan(text.Start + pm.KeyStart, pm.KeyEnd - pm.KeyStart), out var bare))
+                                pm.Prebuilt = bare;
+                        }
+                        else
                         {
                             (pm.SpanFrom, pm.SpanTo, pm.SpanOptions, pm.KeyStart, pm.KeyEnd) = (i + 1, end, options, tk[i].Column - 1, tk[end - 1].RawEnd);
                             if (ReferenceEquals(module, CommentMatch.Spec) && end == i + 3 && tk[i + 2].Span.Length <= CommentMatch.MaxLength)
@@ -611,8 +619,10 @@ internal sealed class RuleParser
     ProtocolSpec SharedProtocol(IpProtocol? p, bool negated, string written)
     {
         if (shared is null) return new ProtocolSpec(p, negated, written);
+        // Most rules with `-p` repeat the last one's (a comparison instead of hashing the key).
+        if (shared.LastProtocol is { } last && last.Protocol == p && last.Negated == negated) return last; // what the dictionary gives
         if (!shared.Protocols.TryGetValue((p, negated), out var s)) shared.Protocols[(p, negated)] = s = new ProtocolSpec(p, negated, written);
-        return s;
+        return shared.LastProtocol = s;
     }
 
     InterfaceSpec SharedInterface(string name, bool negated)
