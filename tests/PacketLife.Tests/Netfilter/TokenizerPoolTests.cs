@@ -18,7 +18,7 @@ public class TokenizerPoolTests
     {
         // The line sits inside a larger text, as in a file: columns stay relative to the line.
         var text = prefix + line + "\ntail";
-        var l = new List<Token>();
+        var l = new TokenList();
         bool ok = Tokenizer.Split(text, prefix.Length, line.Length, l, pool, out var col);
         return (ok, col, l.Select(t => (t.Value, t.Column)).ToList());
     }

@@ -164,7 +164,7 @@ public static class IptablesSaveReader
         bool bom = text.Length > 0 && text[0] == '\uFEFF';
         if (bom) text = text[1..];
         bool endsWithNewline = text.EndsWith('\n');
-        var tokens = new List<Token>(32);
+        var tokens = new TokenList();
         TableBuilder? open = null;
         int lineNo = 0;
         bool sawTable = false;
@@ -183,7 +183,7 @@ public static class IptablesSaveReader
         if (Phase.On && Environment.GetEnvironmentVariable("PL_STAGE") == "1")
         {
             var swt = System.Diagnostics.Stopwatch.StartNew();
-            var tks = new List<Token>(32); var pl = new StringPool(1024);
+            var tks = new TokenList(); var pl = new StringPool(1024);
             for (int q = 0; q < starts.Length; q++) { tks.Clear(); Tokenizer.Split(text, starts[q], LineEnd(text, starts, q) - starts[q], tks, pl, out _); }
             Phase.Mark("tokenize only", swt);
             Phase.Mark("prepare all", swt);
@@ -394,7 +394,7 @@ public static class IptablesSaveReader
     /// <summary>End of line <paramref name="idx"/> (its line break excluded).</summary>
     /// <summary>A command's optional leading `[packets:bytes]` counters (iptables-save -c): read, or reported when
     /// malformed; <paramref name="next"/> is the index of the token after them.</summary>
-    internal static Counters? LeadingCounters(List<Token> tk, string source, int lineNo, List<Diagnostic> diags, out int next)
+    internal static Counters? LeadingCounters(TokenList tk, string source, int lineNo, List<Diagnostic> diags, out int next)
     {
         next = 0;
         if (!tk[0].StartsWith('[')) return null;
@@ -528,10 +528,10 @@ public static class IptablesSaveReader
             Lines.Add(new ChainLine(name, pol, counters) { TextRange = range, Location = at });
         }
 
-        readonly List<Token> chainTokens = new(4);
+        readonly TokenList chainTokens = new();
         ChainSlot? lastDeclared;
 
-        public void Command((string, int, int) range, List<Token> tk, SourceLocation at, int lineNo, List<Diagnostic> diags)
+        public void Command((string, int, int) range, TokenList tk, SourceLocation at, int lineNo, List<Diagnostic> diags)
         {
             var counters = LeadingCounters(tk, source, lineNo, diags, out int i);
             if (i >= tk.Count) { diags.Add(NetfilterMessages.UnknownCommand(at, range.Item1.Substring(range.Item2, range.Item3).Trim())); Lines.Add(new CommentLine("") { TextRange = range, Location = at }); return; }

@@ -102,7 +102,7 @@ internal sealed class RuleParser
     }
 
     /// <summary>Parses tokens[start..] of line <paramref name="lineNo"/> (after `-A CHAIN` / `-I CHAIN [N]`).</summary>
-    internal Rule ParseRule(string chain, RuleCommand command, int? insertAt, List<Token> tokens, int start,
+    internal Rule ParseRule(string chain, RuleCommand command, int? insertAt, TokenList tokens, int start,
         Counters? counters, (string Source, int Start, int Length) text, int lineNo, SourceLocation at)
     {
         line = lineNo;
@@ -178,7 +178,7 @@ internal sealed class RuleParser
     /// each option of the module, `!` before an invertible one, with all its arguments, until the first token that is
     /// anything else. Stops early (a shorter span) wherever the parse would report something.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    static (int End, int Options) ModuleSpan(List<Token> tk, int i, MatchModule module)
+    static (int End, int Options) ModuleSpan(TokenList tk, int i, MatchModule module)
     {
         int j = i + 1, options = 0;
         while (j < tk.Count)
@@ -203,7 +203,7 @@ internal sealed class RuleParser
 
     /// <summary>Parses a prebuilt module's options into its bag after all (an option after them joins the module, or a
     /// check of the rule needs the bag): the same steps the parse would have taken token by token.</summary>
-    void Replay(PendingModule m, List<Token> tk)
+    void Replay(PendingModule m, TokenList tk)
     {
         m.Prebuilt = null;
         bool neg = false;
@@ -219,7 +219,7 @@ internal sealed class RuleParser
     /// <summary>Parses tokens[start..] (after `-A CHAIN` / `-I CHAIN [N]`).</summary>
     Shared? shared;
 
-    public static Rule Parse(string chain, RuleCommand command, int? insertAt, List<Token> tokens, int start,
+    public static Rule Parse(string chain, RuleCommand command, int? insertAt, TokenList tokens, int start,
         Counters? counters, (string Source, int Start, int Length) text, string source, int line, List<Diagnostic> diags, SourceLocation at,
         Shared? shared = null)
     {
@@ -228,7 +228,7 @@ internal sealed class RuleParser
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    Rule Run(string chain, RuleCommand command, int? insertAt, List<Token> tk, int i, Counters? counters, (string Source, int Start, int Length) text, SourceLocation at)
+    Rule Run(string chain, RuleCommand command, int? insertAt, TokenList tk, int i, Counters? counters, (string Source, int Start, int Length) text, SourceLocation at)
     {
         List<string>? unsupported = null;
         AddressSpec? src = null, dst = null;
@@ -642,11 +642,11 @@ internal sealed class RuleParser
         return j;
     }
 
-    string? NextArg(List<Token> tk, ref int j, Token opt, out bool intraNeg) =>
+    string? NextArg(TokenList tk, ref int j, Token opt, out bool intraNeg) =>
         NextArgIndex(tk, ref j, opt, out intraNeg) ? Word(tk[j]) : null;
 
     /// <summary>Moves <paramref name="j"/> to the option's argument; false (reported) when there is none.</summary>
-    bool NextArgIndex(List<Token> tk, ref int j, Token opt, out bool intraNeg)
+    bool NextArgIndex(TokenList tk, ref int j, Token opt, out bool intraNeg)
     {
         intraNeg = false;
         if (j + 1 < tk.Count && tk[j + 1].IsBang)
@@ -677,7 +677,7 @@ internal sealed class RuleParser
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    void AddOption(OptionBag bag, OptionSpec spec, bool negated, ref int i, List<Token> tk, Token opt)
+    void AddOption(OptionBag bag, OptionSpec spec, bool negated, ref int i, TokenList tk, Token opt)
     {
         var args = new string[spec.Arity];
         bool intra = false;

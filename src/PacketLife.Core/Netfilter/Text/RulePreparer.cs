@@ -76,7 +76,7 @@ internal sealed class RulePreparer
 
     sealed class Worker(string source)
     {
-        public readonly List<Token> Tokens = new(32);
+        public readonly TokenList Tokens = new();
         public readonly StringPool Pool = new(1024);
         public readonly List<Diagnostic> Diags = [];
         public readonly RuleParser.Shared Shared = new();

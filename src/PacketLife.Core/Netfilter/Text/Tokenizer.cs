@@ -63,6 +63,40 @@ public readonly struct Token : IEquatable<Token>
     public void Deconstruct(out string value, out int column) => (value, column) = (Value, Column);
 }
 
+/// <summary>The tokens of one line, reused line after line: a plain array the parser reads by reference (a token is 32
+/// bytes; <see cref="List{T}"/>'s indexer copied one out for every look at it, and the parser looks several times).</summary>
+internal sealed class TokenList : IEnumerable<Token>
+{
+    Token[] items = new Token[32];
+    int count;
+
+    public int Count => count;
+
+    public ref readonly Token this[int index]
+    {
+        get
+        {
+            if ((uint)index >= (uint)count) throw new ArgumentOutOfRangeException(nameof(index));
+            return ref items[index];
+        }
+    }
+
+    public void Add(in Token t)
+    {
+        if (count == items.Length) Array.Resize(ref items, count * 2);
+        items[count++] = t;
+    }
+
+    public void Clear() => count = 0;
+
+    public IEnumerator<Token> GetEnumerator()
+    {
+        for (int i = 0; i < count; i++) yield return items[i];
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+}
+
 /// <summary>Shares the strings a dump repeats (chain names, comments, option and module names) for one read: each is
 /// allocated once and every later occurrence gets the same instance. Strings are compared by content, so two different
 /// texts never share an instance.</summary>
@@ -155,7 +189,7 @@ public static class Tokenizer
     /// text (a dump has ~60k distinct chain names and ~30k comments: pooling each word cost a dictionary lookup and a
     /// cache miss per word). A word with escapes gets a string of its own.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    internal static bool Split(string text, int lineStart, int lineLength, List<Token> tokens, StringPool pool, out int errorColumn)
+    internal static bool Split(string text, int lineStart, int lineLength, TokenList tokens, StringPool pool, out int errorColumn)
     {
         errorColumn = 0;
         var line = text.AsSpan(lineStart, lineLength);
