@@ -56,7 +56,7 @@ public sealed class IptablesCheckCommand : ICommandGroup
     static int Run(ParseResult pr, string path, string? ipsetPath, bool doEcho, TextWriter stdout, TextWriter stderr)
     {
         {
-            var result = IptablesSaveReader.Read(ReadFile(path), path);
+            var result = ReadRules(path);
             var diags = result.Diagnostics.ToList();
             var setNames = SetReferences(result.RuleSet);
             if (ipsetPath is not null)
@@ -84,11 +84,17 @@ public sealed class IptablesCheckCommand : ICommandGroup
     }
 
     /// <summary>A file named on the command line, or one line `error: open PATH: why` with exit 2.</summary>
-    internal static byte[] ReadFile(string path)
+    internal static byte[] ReadFile(string path) => Open(path, File.ReadAllBytes);
+
+    /// <summary>A rules file named on the command line, read (<see cref="IptablesSaveReader.ReadFile"/>: a large dump on
+    /// every core), or one line `error: open PATH: why` with exit 2.</summary>
+    internal static NetfilterParseResult ReadRules(string path) => Open(path, IptablesSaveReader.ReadFile);
+
+    static T Open<T>(string path, Func<string, T> read)
     {
         try
         {
-            return File.ReadAllBytes(path);
+            return read(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -67,7 +67,7 @@ public static class IptablesTraceCommand
             throw new CliException(bad!.ToString(), 2);
 
         var diags = new List<Diagnostic>();
-        var parsed = IptablesSaveReader.Read(ReadFile(rulesPath), rulesPath);
+        var parsed = IptablesCheckCommand.ReadRules(rulesPath);
         diags.AddRange(parsed.Diagnostics);
         if (parsed.HasErrors) return Fail(diags, stderr);
 

@@ -45,7 +45,6 @@ internal static class TableChecks
             for (int k = 0; k < table.Chains.Length; k++) index[table.Chains[k].Name] = k;
             chainIndex = name => index.TryGetValue(name, out var x) ? x : -1;
         }
-        var swc = System.Diagnostics.Stopwatch.StartNew();
         int n = table.Chains.Length;
         var builtin = new bool[n];
         for (int k = 0; k < n; k++) builtin[k] = table.Chains[k].IsBuiltin;
@@ -69,7 +68,6 @@ internal static class TableChecks
             anyHookChecks = any.Contains(true);
         }
         else anyHookChecks = RulePass(table, facts, chainIndex, ordinalIndex, builtin, succ, 0, n, diags);
-        PacketLife.Core.Netfilter.Text.Phase.Mark("    rulepass", swc);
         if (!anyHookChecks) return;
 
         // Which hooks reach each chain (a rule in a user chain must be valid from every caller's hook): a bitmask per
@@ -92,7 +90,6 @@ internal static class TableChecks
             foreach (var y in succ[x])
                 if ((mask[y] | m) != mask[y]) { mask[y] |= m; queue.Enqueue(y); }
         }
-        PacketLife.Core.Netfilter.Text.Phase.Mark("    hookwalk", swc);
         var hookSets = new Dictionary<int, NetfilterHook[]>();
         NetfilterHook[] HooksOf(int m)
         {

@@ -30,9 +30,7 @@ public static class IptablesSaveReader
             if (length >= RulePreparer.ParallelMinChars && length <= int.MaxValue / 4 && RulePreparer.ReadThreads() >= 2)
             {
                 using var noGc = NoGcScope.Enter(length);
-                var swd = System.Diagnostics.Stopwatch.StartNew();
                 var text = ReadAsciiInHalves(handle, (int)length, out var starts);
-                Phase.Mark("read file (halves)", swd);
                 if (text is not null) return Read(text, path, reportReplacement: true, starts);
             }
         }
@@ -89,9 +87,7 @@ public static class IptablesSaveReader
     {
         if (bytes.Length < RulePreparer.ParallelMinChars || RulePreparer.ReadThreads() < 2) return Read((ReadOnlySpan<byte>)bytes, source);
         using var noGc = NoGcScope.Enter(bytes.Length);
-        var swd = System.Diagnostics.Stopwatch.StartNew();
         var text = DecodeInHalves(bytes);
-        Phase.Mark("decode (halves)", swd);
         // Invalid UTF-8: the one-thread path finds and reports every bad sequence.
         return text is null ? Read((ReadOnlySpan<byte>)bytes, source) : Read(text, source);
     }
@@ -135,16 +131,11 @@ public static class IptablesSaveReader
     /// <summary>Reads bytes, reporting every invalid UTF-8 sequence with its line and column.</summary>
     public static NetfilterParseResult Read(ReadOnlySpan<byte> bytes, string source)
     {
-        var swn = System.Diagnostics.Stopwatch.StartNew();
         using var noGc = NoGcScope.Enter(bytes.Length);
-        Phase.Mark("nogc", swn);
         var strict = new UTF8Encoding(false, true);
         try
         {
-            var sw0 = System.Diagnostics.Stopwatch.StartNew();
-            var str = strict.GetString(bytes);
-            Phase.Mark("decode", sw0);
-            return Read(str, source);
+            return Read(strict.GetString(bytes), source);
         }
         catch (DecoderFallbackException)
         {
@@ -172,22 +163,11 @@ public static class IptablesSaveReader
         // then builds tables and chains in file order, taking each prepared rule with its diagnostics in their order.
         // One vectorised look over the whole text decides whether lines need looking at for U+FFFD one by one.
         reportReplacement = reportReplacement && text.AsSpan().Contains('\uFFFD');
-        var swp = System.Diagnostics.Stopwatch.StartNew();
         var starts = LineStarts(text, out var sizes, bom ? null : knownStarts);
-        Phase.Mark("linestarts", swp);
         var pool = new StringPool(Math.Max(1024, sizes.Values.Sum(t => t.Chains)));
         var preparer = RulePreparer.Start(text, source, starts, sizes);
-        Phase.Mark("start", swp);
         PreparedRule[] prepared = []; // the entries of the chunk that holds line `ready - 1`, from line `first` on
         int first = 0;
-        if (Phase.On && Environment.GetEnvironmentVariable("PL_STAGE") == "1")
-        {
-            var swt = System.Diagnostics.Stopwatch.StartNew();
-            var tks = new TokenList(); var pl = new StringPool(1024);
-            for (int q = 0; q < starts.Length; q++) { tks.Clear(); Tokenizer.Split(text, starts[q], LineEnd(text, starts, q) - starts[q], tks, pl, out _); }
-            Phase.Mark("tokenize only", swt);
-            Phase.Mark("prepare all", swt);
-        }
         int ready = 0; // lines below this one are prepared
         for (int idx = 0; idx < starts.Length; idx++)
         {
@@ -248,9 +228,7 @@ public static class IptablesSaveReader
                 }
                 open.Lines.Add(new CommitLine { TextRange = range, Location = at });
                 open.Committed = true;
-                Phase.Mark("pre-finish", swp);
                 top.Add(open.Finish(diags, preparer.Threads));
-                Phase.Mark("finish " + open.Name, swp);
                 open = null;
                 continue;
             }
@@ -282,7 +260,6 @@ public static class IptablesSaveReader
             open.Command(range, tokens, at, lineNo, diags);
         }
         preparer.Stop();
-        Phase.Mark("loop", swp);
         if (open is not null)
         {
             diags.Add(NetfilterMessages.MissingCommitAtEnd(new SourceLocation(source, lineNo, 1), open.Name));
@@ -290,7 +267,6 @@ public static class IptablesSaveReader
         }
         if (!sawTable && diags.All(d => d.Code != "NF0006"))
             diags.Add(NetfilterMessages.EmptyFile(new SourceLocation(source, Math.Max(lineNo, 1), 1)));
-        Phase.Mark("end", swp);
         var sorted = diags.OrderBy(d => d.Location.Line).ThenBy(d => d.Location.Column).ToList();
         return new NetfilterParseResult(new RuleSet { Lines = top.ToImmutable(), EndsWithNewline = endsWithNewline || text.Length == 0, ByteOrderMark = bom }, sorted);
     }
@@ -313,8 +289,6 @@ public static class IptablesSaveReader
         // a quote is left to be found when used, as a token would read it).
         TableSlots Slots(ReadOnlySpan<char> span)
         {
-            var sws = System.Diagnostics.Stopwatch.StartNew();
-            try {
             var slots = new TableSlots(text, chains);
             foreach (var p in chainLines)
             {
@@ -325,7 +299,6 @@ public static class IptablesSaveReader
             }
             chainLines.Clear();
             return slots;
-            } finally { Phase.Mark("   slots", sws); }
         }
         for (int n = 0; n < starts.Length; n++)
         {
@@ -697,7 +670,6 @@ public static class IptablesSaveReader
 
         public Table Finish(List<Diagnostic> diags, int threads = 1)
         {
-            var swf = System.Diagnostics.Stopwatch.StartNew();
             int n = order.Count;
             var built = new Chain[n];
             var facts = new ArraySegment<RuleFacts>[n];
@@ -725,24 +697,10 @@ public static class IptablesSaveReader
                 Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = threads }, p => BuildRange(p * per, Math.Min(n, (p + 1) * per)));
             }
             else BuildRange(0, n);
-            Phase.Mark("  build chains", swf);
             var table = new Table { Name = Name, Lines = [.. Lines], Chains = System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(built), TextRange = header, Location = at };
             // The chain dictionary is only read from here on, so the checks may ask it from several threads.
-            Phase.Mark("  table", swf);
-            if (known) TableChecks.Check(table, facts, name => Get(name)?.Index ?? -1, diags, Environment.GetEnvironmentVariable("PL_CT") == "1" ? 1 : threads, ordinalIndex);
-            Phase.Mark("  checks", swf);
+            if (known) TableChecks.Check(table, facts, name => Get(name)?.Index ?? -1, diags, threads, ordinalIndex);
             return table;
         }
-    }
-}
-
-internal static class Phase
-{
-    public static readonly bool On = Environment.GetEnvironmentVariable("PL_PHASES") == "1";
-    public static void Mark(string what, System.Diagnostics.Stopwatch sw)
-    {
-        if (!On) return;
-        Console.Error.WriteLine($"  {what}: {sw.Elapsed.TotalMilliseconds:F1} ms");
-        sw.Restart();
     }
 }

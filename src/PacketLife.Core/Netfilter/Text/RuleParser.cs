@@ -532,7 +532,7 @@ internal sealed class RuleParser
                     shared!.Modules.TryAdd(text.Source.Substring(text.Start + m.KeyStart, m.KeyEnd - m.KeyStart), built);
             }
             if (built!.UnsupportedReason is { } r && !(unsupported?.Contains(r) ?? false)) (unsupported ??= []).Add(r);
-            matches[mi] = built;
+            matches![mi] = built;
         }
 
         Target? target = null;

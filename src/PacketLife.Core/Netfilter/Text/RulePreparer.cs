@@ -176,9 +176,7 @@ internal sealed class RulePreparer
     }
 
     /// <summary>Leaves the chunks nobody has taken to nobody (the walk is over; a worker finishes the chunk it holds).</summary>
-    public double WaitMs;
-    public void Stop() { Interlocked.Exchange(ref next, chunks); if (Phase.On) Console.Error.WriteLine($"  waited {WaitMs:F1} ms; own chunks {ownChunks}/{chunks}"); }
-    int ownChunks;
+    public void Stop() => Interlocked.Exchange(ref next, chunks);
 
     /// <summary>Makes sure the chunk holding line <paramref name="idx"/> is prepared (taking it on this thread when no
     /// worker has yet), hands back every chunk before it (the walk only goes forward), and returns the first line after
@@ -218,11 +216,9 @@ internal sealed class RulePreparer
             {
                 int n = Volatile.Read(ref next);
                 if (n >= chunks) break;
-                if (Interlocked.CompareExchange(ref next, n + 1, n) == n) { ownChunks++; Prepare(n, own); }
+                if (Interlocked.CompareExchange(ref next, n + 1, n) == n) Prepare(n, own);
             }
-            var sww = System.Diagnostics.Stopwatch.StartNew();
             done[c].Wait();
-            WaitMs += sww.Elapsed.TotalMilliseconds;
         }
         failure?.Throw();
         return Math.Min(starts.Length, (c + 1) * per);
