@@ -99,9 +99,12 @@ internal sealed class TableSlots
 
     /// <summary>The ordinal of a declared name, or -1.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public int Ordinal(ReadOnlySpan<char> name)
+    public int Ordinal(ReadOnlySpan<char> name) => Ordinal(name, Hash(name));
+
+    /// <summary>The ordinal of a declared name whose <see cref="HashOf"/> is <paramref name="h"/>, or -1.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public int Ordinal(ReadOnlySpan<char> name, uint h)
     {
-        uint h = Hash(name);
         var t = table;
         int mask = t.Length - 1;
         for (int i = (int)h & mask; ; i = (i + 1) & mask)

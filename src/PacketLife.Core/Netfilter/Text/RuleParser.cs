@@ -86,6 +86,10 @@ internal sealed class RuleParser
     /// <summary>After <see cref="ParseRule"/>: the ordinal among <see cref="Slots"/>' declared names of the chain the rule
     /// jumps to, when found there by it (-1: not).</summary>
     internal int JumpOrdinal { get; private set; } = -1;
+    /// <summary>Set by the caller before <see cref="ParseRule"/>: a range of the text (start, length; start -1: none)
+    /// already looked up in <see cref="Slots"/>, and its ordinal there (-1: not declared). A `-j` token that is exactly
+    /// this range takes the answer instead of looking the name up again.</summary>
+    internal int JumpHintStart = -1, JumpHintLength, JumpHintOrdinal = -1;
     /// <summary>After <see cref="ParseRule"/>: the rule's jump target when <see cref="JumpOrdinal"/> found it.</summary>
     internal JumpTarget? OrdinalJump { get; private set; }
 
@@ -395,7 +399,8 @@ internal sealed class RuleParser
                     {
                         // A declared chain is known by its ordinal: its jump object and name come from the table's
                         // arrays, and neither they nor a slot are touched here (each would be a cache miss).
-                        ord = Slots.Ordinal(span);
+                        ord = tk[i].SourceText is not null && tk[i].SourceStart == JumpHintStart && span.Length == JumpHintLength
+                            ? JumpHintOrdinal : Slots.Ordinal(span);
                         if (ord >= 0) knownJump = Slots.JumpAt(ord, isGoto);
                         else
                         {

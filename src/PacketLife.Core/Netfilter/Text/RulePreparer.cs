@@ -87,6 +87,11 @@ internal sealed class RulePreparer
         public string? LastChain;
         /// <summary>What <see cref="WarmJumps"/> returned (kept so that its loads are not optimised away).</summary>
         public ulong Warmth;
+        /// <summary>The `-j` names <see cref="WarmJumps"/> looked up for the current lines, in line order: where each is in
+        /// the text, how long, its ordinal in <see cref="HintSlots"/> (-1: not declared there); the next one not yet used.</summary>
+        public readonly int[] HintStart = new int[WarmLines], HintLength = new int[WarmLines], HintOrdinal = new int[WarmLines];
+        public int HintCount, HintNext;
+        public TableSlots? HintSlots;
     }
 
     readonly string text, source;
@@ -232,7 +237,7 @@ internal sealed class RulePreparer
     /// jump to ~110k mostly distinct chains among ~50k, and each lookup missed the cache twice, one rule after another
     /// (14% of the parse); issued together, the misses overlap. A wrong guess (a line whose `-j` is not where this
     /// looks) only warms something else: the parse looks every name up itself.</summary>
-    static ulong WarmJumps(string text, int[] starts, int from, int to, TableSlots slots, Span<uint> hashes)
+    static ulong WarmJumps(string text, int[] starts, int from, int to, TableSlots slots, Span<uint> hashes, Worker w)
     {
         int n = 0;
         for (int idx = from; idx < to; idx++)
@@ -243,9 +248,20 @@ internal sealed class RulePreparer
             while (j > 0 && line[j] != ' ') j--;
             if (j < 3 || line[j - 1] != 'j' || line[j - 2] != '-' || line[j - 3] != ' ') continue;
             var name = line[(j + 1)..end];
-            if (name.Length > 20) hashes[n++] = TableSlots.HashOf(name);
+            if (name.Length <= 20) continue;
+            hashes[n] = TableSlots.HashOf(name);
+            (w.HintStart[n], w.HintLength[n]) = (starts[idx] + j + 1, name.Length);
+            n++;
         }
-        return slots.Warm(hashes[..n]);
+        w.HintCount = n;
+        w.HintSlots = slots;
+        var acc = slots.Warm(hashes[..n]);
+        // With everything in the cache, the names are looked up for good: the parse of each line takes the answer
+        // for its `-j` token when the token is that very range of the text (same table), instead of hashing and
+        // comparing again.
+        for (int k = 0; k < n; k++) w.HintOrdinal[k] = slots.Ordinal(text.AsSpan(w.HintStart[k], w.HintLength[k]), hashes[k]);
+        w.HintNext = 0;
+        return acc;
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
@@ -269,7 +285,7 @@ internal sealed class RulePreparer
         {
             if (t + 1 < tables.Length && tables[t + 1].Header == idx) { t++; lastSlot = null; continue; }
             var slots = t >= 0 ? tables[t].Slots : null;
-            if (slots is not null && (idx - from) % WarmLines == 0) w.Warmth += WarmJumps(text, starts, idx, Math.Min(to, idx + WarmLines), slots, hashes);
+            if (slots is not null && (idx - from) % WarmLines == 0) w.Warmth += WarmJumps(text, starts, idx, Math.Min(to, idx + WarmLines), slots, hashes, w);
             int pos = starts[idx];
             int end = IptablesSaveReader.LineEnd(text, starts, idx);
             var body = text.AsSpan(pos, end - pos).TrimEnd('\r');
@@ -301,6 +317,14 @@ internal sealed class RulePreparer
             }
             else chain = w.LastChain is { } lc && chainTok.Span.SequenceEqual(lc) ? lc : w.LastChain = chainTok.Value;
             w.Parser.Slots = slots;
+            // The warm-up's answer for this line's `-j`, if it looked at this line (hints come in line order).
+            w.Parser.JumpHintStart = -1;
+            if (ReferenceEquals(w.HintSlots, slots))
+                while (w.HintNext < w.HintCount && w.HintStart[w.HintNext] < pos + body.Length)
+                {
+                    int k = w.HintNext++;
+                    if (w.HintStart[k] >= pos) (w.Parser.JumpHintStart, w.Parser.JumpHintLength, w.Parser.JumpHintOrdinal) = (w.HintStart[k], w.HintLength[k], w.HintOrdinal[k]);
+                }
             int start = i + 2;
             int? position = null;
             if (insert && i + 2 < tk.Count && int.TryParse(tk[i + 2].Span, out var np)) { position = np; start++; }
