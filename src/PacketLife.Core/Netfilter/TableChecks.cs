@@ -37,7 +37,12 @@ internal static class TableChecks
     /// <param name="threads">Threads for the per-rule pass over a large table (1: the calling thread only).</param>
     /// <param name="ordinalIndex">The index in <paramref name="table"/>'s chains of the chain of each declared name of
     /// the reader's slots, by ordinal (-1: none), for facts with a <see cref="RuleFacts.JumpOrdinal"/>.</param>
-    public static void Check(Table table, ArraySegment<RuleFacts>[] facts, Func<string, int>? chainIndex, List<Diagnostic> diags, int threads = 1, int[]? ordinalIndex = null)
+    /// <param name="builtin">Which of the table's chains are built-in (null: asked of the chains).</param>
+    /// <param name="beforePart">Run on chains [from, to) just before the per-rule pass over them, on the same thread
+    /// (the reader builds those chains there: <paramref name="table"/>'s chains at other indices may not exist yet, so
+    /// <paramref name="builtin"/> must then be given).</param>
+    public static void Check(Table table, ArraySegment<RuleFacts>[] facts, Func<string, int>? chainIndex, List<Diagnostic> diags, int threads = 1, int[]? ordinalIndex = null,
+        bool[]? builtin = null, Action<int, int>? beforePart = null)
     {
         if (chainIndex is null)
         {
@@ -46,8 +51,11 @@ internal static class TableChecks
             chainIndex = name => index.TryGetValue(name, out var x) ? x : -1;
         }
         int n = table.Chains.Length;
-        var builtin = new bool[n];
-        for (int k = 0; k < n; k++) builtin[k] = table.Chains[k].IsBuiltin;
+        if (builtin is null)
+        {
+            builtin = new bool[n];
+            for (int k = 0; k < n; k++) builtin[k] = table.Chains[k].IsBuiltin;
+        }
         var succ = new int[n][];
         bool anyHookChecks;
         if (threads > 1 && n >= ParallelMinChains)
@@ -62,12 +70,17 @@ internal static class TableChecks
             Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = threads }, p =>
             {
                 partDiags[p] = [];
+                beforePart?.Invoke(p * per, Math.Min(n, (p + 1) * per));
                 any[p] = RulePass(table, facts, chainIndex, ordinalIndex, builtin, succ, p * per, Math.Min(n, (p + 1) * per), partDiags[p]);
             });
             foreach (var d in partDiags) diags.AddRange(d);
             anyHookChecks = any.Contains(true);
         }
-        else anyHookChecks = RulePass(table, facts, chainIndex, ordinalIndex, builtin, succ, 0, n, diags);
+        else
+        {
+            beforePart?.Invoke(0, n);
+            anyHookChecks = RulePass(table, facts, chainIndex, ordinalIndex, builtin, succ, 0, n, diags);
+        }
         if (!anyHookChecks) return;
 
         // Which hooks reach each chain (a rule in a user chain must be valid from every caller's hook): a bitmask per

@@ -676,13 +676,17 @@ public static class IptablesSaveReader
             // Where each chain ended up, by its slot and by its declared ordinal (the table checks resolve jumps by them).
             var ordinalIndex = new int[slots.DeclaredCount];
             Array.Fill(ordinalIndex, -1);
+            var builtin = new bool[n];
             for (int k = 0; k < n; k++)
             {
                 order[k].Index = k;
                 order[k].Slot.Index = k;
+                builtin[k] = order[k].Builtin;
                 if (order[k].Slot.Ordinal >= 0) ordinalIndex[order[k].Slot.Ordinal] = k;
             }
-            // Each chain is built from its own rules only: a large table's chains are built on every thread of the read.
+            // Each chain is built from its own rules only: the table checks build each part of a large table's chains
+            // on the thread that checks that part, right before checking it (one pass over the rules, on every thread
+            // of the read). The table holds the chain array while it is being filled.
             void BuildRange(int from, int to)
             {
                 for (int k = from; k < to; k++)
@@ -691,15 +695,10 @@ public static class IptablesSaveReader
                     built[k] = order[k].Build(facts[k]);
                 }
             }
-            if (threads > 1 && n >= TableChecks.ParallelMinChains)
-            {
-                int parts = threads * 4, per = (n + parts - 1) / parts;
-                Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = threads }, p => BuildRange(p * per, Math.Min(n, (p + 1) * per)));
-            }
-            else BuildRange(0, n);
             var table = new Table { Name = Name, Lines = [.. Lines], Chains = System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(built), TextRange = header, Location = at };
             // The chain dictionary is only read from here on, so the checks may ask it from several threads.
-            if (known) TableChecks.Check(table, facts, name => Get(name)?.Index ?? -1, diags, threads, ordinalIndex);
+            if (known) TableChecks.Check(table, facts, name => Get(name)?.Index ?? -1, diags, threads, ordinalIndex, builtin, BuildRange);
+            else BuildRange(0, n);
             return table;
         }
     }
