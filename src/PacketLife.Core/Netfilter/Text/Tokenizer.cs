@@ -74,12 +74,16 @@ internal sealed class TokenList : IEnumerable<Token>
 
     public ref readonly Token this[int index]
     {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         get
         {
-            if ((uint)index >= (uint)count) throw new ArgumentOutOfRangeException(nameof(index));
+            if ((uint)index >= (uint)count) OutOfRange(index);
             return ref items[index];
         }
     }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    static void OutOfRange(int index) => throw new ArgumentOutOfRangeException(nameof(index), index, "past the line's last token");
 
     public void Add(in Token t)
     {
