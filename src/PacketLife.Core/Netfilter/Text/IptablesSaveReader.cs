@@ -458,6 +458,20 @@ public static class IptablesSaveReader
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void ChainDeclaration((string, int, int) range, ReadOnlySpan<char> trimmed, SourceLocation at, int indent, int lineNo, List<Diagnostic> diags)
         {
+            // A user chain's line as iptables-save prints it (`:NAME - [0:0]`, the name without a space or quote, and
+            // not a built-in chain's name: those have no `-`) is read without splitting it: nothing in it can be wrong.
+            const string UserTail = " - [0:0]";
+            if (trimmed.Length > UserTail.Length + 1 && trimmed.EndsWith(UserTail))
+            {
+                var nameSpan = trimmed[1..^UserTail.Length];
+                if (nameSpan.IndexOfAny(NameEnds) < 0 && (nameSpan.Length > 11 || nameSpan.Contains('-')))
+                {
+                    var userSlot = slots.Following(lastDeclared, nameSpan, 1) ?? slots.Get(nameSpan);
+                    lastDeclared = userSlot;
+                    Declare(userSlot, null, Counters.Zero, range, at, diags);
+                    return;
+                }
+            }
             var tokens = chainTokens;
             tokens.Clear();
             int lineStart = range.Item2 + indent + 1;
@@ -483,10 +497,17 @@ public static class IptablesSaveReader
             if (builtin && pol is not ("ACCEPT" or "DROP")) { diags.Add(NetfilterMessages.BadPolicy(polAt, policy)); pol = "ACCEPT"; }
             else if (!builtin && pol is not null) { diags.Add(NetfilterMessages.PolicyOnUserChain(polAt, name)); pol = null; }
             if (builtin && pol == "DROP" && Name == "nat") diags.Add(NetfilterMessages.DropInNat(polAt));
+            Declare(slot, pol, counters, range, at, diags);
+        }
+
+        /// <summary>A chain line's effect: the chain gets its policy and counters (made if new; a second line for a
+        /// user chain is reported), and the line is kept.</summary>
+        void Declare(ChainSlot slot, string? pol, Counters counters, (string, int, int) range, SourceLocation at, List<Diagnostic> diags)
+        {
             if (slot.Builder is ChainBuilder existing)
             {
                 if (!existing.Builtin && existing.Declared)
-                    diags.Add(NetfilterMessages.DuplicateChain(at, name));
+                    diags.Add(NetfilterMessages.DuplicateChain(at, slot.Name));
                 existing.Policy = pol;
                 existing.Counters = counters;
                 existing.Declared = true;
@@ -498,7 +519,7 @@ public static class IptablesSaveReader
                 c.Counters = counters;
                 c.Declared = true;
             }
-            Lines.Add(new ChainLine(name, pol, counters) { TextRange = range, Location = at });
+            Lines.Add(new ChainLine(slot.Name, pol, counters) { TextRange = range, Location = at });
         }
 
         readonly TokenList chainTokens = new();
