@@ -56,7 +56,9 @@ internal static class TableChecks
             builtin = new bool[n];
             for (int k = 0; k < n; k++) builtin[k] = table.Chains[k].IsBuiltin;
         }
-        var succ = new int[n][];
+        // Each chain's callees (distinct, in first-jump order) as a slice of one array of edges, and what the hook pass
+        // below needs to know of its rules without reading them again.
+        var state = new PassState(n);
         bool anyHookChecks;
         if (threads > 1 && n >= ParallelMinChains)
         {
@@ -66,20 +68,25 @@ internal static class TableChecks
             int parts = Math.Min(threads * 2, n / (ParallelMinChains / 4));
             int per = (n + parts - 1) / parts;
             var partDiags = new List<Diagnostic>[parts];
+            var partEdges = new List<int>[parts];
             var any = new bool[parts];
             Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = threads }, p =>
             {
                 partDiags[p] = [];
+                partEdges[p] = [];
                 beforePart?.Invoke(p * per, Math.Min(n, (p + 1) * per));
-                any[p] = RulePass(table, facts, chainIndex, ordinalIndex, builtin, succ, p * per, Math.Min(n, (p + 1) * per), partDiags[p]);
+                any[p] = RulePass(table, facts, chainIndex, ordinalIndex, builtin, state, partEdges[p], p * per, Math.Min(n, (p + 1) * per), partDiags[p]);
             });
             foreach (var d in partDiags) diags.AddRange(d);
+            state.Join(partEdges, per);
             anyHookChecks = any.Contains(true);
         }
         else
         {
             beforePart?.Invoke(0, n);
-            anyHookChecks = RulePass(table, facts, chainIndex, ordinalIndex, builtin, succ, 0, n, diags);
+            var edges = new List<int>();
+            anyHookChecks = RulePass(table, facts, chainIndex, ordinalIndex, builtin, state, edges, 0, n, diags);
+            state.Join([edges], n);
         }
         if (!anyHookChecks) return;
 
@@ -96,12 +103,16 @@ internal static class TableChecks
             mask[k] |= 1 << (int)h;
             queue.Enqueue(k);
         }
+        var edgesAll = state.Edges;
         while (queue.Count > 0)
         {
             int x = queue.Dequeue();
             int m = mask[x];
-            foreach (var y in succ[x])
+            for (int e = state.EdgeStart[x], end = e + state.EdgeCount[x]; e < end; e++)
+            {
+                int y = edgesAll[e];
                 if ((mask[y] | m) != mask[y]) { mask[y] |= m; queue.Enqueue(y); }
+            }
         }
         var hookSets = new Dictionary<int, NetfilterHook[]>();
         NetfilterHook[] HooksOf(int m)
@@ -114,6 +125,10 @@ internal static class TableChecks
         for (int k = 0; k < table.Chains.Length; k++)
         {
             int m = mask[k];
+            // A chain whose restricted targets all allow this table and every hook that reaches it, and that has no
+            // match checking hooks, has nothing to report: its rules are not read again (a kube-proxy dump's KUBE-SEP
+            // chains, reached from PREROUTING and OUTPUT, where their DNAT may be).
+            if (!state.MatchChecks[k] && (state.AllowedTables[k] & tableBit) != 0 && (m & ~state.AllowedHooks[k]) == 0) continue;
             NetfilterHook[]? hs = null;
             foreach (ref readonly var f in facts[k].AsSpan())
             {
@@ -153,7 +168,7 @@ internal static class TableChecks
     /// have them, for chains [<paramref name="from"/>, <paramref name="to"/>); fills their callee lists. True when a
     /// rule there needs the hook check.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    static bool RulePass(Table table, ArraySegment<RuleFacts>[] facts, Func<string, int> chainIndex, int[]? ordinalIndex, bool[] builtin, int[][] succ, int from, int to, List<Diagnostic> diags)
+    static bool RulePass(Table table, ArraySegment<RuleFacts>[] facts, Func<string, int> chainIndex, int[]? ordinalIndex, bool[] builtin, PassState state, List<int> edges, int from, int to, List<Diagnostic> diags)
     {
         // The last jump target resolved is remembered: rules that jump to the same chain share one JumpTarget object
         // (the reader's cache) and often come together. A kube-proxy dump jumps to most chains from one rule only, so
@@ -164,13 +179,14 @@ internal static class TableChecks
         // cleared per chain (a set grown by one chain with thousands of jumps, KUBE-SERVICES, cleared its whole bucket
         // array for every later chain).
         var seenIn = new int[table.Chains.Length];
-        var l = new List<int>();
         bool nat = table.Name == "nat";
         bool anyHookChecks = false;
         for (int k = from; k < to; k++)
         {
             var chain = table.Chains[k];
-            l.Clear();
+            state.EdgeStart[k] = edges.Count;
+            byte allowedTables = 0xFF, allowedHooks = 0xFF;
+            bool matchChecks = false;
             bool outOnly = chain.IsBuiltin && chain.Name is "OUTPUT" or "POSTROUTING";
             bool inOnly = chain.IsBuiltin && chain.Name is "PREROUTING" or "INPUT";
             foreach (ref readonly var f in facts[k].AsSpan())
@@ -187,7 +203,7 @@ internal static class TableChecks
                     int t = lastResolved;
                     if (t < 0) diags.Add(NetfilterMessages.UndefinedChain(TargetAt(f.Rule), j.ChainName, table.Name));
                     else if (builtin[t]) diags.Add(NetfilterMessages.BuiltinAsTarget(TargetAt(f.Rule), j.ChainName));
-                    else if (seenIn[t] != k + 1) { seenIn[t] = k + 1; l.Add(t); } // callees, for the hook walk below (distinct, in first-jump order)
+                    else if (seenIn[t] != k + 1) { seenIn[t] = k + 1; edges.Add(t); } // callees, for the hook walk (distinct, in first-jump order)
                 }
                 else if (f.Has(RuleFacts.Kind.DropVerdict) && nat)
                     diags.Add(NetfilterMessages.DropInNat(TargetAt(f.Rule)));
@@ -196,10 +212,39 @@ internal static class TableChecks
                 if (inOnly && f.Has(RuleFacts.Kind.OutInterface))
                     diags.Add(NetfilterMessages.HookRestriction(f.Rule.Location, $"Can't use -o with {chain.Name}", "the output interface is not known before routing"));
                 anyHookChecks |= f.Has(RuleFacts.Kind.HookChecks);
+                if (f.Has(RuleFacts.Kind.RestrictedTarget)) { allowedTables &= f.AllowedTables; allowedHooks &= f.AllowedHooks; }
+                matchChecks |= f.Has(RuleFacts.Kind.MatchChecksHooks);
             }
-            succ[k] = l.Count == 0 ? [] : [.. l];
+            state.EdgeCount[k] = edges.Count - state.EdgeStart[k];
+            (state.AllowedTables[k], state.AllowedHooks[k], state.MatchChecks[k]) = (allowedTables, allowedHooks, matchChecks);
         }
         return anyHookChecks;
+    }
+
+    /// <summary>What the per-rule pass leaves for the hook pass, per chain: its callees (a slice of <see cref="Edges"/>),
+    /// the tables and hooks all its restricted targets allow (all bits: none restricted), and whether a match of it
+    /// checks hooks.</summary>
+    sealed class PassState(int n)
+    {
+        public readonly int[] EdgeStart = new int[n], EdgeCount = new int[n];
+        public readonly byte[] AllowedTables = new byte[n], AllowedHooks = new byte[n];
+        public readonly bool[] MatchChecks = new bool[n];
+        public int[] Edges = [];
+
+        /// <summary>The parts' edge lists (part p: chains from p * <paramref name="per"/>) as one array, the starts moved
+        /// by each part's place in it.</summary>
+        public void Join(List<int>[] parts, int per)
+        {
+            Edges = new int[parts.Sum(p => p.Count)];
+            int at = 0;
+            for (int p = 0; p < parts.Length; p++)
+            {
+                parts[p].CopyTo(Edges, at);
+                if (at > 0)
+                    for (int k = p * per, end = Math.Min(EdgeStart.Length, (p + 1) * per); k < end; k++) EdgeStart[k] += at;
+                at += parts[p].Count;
+            }
+        }
     }
 
     static bool AllAllowed(NetfilterHook[] hooks, IReadOnlyList<NetfilterHook> allowed)
