@@ -30,8 +30,8 @@ public static class IptablesSaveReader
             if (length >= RulePreparer.ParallelMinChars && length <= int.MaxValue / 4 && RulePreparer.ReadThreads() >= 2)
             {
                 using var noGc = NoGcScope.Enter(length);
-                var text = ReadAsciiInHalves(handle, (int)length, out var starts);
-                if (text is not null) return Read(text, path, reportReplacement: true, starts);
+                var text = ReadAsciiInHalves(handle, (int)length, out var starts, out var firsts);
+                if (text is not null) return Read(text, path, reportReplacement: true, starts, firsts);
             }
         }
         return Read(File.ReadAllBytes(path), path);
@@ -39,16 +39,19 @@ public static class IptablesSaveReader
 
     /// <summary>The file's text when every byte is ASCII and the file is as long as it was (else null), read as
     /// <see cref="ReadFile"/> says.</summary>
-    static string? ReadAsciiInHalves(Microsoft.Win32.SafeHandles.SafeFileHandle handle, int length, out int[] starts)
+    static string? ReadAsciiInHalves(Microsoft.Win32.SafeHandles.SafeFileHandle handle, int length, out int[] starts, out byte[] firsts)
     {
-        starts = [];
+        (starts, firsts) = ([], []);
         // Each half also notes its line breaks (found in the bytes, before they are widened), so the line split is
         // shared by both threads too.
         var breaks = new[] { new List<int>(1 << 16), new List<int>(1 << 16) };
+        // ...and the byte after each (the next line's first, in the cache now; 0 where it is in the next piece): the line
+        // split then tells chain lines and table headers apart without reading the text again.
+        var after = new[] { new List<byte>(1 << 16), new List<byte>(1 << 16) };
         // A new string nobody else has seen yet is written in place (its memory comes zeroed from the allocator).
         var text = new string('\0', length);
         var chars = System.Runtime.InteropServices.MemoryMarshal.AsMemory(text.AsMemory());
-        bool Part(int from, int to, List<int> lineBreaks)
+        bool Part(int from, int to, List<int> lineBreaks, List<byte> nextBytes)
         {
             var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
             try
@@ -63,6 +66,7 @@ public static class IptablesSaveReader
                     for (int k = piece.IndexOf((byte)'\n'); k >= 0;)
                     {
                         lineBreaks.Add(pos + k);
+                        nextBytes.Add(k + 1 < piece.Length ? piece[k + 1] : (byte)0);
                         int next = piece[(k + 1)..].IndexOf((byte)'\n');
                         k = next < 0 ? -1 : k + 1 + next;
                     }
@@ -73,11 +77,11 @@ public static class IptablesSaveReader
             finally { System.Buffers.ArrayPool<byte>.Shared.Return(buffer); }
         }
         int half = length / 2;
-        var second = Task.Factory.StartNew(() => Part(half, length, breaks[1]), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        bool ok = Part(0, half, breaks[0]);
+        var second = Task.Factory.StartNew(() => Part(half, length, breaks[1], after[1]), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        bool ok = Part(0, half, breaks[0], after[0]);
         ok &= second.Result;
         if (!ok || RandomAccess.GetLength(handle) != length) return null;
-        starts = StartsFromBreaks(length, breaks);
+        starts = StartsFromBreaks(length, breaks, after, out firsts);
         return text;
     }
 
@@ -148,7 +152,7 @@ public static class IptablesSaveReader
     public static NetfilterParseResult Read(string text, string source) => Read(text, source, reportReplacement: true);
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    static NetfilterParseResult Read(string text, string source, bool reportReplacement, int[]? knownStarts = null)
+    static NetfilterParseResult Read(string text, string source, bool reportReplacement, int[]? knownStarts = null, byte[]? knownFirsts = null)
     {
         var diags = new List<Diagnostic>();
         var top = ImmutableArray.CreateBuilder<RuleSetLine>();
@@ -163,7 +167,7 @@ public static class IptablesSaveReader
         // then builds tables and chains in file order, taking each prepared rule with its diagnostics in their order.
         // One vectorised look over the whole text decides whether lines need looking at for U+FFFD one by one.
         reportReplacement = reportReplacement && text.AsSpan().Contains('\uFFFD');
-        var starts = LineStarts(text, out var sizes, bom ? null : knownStarts);
+        var starts = bom ? LineStarts(text, out var sizes) : LineStarts(text, out sizes, knownStarts, knownFirsts);
         var pool = new StringPool(Math.Max(1024, sizes.Values.Sum(t => t.Chains)));
         var preparer = RulePreparer.Start(text, source, starts, sizes);
         PreparedRule[] prepared = []; // the entries of the chunk that holds line `ready - 1`, from line `first` on
@@ -278,7 +282,9 @@ public static class IptablesSaveReader
     /// <summary>Start offset of every line (a final line break does not start an empty line), and the size of each
     /// table by the line index of its `*` header.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    static int[] LineStarts(string text, out Dictionary<int, TableSize> sizes, int[]? known = null)
+    /// <param name="known">The line starts, when already found (else split here).</param>
+    /// <param name="firsts">With <paramref name="known"/>: each line's first character when already known (0: read it).</param>
+    static int[] LineStarts(string text, out Dictionary<int, TableSize> sizes, int[]? known = null, byte[]? firsts = null)
     {
         var span = text.AsSpan();
         var starts = known ?? SplitLines(text);
@@ -303,7 +309,7 @@ public static class IptablesSaveReader
         for (int n = 0; n < starts.Length; n++)
         {
             int pos = starts[n];
-            char first = text[pos];
+            char first = firsts is not null && firsts[n] != 0 ? (char)firsts[n] : text[pos];
             if (char.IsWhiteSpace(first) && first != '\n')
             {
                 // An indented line: the walk reads it after its leading white space, and so does this split.
@@ -348,17 +354,24 @@ public static class IptablesSaveReader
     }
 
     /// <summary>The line starts of a text of <paramref name="length"/> characters from the positions of its line breaks,
-    /// found in consecutive parts (as <see cref="SplitLines"/> gives them).</summary>
-    static int[] StartsFromBreaks(int length, List<int>[] breaks)
+    /// found in consecutive parts (as <see cref="SplitLines"/> gives them), with the first character of each line where the
+    /// parts saw it (<paramref name="after"/>: the byte after each break, 0 when not seen; 0 for the first line).</summary>
+    static int[] StartsFromBreaks(int length, List<int>[] breaks, List<byte>[] after, out byte[] firsts)
     {
         int total = 1;
         foreach (var b in breaks) total += b.Count;
         var starts = new int[total];
+        firsts = new byte[total];
         int n = 0;
-        if (length > 0) starts[n++] = 0;
-        foreach (var b in breaks)
-            foreach (var p in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(b))
-                if (p + 1 < length) starts[n++] = p + 1;
+        if (length > 0) starts[n++] = 0; // its first character is read from the text (0)
+        for (int part = 0; part < breaks.Length; part++)
+        {
+            var b = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(breaks[part]);
+            var a = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(after[part]);
+            for (int i = 0; i < b.Length; i++)
+                if (b[i] + 1 < length) { firsts[n] = a[i]; starts[n++] = b[i] + 1; }
+        }
+        if (n < starts.Length) firsts = firsts[..n];
         return n == starts.Length ? starts : starts[..n];
     }
 
