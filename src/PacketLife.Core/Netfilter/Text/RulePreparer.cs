@@ -1,5 +1,5 @@
-using PacketLife.Core.Netfilter.Targets;
 using PacketLife.Core.Diagnostics;
+using PacketLife.Core.Netfilter.Targets;
 
 namespace PacketLife.Core.Netfilter.Text;
 
@@ -233,10 +233,12 @@ internal sealed class RulePreparer
     const int WarmLines = 16;
 
     /// <summary>Finds the `-j NAME` of each of lines [<paramref name="from"/>, <paramref name="to"/>) by a quick look at
-    /// its text and warms what looking NAME up will read (<see cref="TableSlots.Warm"/>). A kube-proxy dump's rules
-    /// jump to ~110k mostly distinct chains among ~50k, and each lookup missed the cache twice, one rule after another
-    /// (14% of the parse); issued together, the misses overlap. A wrong guess (a line whose `-j` is not where this
-    /// looks) only warms something else: the parse looks every name up itself.</summary>
+    /// its text, warms what looking NAME up will read (<see cref="TableSlots.Warm"/>), then looks the names up and
+    /// leaves the answers as hints for the parse (<see cref="Worker.HintStart"/>). A kube-proxy dump's rules jump to
+    /// ~110k mostly distinct chains among ~50k, and each lookup missed the cache twice, one rule after another (14% of
+    /// the parse); issued together, the misses overlap. A hint is only taken by a `-j` token that is exactly its range
+    /// of the text in the same table, so a wrong guess (a line whose `-j` is not where this looks) changes nothing: the
+    /// parse looks that name up itself.</summary>
     static ulong WarmJumps(string text, int[] starts, int from, int to, TableSlots slots, Span<uint> hashes, Worker w)
     {
         int n = 0;
@@ -264,15 +266,10 @@ internal sealed class RulePreparer
         return acc;
     }
 
+    /// <summary>Prepares lines [<paramref name="from"/>, <paramref name="to"/>) into <paramref name="prepared"/>
+    /// (entry k: line from + k).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static void Run(string text, string source, int[] starts, (int Header, TableSlots Slots)[] tables, PreparedRule[] prepared, int from, int to, Worker w)
-    {
-        // prepared[k] is line from + k.
-        RunLines(text, source, starts, tables, prepared, from, to, w);
-    }
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    static void RunLines(string text, string source, int[] starts, (int Header, TableSlots Slots)[] tables, PreparedRule[] prepared, int from, int to, Worker w)
     {
         var tk = w.Tokens;
         var diags = w.Diags;
