@@ -41,6 +41,8 @@ internal static class TableChecks
     /// <param name="beforePart">Run on chains [from, to) just before the per-rule pass over them, on the same thread
     /// (the reader builds those chains there: <paramref name="table"/>'s chains at other indices may not exist yet, so
     /// <paramref name="builtin"/> must then be given).</param>
+    // Once per table, with loops over every chain and rule: fully optimised from the first call.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Check(Table table, ArraySegment<RuleFacts>[] facts, Func<string, int>? chainIndex, List<Diagnostic> diags, int threads = 1, int[]? ordinalIndex = null,
         bool[]? builtin = null, Action<int, int>? beforePart = null)
     {

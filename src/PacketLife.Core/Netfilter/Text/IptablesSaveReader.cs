@@ -51,6 +51,7 @@ public static class IptablesSaveReader
         // A new string nobody else has seen yet is written in place (its memory comes zeroed from the allocator).
         var text = new string('\0', length);
         var chars = System.Runtime.InteropServices.MemoryMarshal.AsMemory(text.AsMemory());
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         bool Part(int from, int to, List<int> lineBreaks, List<byte> nextBytes)
         {
             var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
@@ -293,6 +294,7 @@ public static class IptablesSaveReader
         var chainLines = new List<int>();
         // The chain names of a table's chain lines, declared in its slots before any rule line is read (a name with
         // a quote is left to be found when used, as a token would read it).
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         TableSlots Slots(ReadOnlySpan<char> span)
         {
             var slots = new TableSlots(text, chains);
@@ -356,6 +358,7 @@ public static class IptablesSaveReader
     /// <summary>The line starts of a text of <paramref name="length"/> characters from the positions of its line breaks,
     /// found in consecutive parts (as <see cref="SplitLines"/> gives them), with the first character of each line where the
     /// parts saw it (<paramref name="after"/>: the byte after each break, 0 when not seen; 0 for the first line).</summary>
+[System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static int[] StartsFromBreaks(int length, List<int>[] breaks, List<byte>[] after, out byte[] firsts)
     {
         int total = 1;
@@ -702,6 +705,7 @@ public static class IptablesSaveReader
             }
         }
 
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public Table Finish(List<Diagnostic> diags, int threads = 1)
         {
             int n = order.Count;
