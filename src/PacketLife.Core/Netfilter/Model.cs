@@ -138,39 +138,17 @@ public sealed record Rule
     /// <summary>1-based position of `-I CHAIN N` (null: `-I CHAIN`, i.e. 1).</summary>
     public int? InsertPosition { get => R.InsertPosition; init { if (value != R.InsertPosition) rare = With(R with { InsertPosition = value }); } }
 
-    // `-s`/`-d`: address, prefix length and flags (present, negated) packed.
-    uint srcAddress, dstAddress;
-    byte srcLength, dstLength;
-    AddressFlags addressFlags;
+    // `-s`/`-d`, each packed: present (bit 40), negated (bit 41), prefix length (bits 32-39), address (bits 0-31).
+    ulong source, destination;
 
-    [Flags]
-    enum AddressFlags : byte { None = 0, Source = 1, SourceNegated = 2, Destination = 4, DestinationNegated = 8 }
+    static ulong Pack(AddressSpec? a) =>
+        a is { } v ? 1UL << 40 | (v.Negated ? 1UL << 41 : 0) | (ulong)(byte)v.Prefix.Length << 32 | v.Prefix.Address.Value : 0;
 
-    public AddressSpec? Source
-    {
-        get => (addressFlags & AddressFlags.Source) == 0 ? null : new AddressSpec(new Ip4Prefix(new Ip4(srcAddress), srcLength), (addressFlags & AddressFlags.SourceNegated) != 0);
-        init
-        {
-            addressFlags &= ~(AddressFlags.Source | AddressFlags.SourceNegated);
-            (srcAddress, srcLength) = (0, 0);
-            if (value is not { } v) return;
-            (srcAddress, srcLength) = (v.Prefix.Address.Value, (byte)v.Prefix.Length);
-            addressFlags |= AddressFlags.Source | (v.Negated ? AddressFlags.SourceNegated : 0);
-        }
-    }
+    static AddressSpec? Unpack(ulong p) =>
+        (p & 1UL << 40) == 0 ? null : new AddressSpec(new Ip4Prefix(new Ip4((uint)p), (int)(p >> 32 & 0xFF)), (p & 1UL << 41) != 0);
 
-    public AddressSpec? Destination
-    {
-        get => (addressFlags & AddressFlags.Destination) == 0 ? null : new AddressSpec(new Ip4Prefix(new Ip4(dstAddress), dstLength), (addressFlags & AddressFlags.DestinationNegated) != 0);
-        init
-        {
-            addressFlags &= ~(AddressFlags.Destination | AddressFlags.DestinationNegated);
-            (dstAddress, dstLength) = (0, 0);
-            if (value is not { } v) return;
-            (dstAddress, dstLength) = (v.Prefix.Address.Value, (byte)v.Prefix.Length);
-            addressFlags |= AddressFlags.Destination | (v.Negated ? AddressFlags.DestinationNegated : 0);
-        }
-    }
+    public AddressSpec? Source { get => Unpack(source); init => source = Pack(value); }
+    public AddressSpec? Destination { get => Unpack(destination); init => destination = Pack(value); }
 
     public InterfaceSpec? InInterface { get; init; }
     public InterfaceSpec? OutInterface { get; init; }

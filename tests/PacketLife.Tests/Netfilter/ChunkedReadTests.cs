@@ -70,7 +70,8 @@ public class ChunkedReadTests
         return sb.Append(IptablesSaveWriter.Write(r.RuleSet)).ToString();
     }
 
-    static NetfilterParseResult ReadInChunks(string text, int chunks)
+    /// <summary>A read cut into exactly this many chunks (at least one background worker).</summary>
+    internal static NetfilterParseResult ReadInChunks(string text, int chunks)
     {
         RulePreparer.ForcedChunks = chunks;
         try { return IptablesSaveReader.Read(text, "f"); }

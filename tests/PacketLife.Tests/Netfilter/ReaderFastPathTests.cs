@@ -56,12 +56,7 @@ public class ReaderFastPathTests
         return shorten ? s.Replace(LongSuffix, "") : s;
     }
 
-    static NetfilterParseResult ReadInChunks(string text, int chunks)
-    {
-        RulePreparer.ForcedChunks = chunks;
-        try { return IptablesSaveReader.Read(text, "f"); }
-        finally { RulePreparer.ForcedChunks = 0; }
-    }
+    static NetfilterParseResult ReadInChunks(string text, int chunks) => ChunkedReadTests.ReadInChunks(text, chunks);
 
     [Fact]
     public void Renaming_lengthens_every_chain_name_and_nothing_else()
