@@ -114,8 +114,17 @@ public sealed class EvalContext
         Mark = input.Packet.Mark;
     }
 
-    public PacketContext Input { get; }
-    public string Table { get; }
+    /// <summary>Makes this context a new walk's (as the constructor would); the table evaluator reuses one per thread,
+    /// because a sampled decision allocated more for its context than for anything else it keeps.</summary>
+    internal void Reset(PacketContext input, string table)
+    {
+        (Input, Table, Mark) = (input, table, input.Packet.Mark);
+        (ctMark, ctMarkSet, CtMarkChanged, CtMarkRule) = (0, false, false, null);
+        (requests, single, CurrentRule) = (null, null, null);
+    }
+
+    public PacketContext Input { get; private set; }
+    public string Table { get; private set; }
     public Packet Packet => Input.Packet;
     public NetfilterHook Hook => Input.Hook;
     public NetfilterState State => Input.State;
@@ -133,10 +142,39 @@ public sealed class EvalContext
     /// <summary>The last rule that changed the connection mark (quoted in the <see cref="ConnmarkRequest"/>).</summary>
     public string? CtMarkRule { get; set; }
     /// <summary>What the rules asked for so far (created on first use: most walks ask for nothing or one NAT).</summary>
-    public List<EvalRequest> Requests => requests ??= [];
+    public List<EvalRequest> Requests
+    {
+        get
+        {
+            if (requests is null)
+            {
+                requests = single is null ? [] : [single];
+                single = null;
+            }
+            return requests;
+        }
+    }
     List<EvalRequest>? requests;
+    // The first request while it is the only one and nobody asked for the list (a walk that ends in one NAT, the usual
+    // case, then allocates no list for it).
+    EvalRequest? single;
     /// <summary>True when some rule added a request (without creating the list).</summary>
-    public bool HasRequests => requests is { Count: > 0 };
+    public bool HasRequests => single is not null || requests is { Count: > 0 };
+
+    /// <summary>Adds a request (as <c>Requests.Add</c> does, in the same order, without making a list for the first).</summary>
+    internal void AddRequest(EvalRequest request)
+    {
+        if (requests is null && single is null) single = request;
+        else Requests.Add(request);
+    }
+
+    internal int RequestCount => requests?.Count ?? (single is null ? 0 : 1);
+
+    internal void CopyRequests(EvalRequest[] to)
+    {
+        if (requests is not null) requests.CopyTo(to);
+        else if (single is not null) to[0] = single;
+    }
     /// <summary>The rule being evaluated (stateful matches key their state on it).</summary>
     public Rule? CurrentRule { get; set; }
 

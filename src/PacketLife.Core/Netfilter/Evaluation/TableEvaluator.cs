@@ -326,7 +326,11 @@ public sealed class TableEvaluator
     {
         var entry = entryByHook[(int)input.Hook];
         if (entry.Start < 0) return new EvaluationOutcome(1, TableVerdict.Accept, input.Packet, [], [], []);
-        var ctx = new EvalContext(input, Table);
+        // The thread's spare context, taken for this walk and given back by Finish (a walk that throws leaves it
+        // taken; a walk inside a walk, if there ever were one, would make its own).
+        var ctx = spareContext ?? new EvalContext(input, Table);
+        spareContext = null;
+        ctx.Reset(input, Table);
         ImmutableArray<RuleVisit>.Builder? visits = null;
         if (record)
         {
@@ -423,7 +427,7 @@ public sealed class TableEvaluator
             {
                 var nat = cr.NatRequest();
                 // NAT targets only request a binding and end the nat table (their Execute does the same).
-                ctx.Requests.Add(nat);
+                ctx.AddRequest(nat);
                 // The detail is the rule's own (target and range): the same visit every time.
                 if (visits is not null)
                 {
@@ -485,6 +489,8 @@ public sealed class TableEvaluator
         {
             if (ctx.Mark != packet.Mark) packet = packet with { Mark = ctx.Mark };
             var requests = !ctx.HasRequests && !ctx.CtMarkChanged ? ImmutableArray<EvalRequest>.Empty : BuildRequests(ctx, input);
+            ctx.Reset(input, Table); // only the walk's input stays reachable from the spare
+            spareContext = ctx;
             return new EvaluationOutcome(probability, verdict, packet, requests, visits?.ToImmutable() ?? [], uncertain);
         }
     }
@@ -507,14 +513,17 @@ public sealed class TableEvaluator
         return memo[pos] = new RuleVisit(Table, c.ChainName, c.Index, c.Text, action, detail);
     }
 
+    /// <summary>One walk context per thread, reused walk after walk (see <see cref="EvalContext.Reset"/>).</summary>
+    [ThreadStatic] static EvalContext? spareContext;
+
     /// <summary>One builder per thread for a recorded walk's visits (walks do not nest); the outcome gets a copy.</summary>
     [ThreadStatic] static ImmutableArray<RuleVisit>.Builder? scratchVisits;
 
     static ImmutableArray<EvalRequest> BuildRequests(EvalContext ctx, PacketContext input)
     {
-        int n = ctx.HasRequests ? ctx.Requests.Count : 0;
+        int n = ctx.RequestCount;
         var a = new EvalRequest[n + (ctx.CtMarkChanged ? 1 : 0)];
-        if (n > 0) ctx.Requests.CopyTo(a);
+        if (n > 0) ctx.CopyRequests(a);
         if (ctx.CtMarkChanged) a[n] = new ConnmarkRequest(input.Conntrack?.Mark ?? 0, ctx.CtMark, ctx.CtMarkRule ?? "");
         return ImmutableCollectionsMarshal.AsImmutableArray(a);
     }
