@@ -111,7 +111,7 @@ public enum RuleCommand
 
 /// <summary>One iptables rule: built-in fields, matches in written order, a target, counters, and where it was
 /// read (exact text and location) so that traces can quote it and the writer can reproduce it.</summary>
-/// <remarks>A large dump has one of these per line, so the storage is compact (120 bytes instead of ~200): the
+/// <remarks>A large dump has one of these per line, so the storage is compact (128 bytes instead of ~210): the
 /// addresses are packed, the fields most rules never have (`-I` and its position, `-f`, counters, why it is
 /// unsupported) share one object that most rules do not need, and the text is one range of the file's text. Every
 /// property reads and writes as if it were a plain field; a <c>with</c> copy never shares a changed part.</remarks>
