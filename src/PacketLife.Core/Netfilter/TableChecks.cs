@@ -30,8 +30,6 @@ internal static class TableChecks
     public static void Check(Table table, ArraySegment<RuleFacts>[] facts, List<Diagnostic> diags) => Check(table, facts, null, diags);
 
     /// <param name="chainIndex">The index in <paramref name="table"/>'s chains of the chain with a name, or -1 (the
-    /// reader answers from the table it built, instead of a second dictionary of every chain).</param>
-    /// <param name="chainIndex">The index in <paramref name="table"/>'s chains of the chain with a name, or -1 (the
     /// reader answers from the table it built, instead of a second dictionary of every chain). Must answer from
     /// several threads at once when <paramref name="threads"/> is above 1.</param>
     /// <param name="threads">Threads for the per-rule pass over a large table (1: the calling thread only).</param>

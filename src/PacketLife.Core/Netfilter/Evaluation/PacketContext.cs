@@ -107,15 +107,11 @@ public sealed record PacketContext
 /// so far. Matches read it; targets change it.</summary>
 public sealed class EvalContext
 {
-    public EvalContext(PacketContext input, string table)
-    {
-        Input = input;
-        Table = table;
-        Mark = input.Packet.Mark;
-    }
+    public EvalContext(PacketContext input, string table) => Reset(input, table);
 
     /// <summary>Makes this context a new walk's (as the constructor would); the table evaluator reuses one per thread,
     /// because a sampled decision allocated more for its context than for anything else it keeps.</summary>
+    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(Input), nameof(Table))]
     internal void Reset(PacketContext input, string table)
     {
         (Input, Table, Mark) = (input, table, input.Packet.Mark);

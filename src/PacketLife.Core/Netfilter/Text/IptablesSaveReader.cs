@@ -404,8 +404,6 @@ public static class IptablesSaveReader
         public string? Policy { get; set; } = policy;
         public Counters Counters { get; set; } = counters;
         public SourceLocation Location { get; } = at;
-        /// <summary>Position in the table's chains (set when the table is finished).</summary>
-        public int Index { get; set; } = -1;
         /// <summary>Declared by a chain line or `-N` (a second declaration is reported).</summary>
         public bool Declared { get; set; }
         /// <summary>The chain's rules in order, each with what the table checks need of it: a run of the table's
@@ -717,7 +715,6 @@ public static class IptablesSaveReader
             var builtin = new bool[n];
             for (int k = 0; k < n; k++)
             {
-                order[k].Index = k;
                 order[k].Slot.Index = k;
                 builtin[k] = order[k].Builtin;
                 if (order[k].Slot.Ordinal >= 0) ordinalIndex[order[k].Slot.Ordinal] = k;
@@ -735,7 +732,7 @@ public static class IptablesSaveReader
             }
             var table = new Table { Name = Name, Lines = [.. Lines], Chains = System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(built), TextRange = header, Location = at };
             // The chain dictionary is only read from here on, so the checks may ask it from several threads.
-            if (known) TableChecks.Check(table, facts, name => Get(name)?.Index ?? -1, diags, threads, ordinalIndex, builtin, BuildRange);
+            if (known) TableChecks.Check(table, facts, name => slots.Find(name)?.Index ?? -1, diags, threads, ordinalIndex, builtin, BuildRange);
             else BuildRange(0, n);
             return table;
         }
